@@ -1,0 +1,2 @@
+export { openDatabase, migrate, type DB } from './db.js';
+export { migrations, type Migration } from './migrations/index.js';

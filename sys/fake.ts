@@ -1,0 +1,59 @@
+// A recording fake of Syscalls for unit tests: every call is appended to
+// `calls`; `failOn` scripts an errno for a given call (and optional path).
+import { SyscallError } from '../errors/index.js';
+import type { Syscalls, Rlimit, CapSets } from './syscalls.js';
+
+export interface RecordedCall { call: string; args: unknown[] }
+
+export class FakeSyscalls implements Syscalls {
+  readonly calls: RecordedCall[] = [];
+  private failures = new Map<string, string>();
+  caps: CapSets = { effective: (1n << 41n) - 1n, permitted: (1n << 41n) - 1n, inheritable: 0n };
+
+  /** Make `call` (optionally only on `path`) fail with errno code `code`, e.g. 'EPERM'. */
+  failOn(call: string, code: string, path?: string): this {
+    this.failures.set(path ? `${call}:${path}` : call, code);
+    return this;
+  }
+  names(): string[] {
+    return this.calls.map((c) => c.call);
+  }
+  private rec(call: string, args: unknown[], path?: string): void {
+    this.calls.push({ call, args });
+    const code = (path && this.failures.get(`${call}:${path}`)) || this.failures.get(call);
+    if (code) throw new SyscallError(call, 1, code, path);
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null) { this.rec('mount', [source, target, fstype, flags, data], target); }
+  umount2(target: string, flags: number) { this.rec('umount2', [target, flags], target); }
+  pivotRoot(newRoot: string, putOld: string) { this.rec('pivot_root', [newRoot, putOld], newRoot); }
+  unshare(flags: number) { this.rec('unshare', [flags]); }
+  setns(fd: number, nstype: number) { this.rec('setns', [fd, nstype]); }
+  sethostname(name: string) { this.rec('sethostname', [name]); }
+  setdomainname(name: string) { this.rec('setdomainname', [name]); }
+  prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0) { this.rec('prctl', [option, a2, a3, a4, a5]); return 0; }
+  capget(): CapSets { this.rec('capget', []); return { ...this.caps }; }
+  capset(sets: CapSets) { this.rec('capset', [sets]); this.caps = { ...sets }; }
+  setresuid(uid: number) { this.rec('setresuid', [uid]); }
+  setresgid(gid: number) { this.rec('setresgid', [gid]); }
+  setgroups(gids: number[]) { this.rec('setgroups', [gids]); }
+  setrlimit(resource: number, limit: Rlimit) { this.rec('setrlimit', [resource, limit]); }
+  prlimit(pid: number, resource: number, limit: Rlimit) { this.rec('prlimit', [pid, resource, limit]); }
+  chdir(path: string) { this.rec('chdir', [path], path); }
+  chroot(path: string) { this.rec('chroot', [path], path); }
+  mknod(path: string, mode: number, major: number, minor: number) { this.rec('mknod', [path, mode, major, minor], path); }
+  lsetxattr(path: string, name: string, value: Buffer, flags = 0) { this.rec('lsetxattr', [path, name, value, flags], path); }
+  lgetxattr(path: string, name: string): Buffer | null { this.rec('lgetxattr', [path, name], path); return null; }
+  llistxattr(path: string): string[] { this.rec('llistxattr', [path], path); return []; }
+  setCloexec(fd: number, on: boolean) { this.rec('fcntl', [fd, on]); }
+  setsid() { this.rec('setsid', []); }
+  ioctlInt(fd: number, req: number, arg: number) { this.rec('ioctl', [fd, req, arg]); }
+  setWinsize(fd: number, rows: number, cols: number) { this.rec('ioctl', [fd, 'TIOCSWINSZ', rows, cols]); }
+  openpt() { this.rec('openpt', []); return { master: 100, slavePath: '/dev/pts/99' }; }
+  execve(path: string, argv: string[], env: string[]): never {
+    this.rec('execve', [path, argv, env], path);
+    throw new Error('FakeSyscalls.execve: the process would be replaced here');
+  }
+  kill(pid: number, sig: number) { this.rec('kill', [pid, sig]); }
+  getpid() { return 1; }
+  umask(mask: number) { this.rec('umask', [mask]); return 0o22; }
+}

@@ -1,0 +1,196 @@
+// Typed wrappers over libc: each checks the return value, reads errno right
+// after the failing call and throws a SyscallError naming the call and path.
+import { constants as osc } from 'node:os';
+import { SyscallError } from '../errors/index.js';
+import { libc, errno, koffi } from './libc.js';
+import * as K from './constants.js';
+
+const SYS_pivot_root = 155; // x86_64
+
+const errnoNames: Record<number, string> = Object.fromEntries(
+  Object.entries(osc.errno).map(([name, n]) => [n, name]),
+);
+export const errnoName = (n: number): string => errnoNames[n] ?? `errno ${n}`;
+
+function check(rc: number | bigint, call: string, path?: string, detail?: string): number {
+  const n = Number(rc);
+  if (n < 0) {
+    const e = errno();
+    throw new SyscallError(call, e, errnoName(e), path, detail);
+  }
+  return n;
+}
+
+export interface Rlimit { soft: number | bigint; hard: number | bigint }
+export interface CapSets { effective: bigint; permitted: bigint; inheritable: bigint }
+
+/** Everything outside sys/ reaches the kernel through this interface (FakeSyscalls records it in tests). */
+export interface Syscalls {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void;
+  umount2(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  unshare(flags: number): void;
+  setns(fd: number, nstype: number): void;
+  sethostname(name: string): void;
+  setdomainname(name: string): void;
+  prctl(option: number, a2?: number, a3?: number, a4?: number, a5?: number): number;
+  capget(): CapSets;
+  capset(sets: CapSets): void;
+  setresuid(uid: number): void;
+  setresgid(gid: number): void;
+  setgroups(gids: number[]): void;
+  setrlimit(resource: number, limit: Rlimit): void;
+  prlimit(pid: number, resource: number, limit: Rlimit): void;
+  chdir(path: string): void;
+  chroot(path: string): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+  setCloexec(fd: number, on: boolean): void;
+  setsid(): void;
+  ioctlInt(fd: number, req: number, arg: number): void;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  openpt(): { master: number; slavePath: string };
+  execve(path: string, argv: string[], env: string[]): never;
+  kill(pid: number, sig: number): void;
+  getpid(): number;
+  umask(mask: number): number;
+}
+
+const makedev = (major: number, minor: number): bigint =>
+  (BigInt(minor & 0xff) | (BigInt(major & 0xfff) << 8n) | (BigInt(minor & ~0xff) << 12n) | (BigInt(major & ~0xfff) << 32n));
+
+const toBig = (v: number | bigint): bigint => (typeof v === 'bigint' ? v : v < 0 || !Number.isFinite(v) ? 0xffffffffffffffffn : BigInt(v));
+
+export class LinuxSyscalls implements Syscalls {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+    check(libc().mount(source, target, fstype, flags, data), 'mount', target, `${fstype ?? source ?? ''}`);
+  }
+  umount2(target: string, flags: number): void {
+    check(libc().umount2(target, flags), 'umount2', target);
+  }
+  pivotRoot(newRoot: string, putOld: string): void {
+    check(libc().pivot_root(SYS_pivot_root, newRoot, putOld), 'pivot_root', newRoot);
+  }
+  unshare(flags: number): void {
+    check(libc().unshare(flags), 'unshare', undefined, `0x${flags.toString(16)}`);
+  }
+  setns(fd: number, nstype: number): void {
+    check(libc().setns(fd, nstype), 'setns', undefined, `0x${nstype.toString(16)}`);
+  }
+  sethostname(name: string): void {
+    check(libc().sethostname(name, Buffer.byteLength(name)), 'sethostname', undefined, name);
+  }
+  setdomainname(name: string): void {
+    check(libc().setdomainname(name, Buffer.byteLength(name)), 'setdomainname', undefined, name);
+  }
+  prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+    return check(libc().prctl(option, a2, a3, a4, a5), 'prctl', undefined, String(option));
+  }
+  capget(): CapSets {
+    const data = [{}, {}] as Array<{ effective: number; permitted: number; inheritable: number }>;
+    const buf = Buffer.alloc(24);
+    const hdr = { version: 0x20080522, pid: 0 };
+    check(libc().capget(hdr, buf as unknown as object), 'capget');
+    for (let i = 0; i < 2; i++) {
+      data[i] = { effective: buf.readUInt32LE(i * 12), permitted: buf.readUInt32LE(i * 12 + 4), inheritable: buf.readUInt32LE(i * 12 + 8) };
+    }
+    const join = (k: 'effective' | 'permitted' | 'inheritable') => BigInt(data[0]![k] >>> 0) | (BigInt(data[1]![k] >>> 0) << 32n);
+    return { effective: join('effective'), permitted: join('permitted'), inheritable: join('inheritable') };
+  }
+  capset(sets: CapSets): void {
+    const buf = Buffer.alloc(24);
+    const lo = (v: bigint) => Number(v & 0xffffffffn);
+    const hi = (v: bigint) => Number((v >> 32n) & 0xffffffffn);
+    buf.writeUInt32LE(lo(sets.effective), 0); buf.writeUInt32LE(lo(sets.permitted), 4); buf.writeUInt32LE(lo(sets.inheritable), 8);
+    buf.writeUInt32LE(hi(sets.effective), 12); buf.writeUInt32LE(hi(sets.permitted), 16); buf.writeUInt32LE(hi(sets.inheritable), 20);
+    check(libc().capset({ version: 0x20080522, pid: 0 }, buf as unknown as object), 'capset');
+  }
+  setresuid(uid: number): void {
+    check(libc().setresuid(uid, uid, uid), 'setresuid', undefined, String(uid));
+  }
+  setresgid(gid: number): void {
+    check(libc().setresgid(gid, gid, gid), 'setresgid', undefined, String(gid));
+  }
+  setgroups(gids: number[]): void {
+    check(libc().setgroups(gids.length, gids.length ? gids : null), 'setgroups');
+  }
+  setrlimit(resource: number, limit: Rlimit): void {
+    check(libc().setrlimit(resource, { rlim_cur: toBig(limit.soft), rlim_max: toBig(limit.hard) }), 'setrlimit', undefined, String(resource));
+  }
+  prlimit(pid: number, resource: number, limit: Rlimit): void {
+    const old = {};
+    check(libc().prlimit(pid, resource, { rlim_cur: toBig(limit.soft), rlim_max: toBig(limit.hard) }, old), 'prlimit', undefined, String(resource));
+  }
+  chdir(path: string): void {
+    check(libc().chdir(path), 'chdir', path);
+  }
+  chroot(path: string): void {
+    check(libc().chroot(path), 'chroot', path);
+  }
+  mknod(path: string, mode: number, major: number, minor: number): void {
+    check(libc().mknod(path, mode, makedev(major, minor)), 'mknod', path);
+  }
+  lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
+    check(libc().lsetxattr(path, name, value, value.length, flags), 'lsetxattr', path, name);
+  }
+  lgetxattr(path: string, name: string): Buffer | null {
+    const buf = Buffer.alloc(65536);
+    const n = Number(libc().lgetxattr(path, name, buf, buf.length));
+    if (n < 0) {
+      const e = errno();
+      if (e === osc.errno.ENODATA || e === osc.errno.ENOTSUP) return null;
+      throw new SyscallError('lgetxattr', e, errnoName(e), path, name);
+    }
+    return buf.subarray(0, n);
+  }
+  llistxattr(path: string): string[] {
+    const buf = Buffer.alloc(65536);
+    const n = Number(libc().llistxattr(path, buf, buf.length));
+    if (n < 0) {
+      const e = errno();
+      if (e === osc.errno.ENOTSUP) return [];
+      throw new SyscallError('llistxattr', e, errnoName(e), path);
+    }
+    return buf.subarray(0, n).toString('latin1').split('\0').filter(Boolean);
+  }
+  setCloexec(fd: number, on: boolean): void {
+    check(libc().fcntl(fd, K.F_SETFD, on ? K.FD_CLOEXEC : 0), 'fcntl', undefined, `fd ${fd}`);
+  }
+  setsid(): void {
+    check(libc().setsid(), 'setsid');
+  }
+  ioctlInt(fd: number, req: number, arg: number): void {
+    check(libc().ioctl_int(fd, req, arg), 'ioctl', undefined, `0x${req.toString(16)}`);
+  }
+  setWinsize(fd: number, rows: number, cols: number): void {
+    check(libc().ioctl_winsize(fd, K.TIOCSWINSZ, { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 }), 'ioctl', undefined, 'TIOCSWINSZ');
+  }
+  openpt(): { master: number; slavePath: string } {
+    const l = libc();
+    const O_RDWR = 2, O_NOCTTY = 0o400, O_CLOEXEC = 0o2000000;
+    const master = check(l.posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), 'posix_openpt');
+    check(l.unlockpt(master), 'unlockpt');
+    const buf = Buffer.alloc(128);
+    const rc = l.ptsname_r(master, buf, buf.length);
+    if (rc !== 0) throw new SyscallError('ptsname_r', rc, errnoName(rc));
+    return { master, slavePath: buf.toString('latin1', 0, buf.indexOf(0)) };
+  }
+  execve(path: string, argv: string[], env: string[]): never {
+    libc().execve(path, [...argv, null] as unknown as string[], [...env, null] as unknown as string[]);
+    const e = errno();
+    throw new SyscallError('execve', e, errnoName(e), path);
+  }
+  kill(pid: number, sig: number): void {
+    check(libc().kill(pid, sig), 'kill', undefined, `${pid} ${sig}`);
+  }
+  getpid(): number {
+    return libc().getpid();
+  }
+  umask(mask: number): number {
+    return libc().umask(mask);
+  }
+}
+
+export { koffi };
