@@ -1,0 +1,64 @@
+// Public face of cgroupfs: mode detection, the manager factory, the pure
+// planners and parsers (for tests and for api/translate), and the contracts.
+import { DaemonError } from '../errors/index.js';
+import { detectCgroupMode, versionOf } from './mode.js';
+import type { CgroupManager, CgroupManagerOptions, CgroupMode } from './types.js';
+import { removeEmptyChain } from './common.js';
+import { CgroupV1Manager, V1_CONTROLLERS } from './v1/manager.js';
+import { CgroupV2Manager } from './v2/manager.js';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type {
+  CgroupManager, CgroupManagerOptions, CgroupMode, CgroupStats, CgroupSupport, CgroupVersion, CgroupWrite,
+  DeviceRule, HostCpu, IoEntry, Resources, ThrottleDevice, WeightDevice,
+} from './types.js';
+export { detectCgroupMode, versionOf, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC } from './mode.js';
+export type { StatfsType } from './mode.js';
+export {
+  sharesToWeight, blkioWeightToIoWeight, limitToV1, limitToV2, parseLimit, memswV1, swapV2, nanoCpusToQuota, cpuMax,
+} from './convert.js';
+export { applyWrites } from './write.js';
+export { parseKeyValues, parseBlkioV1, parseIoStatV2, parsePids } from './parse.js';
+export { parseHostCpu, readHostCpu, CLK_TCK } from './host.js';
+export { DEFAULT_ALLOWED_DEVICES, formatDeviceRule, parseDeviceRule } from './devices.js';
+export { CgroupV1Manager, planV1, V1_CONTROLLERS } from './v1/manager.js';
+export { CgroupV2Manager, planV2, subtreeControlValue, V2_CONTROLLERS } from './v2/manager.js';
+
+/** The manager for one container's cgroup; `mode` defaults to what the host mounts at `root`. */
+export function createCgroupManager(opts: CgroupManagerOptions): CgroupManager {
+  const root = opts.root ?? '/sys/fs/cgroup';
+  const mode: CgroupMode = opts.mode ?? detectCgroupMode(root);
+  switch (versionOf(mode)) {
+    case 'v1':
+      return new CgroupV1Manager({ ...opts, root });
+    case 'v2':
+      return new CgroupV2Manager({ ...opts, root });
+    default:
+      throw new DaemonError('system', 'TSD_ERR_CGROUP_MODE', `unknown cgroup mode ${String(mode)}`);
+  }
+}
+
+/**
+ * Remove the (now empty) parent chain, e.g. the daemon's --cgroup-parent on
+ * shutdown or a test's own parent. Directories still holding cgroups are kept.
+ */
+export function removeCgroupParent(opts: { root?: string; mode?: CgroupMode; parent: string }): void {
+  const root = opts.root ?? '/sys/fs/cgroup';
+  const mode = opts.mode ?? detectCgroupMode(root);
+  const parent = opts.parent.replace(/^\/+/, '');
+  if (parent === '' || parent.split('/').includes('..')) return;
+  if (versionOf(mode) === 'v2') {
+    removeEmptyChain(root, parent);
+    return;
+  }
+  const seen = new Set<string>();
+  for (const c of V1_CONTROLLERS) {
+    const m = path.join(root, c);
+    if (!fs.existsSync(m)) continue;
+    const real = fs.realpathSync(m);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    removeEmptyChain(m, parent);
+  }
+}

@@ -1,0 +1,3 @@
+export const STATE = 'freezer.state';
+export const FROZEN = 'FROZEN';
+export const THAWED = 'THAWED';

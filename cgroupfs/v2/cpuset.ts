@@ -1,0 +1,11 @@
+import type { CgroupWrite, Resources } from '../types.js';
+
+export const CPUS = 'cpuset.cpus';
+export const MEMS = 'cpuset.mems';
+
+export function plan(res: Resources): CgroupWrite[] {
+  const out: CgroupWrite[] = [];
+  if (res.cpusetCpus) out.push({ file: CPUS, value: res.cpusetCpus });
+  if (res.cpusetMems) out.push({ file: MEMS, value: res.cpusetMems });
+  return out;
+}
