@@ -88,4 +88,17 @@ CREATE TABLE volumes (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'netctl-endpoint-details',
+    sql: `
+ALTER TABLE endpoints ADD COLUMN hostname TEXT NOT NULL DEFAULT '';
+ALTER TABLE endpoints ADD COLUMN ifname   TEXT NOT NULL DEFAULT '';
+ALTER TABLE endpoints ADD COLUMN ports    TEXT NOT NULL DEFAULT '[]';  -- published ports (JSON)
+CREATE TABLE net_hosts_files (                  -- each container's /etc/hosts, rewritten when peers change
+  container_id TEXT PRIMARY KEY,
+  path         TEXT NOT NULL
+);
+`,
+  },
 ];
