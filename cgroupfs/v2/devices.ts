@@ -7,7 +7,9 @@ import type { CgroupWrite, Resources } from '../types.js';
  * (no rules) is accepted unenforced.
  */
 export function plan(res: Resources): CgroupWrite[] {
-  if (res.devices && res.devices.length > 0) {
+  // Allowing everything (privileged) needs no program: accepted.
+  const rules = (res.devices ?? []).filter((r) => !(r.allow && r.type === 'a'));
+  if (rules.length > 0) {
     throw notImplemented('device cgroup rules are not supported on cgroup v2 by tsd', 'TSD_ERR_CGROUP_UNSUPPORTED');
   }
   return [];
