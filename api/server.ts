@@ -1,0 +1,79 @@
+// buildServer(deps): the Fastify app that speaks the Docker Engine API. It never
+// listens by itself: daemon/main.ts listens on the unix socket (or systemd's fd).
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { registerErrorHandlers } from './errors.js';
+import { stripVersion, API_VERSION } from './version.js';
+import { HijackRouter } from './stream/hijack-router.js';
+import { invalidParameter } from '../errors/index.js';
+import type { ApiDeps } from './deps.js';
+import systemRoutes from './routes/system.js';
+import { registerOptionalRoutes } from './routes/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hijack: HijackRouter;
+    deps: ApiDeps;
+  }
+}
+
+export const serverHeader = `tsd/${process.env.npm_package_version ?? '0.1.0'} (linux)`;
+export const commonHeaders: Record<string, string> = {
+  'Api-Version': API_VERSION,
+  'Docker-Experimental': 'false',
+  Ostype: 'linux',
+  Server: serverHeader,
+};
+
+type VersionedReq = IncomingMessage & { tsdVersionError?: string; tsdApiVersion?: string | null };
+
+export async function buildServer(deps: ApiDeps, opts: { logger?: FastifyServerOptions['loggerInstance'] } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024 * 1024,
+    forceCloseConnections: false,
+    return503OnClosing: false,
+    keepAliveTimeout: 60_000,
+    rewriteUrl(req) {
+      const v = stripVersion(req.url ?? '/');
+      const r = req as VersionedReq;
+      r.tsdApiVersion = v.version;
+      if (v.error) r.tsdVersionError = v.error;
+      return v.path;
+    },
+  });
+  app.decorate('deps', deps);
+  app.decorate('hijack', new HijackRouter());
+
+  // Docker clients send JSON with or without a body; an empty body is {}.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const s = (body as string).trim();
+    if (s === '') return done(null, {});
+    try {
+      done(null, JSON.parse(s));
+    } catch (e) {
+      done(invalidParameter(`invalid JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+  // Everything else (tar uploads, text/plain from attach) stays unread: routes consume req.raw.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  app.addHook('onRequest', async (req, reply) => {
+    for (const [k, v] of Object.entries(commonHeaders)) reply.header(k, v);
+    const err = (req.raw as VersionedReq).tsdVersionError;
+    if (err) throw invalidParameter(err);
+  });
+
+  registerErrorHandlers(app);
+  app.server.on('upgrade', (req, socket, head) => app.hijack.dispatch(req, socket, head));
+
+  await app.register(systemRoutes);
+  await registerOptionalRoutes(app, deps);
+  return app;
+}
+
+/** The API version the client used (null for bare paths). */
+export const apiVersionOf = (req: { raw: IncomingMessage }): string | null => (req.raw as VersionedReq).tsdApiVersion ?? null;

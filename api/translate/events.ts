@@ -1,0 +1,80 @@
+// Internal events <-> Docker's event JSON and filters.
+import type { DaemonEvent } from '../../daemon/events.js';
+import { invalidParameter } from '../../errors/index.js';
+
+export function toDockerEvent(e: DaemonEvent): Record<string, unknown> {
+  const time = Number(e.timeNano / 1_000_000_000n);
+  const out: Record<string, unknown> = {};
+  if (e.type === 'container' || e.type === 'image') {
+    out.status = e.action;
+    out.id = e.actor.id;
+    if (e.from !== undefined) out.from = e.from;
+  }
+  out.Type = e.type;
+  out.Action = e.action;
+  out.Actor = { ID: e.actor.id, Attributes: e.actor.attributes };
+  out.scope = 'local';
+  out.time = time;
+  out.timeNano = Number(e.timeNano);
+  return out;
+}
+
+/** Docker's filters query: JSON map of sets ({"type":{"container":true}}) or the old map of lists. */
+export function parseFilters(raw: string | undefined): Record<string, string[]> {
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    throw invalidParameter(`invalid filter: ${(e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidParameter('invalid filter: not a JSON object');
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (Array.isArray(v)) out[k] = v.map(String);
+    else if (v && typeof v === 'object') out[k] = Object.entries(v as Record<string, unknown>).filter(([, b]) => b).map(([s]) => s);
+    else throw invalidParameter(`invalid filter '${k}'`);
+  }
+  return out;
+}
+
+const EVENT_FILTERS = new Set(['container', 'event', 'image', 'label', 'network', 'type', 'volume', 'daemon', 'plugin', 'node', 'service', 'secret', 'config', 'scope']);
+
+/** Builds a predicate for GET /events filters; throws invalid-parameter for unknown filter names. */
+export function eventMatcher(filters: Record<string, string[]>): (e: DaemonEvent) => boolean {
+  for (const k of Object.keys(filters)) {
+    if (!EVENT_FILTERS.has(k)) throw invalidParameter(`invalid filter '${k}'`);
+  }
+  const any = (k: string, pred: (v: string) => boolean) => !filters[k] || filters[k]!.length === 0 || filters[k]!.some(pred);
+  return (e) => {
+    const attrs = e.actor.attributes;
+    const action = e.action.split(':')[0]!;
+    const byType = (t: DaemonEvent['type'], key: string) =>
+      !filters[key] || (e.type === t && filters[key]!.some((v) => v === e.actor.id || v === attrs.name || (v.length >= 3 && e.actor.id.startsWith(v))));
+    return (
+      any('type', (v) => v === e.type) &&
+      any('event', (v) => v === e.action || v === action) &&
+      any('scope', (v) => v === 'local') &&
+      byType('container', 'container') &&
+      byType('network', 'network') &&
+      byType('volume', 'volume') &&
+      (!filters.image || filters.image.some((v) => v === attrs.image || v === e.from || (e.type === 'image' && (v === e.actor.id || v === attrs.name)))) &&
+      any('label', (v) => {
+        const i = v.indexOf('=');
+        return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);
+      })
+    );
+  };
+}
+
+/** since/until: unix seconds, optionally fractional ("1700000000.5"), or an RFC 3339 date. Returns ns. */
+export function parseTimestamp(v: string | undefined, name: string): bigint | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const [s, frac = ''] = v.split('.');
+    return BigInt(s!) * 1_000_000_000n + BigInt((frac + '000000000').slice(0, 9));
+  }
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw invalidParameter(`invalid value for ${name}: ${v}`);
+  return BigInt(ms) * 1_000_000n;
+}

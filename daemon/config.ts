@@ -1,0 +1,126 @@
+// The daemon's configuration: defaults, then a JSON config file, then flags.
+import fs from 'node:fs';
+import { invalidParameter } from '../errors/index.js';
+
+export interface DaemonConfig {
+  host: string;            // unix socket path
+  dataRoot: string;
+  execRoot: string;
+  cgroupParent: string;
+  bridge: string;
+  bip: string;
+  logLevel: string;
+  insecureRegistries: string[];
+  socketGroup: string;
+  initPool: number;        // warm inits kept ready (0 disables)
+}
+
+export const defaults: DaemonConfig = {
+  host: '/var/run/tsd.sock',
+  dataRoot: '/var/lib/tsd',
+  execRoot: '/run/tsd',
+  cgroupParent: 'tsd',
+  bridge: 'tsd0',
+  bip: '172.31.0.1/16',
+  logLevel: 'info',
+  insecureRegistries: [],
+  socketGroup: 'tsd',
+  initPool: 0,
+};
+
+const flagMap: Record<string, keyof DaemonConfig> = {
+  '--host': 'host', '-H': 'host',
+  '--data-root': 'dataRoot',
+  '--exec-root': 'execRoot',
+  '--cgroup-parent': 'cgroupParent',
+  '--bridge': 'bridge', '-b': 'bridge',
+  '--bip': 'bip',
+  '--log-level': 'logLevel', '-l': 'logLevel',
+  '--insecure-registry': 'insecureRegistries',
+  '--group': 'socketGroup', '-G': 'socketGroup',
+  '--init-pool': 'initPool',
+};
+
+const fileKeys: Record<string, keyof DaemonConfig> = {
+  host: 'host', hosts: 'host', 'data-root': 'dataRoot', 'exec-root': 'execRoot', 'cgroup-parent': 'cgroupParent',
+  bridge: 'bridge', bip: 'bip', 'log-level': 'logLevel', 'insecure-registries': 'insecureRegistries', group: 'socketGroup',
+  'init-pool': 'initPool',
+};
+
+export const USAGE = `Usage: tsd [OPTIONS]
+
+A container engine that speaks the Docker Engine API.
+
+Options:
+      --config-file string       JSON config file (keys as the long flags, e.g. "data-root")
+  -H, --host string              unix socket to listen on (default ${defaults.host}; unix:// prefix accepted)
+      --data-root string         root of persistent state (default ${defaults.dataRoot})
+      --exec-root string         root of runtime state (default ${defaults.execRoot})
+      --cgroup-parent string     parent cgroup for containers (default ${defaults.cgroupParent})
+  -b, --bridge string            bridge device of the default network (default ${defaults.bridge})
+      --bip string               bridge address/prefix (default ${defaults.bip})
+      --insecure-registry list   registries reached over plain HTTP (repeatable)
+  -G, --group string             group owning the socket, if it exists (default ${defaults.socketGroup})
+      --init-pool int            number of pre-spawned container inits (default ${defaults.initPool})
+  -l, --log-level string         debug, info, warn, error (default ${defaults.logLevel})
+  -h, --help                     print this help
+`;
+
+function set(cfg: DaemonConfig, key: keyof DaemonConfig, value: unknown, from: string): void {
+  if (key === 'insecureRegistries') {
+    const list = Array.isArray(value) ? value.map(String) : [String(value)];
+    cfg.insecureRegistries = [...cfg.insecureRegistries, ...list];
+  } else if (key === 'initPool') {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw invalidParameter(`invalid value "${String(value)}" for ${from}`);
+    cfg.initPool = n;
+  } else {
+    let v = Array.isArray(value) ? String(value[0]) : String(value);
+    if (key === 'host') v = v.replace(/^unix:\/\//, '');
+    (cfg as unknown as Record<string, string>)[key] = v;
+  }
+}
+
+/** Parses argv (without node and script). Throws invalid-parameter on unknown flags or bad values. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { help: boolean } {
+  const cfg: DaemonConfig = { ...defaults, insecureRegistries: [] };
+  let help = false;
+  let configFile: string | undefined = env.TSD_CONFIG;
+  const flags: Array<[keyof DaemonConfig, string, string]> = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') { help = true; continue; }
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+    const take = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw invalidParameter(`flag needs an argument: ${name}`);
+      return v;
+    };
+    if (name === '--config-file') { configFile = take(); continue; }
+    const key = flagMap[name];
+    if (!key) throw invalidParameter(`unknown flag: ${name}`);
+    flags.push([key, take(), name]);
+  }
+  if (configFile) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    } catch (e) {
+      throw invalidParameter(`unable to read config file ${configFile}: ${(e as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidParameter(`config file ${configFile}: not a JSON object`);
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+      const key = fileKeys[k];
+      if (!key) throw invalidParameter(`config file ${configFile}: unknown key "${k}"`);
+      set(cfg, key, v, k);
+    }
+  }
+  for (const [key, v, name] of flags) set(cfg, key, v, name);
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(cfg.logLevel)) {
+    throw invalidParameter(`invalid log level: ${cfg.logLevel}`);
+  }
+  return { ...cfg, help };
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// tsd: parse flags, take the data-root lock, build the daemon, serve the Docker
+// API on the unix socket (or on systemd's socket), shut down cleanly on signals.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pino from 'pino';
+import { parseConfig, USAGE } from './config.js';
+import { createDaemon } from './daemon.js';
+import { buildServer } from '../api/server.js';
+import { tryLockFile, sdNotify } from '../sys/index.js';
+
+function fail(msg: string): never {
+  process.stderr.write(`tsd: ${msg}\n`);
+  process.exit(1);
+}
+
+/** Is something answering on this unix socket? (A stale file from a crashed daemon is not.) */
+function socketInUse(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(p);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+}
+
+function groupId(name: string): number | null {
+  try {
+    const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === name);
+    return line ? Number(line.split(':')[2]) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  let cfg;
+  try {
+    cfg = parseConfig(process.argv.slice(2));
+  } catch (e) {
+    fail(`${(e as Error).message}\n\n${USAGE}`);
+  }
+  if (cfg.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = pino({ level: cfg.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  if (process.getuid?.() !== 0) log.warn('tsd is not running as root: containers cannot be started');
+
+  fs.mkdirSync(cfg.dataRoot, { recursive: true, mode: 0o711 });
+  const lock = tryLockFile(path.join(cfg.dataRoot, 'tsd.lock'));
+  if (!lock) {
+    let holder = '';
+    try { holder = fs.readFileSync(path.join(cfg.dataRoot, 'tsd.lock'), 'utf8').trim(); } catch { /* ignore */ }
+    fail(`another tsd daemon is already running with data root ${cfg.dataRoot}${holder ? ` (pid ${holder})` : ''}`);
+  }
+
+  const daemon = await createDaemon(cfg, log);
+  const app = await buildServer(daemon.deps, { logger: log.child({ subsystem: 'api' }) });
+  await app.ready();
+
+  const listenFds = Number(process.env.LISTEN_FDS ?? 0);
+  const activated = listenFds > 0 && Number(process.env.LISTEN_PID) === process.pid;
+  if (activated) {
+    await new Promise<void>((resolve, reject) => {
+      app.server.once('error', reject);
+      app.server.listen({ fd: 3 }, () => resolve());
+    });
+    log.info({ fd: 3 }, 'listening on the socket passed by systemd');
+  } else {
+    if (fs.existsSync(cfg.host)) {
+      if (await socketInUse(cfg.host)) fail(`${cfg.host} is in use by another process`);
+      fs.unlinkSync(cfg.host);
+    }
+    fs.mkdirSync(path.dirname(cfg.host), { recursive: true });
+    const oldMask = process.umask(0o117);
+    try {
+      await app.listen({ path: cfg.host });
+    } finally {
+      process.umask(oldMask);
+    }
+    fs.chmodSync(cfg.host, 0o660);
+    const gid = groupId(cfg.socketGroup);
+    if (gid !== null) fs.chownSync(cfg.host, 0, gid);
+    log.info({ socket: cfg.host }, 'API listening');
+  }
+  fs.writeFileSync(path.join(cfg.execRoot, 'tsd.pid'), `${process.pid}\n`);
+  sdNotify('READY=1');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    sdNotify('STOPPING=1');
+    const closing = app.close(); // stops accepting; waits for in-flight requests
+    await daemon.shutdown(); // ends long-lived streams, stops subsystems
+    await closing;
+    daemon.close();
+    if (!activated) try { fs.unlinkSync(cfg.host); } catch { /* gone */ }
+    try { fs.unlinkSync(path.join(cfg.execRoot, 'tsd.pid')); } catch { /* gone */ }
+    lock.release();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`tsd: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

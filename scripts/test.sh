@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run the whole test suite (unit + integration; integration needs root),
+# installing what the tests need first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+TSD_WITH_TEST_DEPS=1 bash scripts/deps.sh
+export TSD_TEST_LOG_LEVEL="${TSD_TEST_LOG_LEVEL:-info}"
+exec npx tap "$@"

@@ -1,0 +1,101 @@
+// Starts a tsd daemon as a child process on a temporary socket, data root, exec
+// root, bridge and cgroup parent, and always tears it down (t.teardown).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'undici';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const distRoot = path.resolve(here, '..', '..'); // dist/
+export const projectRoot = path.resolve(distRoot, '..');
+export const daemonMain = path.join(distRoot, 'daemon', 'main.js');
+export const tsctlMain = path.join(distRoot, 'cli', 'main.js');
+
+export interface TestDaemon {
+  socket: string;
+  dataRoot: string;
+  execRoot: string;
+  bridge: string;
+  cgroupParent: string;
+  dir: string;
+  proc: ChildProcess;
+  output: () => string;
+  /** GET/POST helper over the socket: returns status, headers and parsed body (JSON when possible). */
+  request(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any; text: string }>;
+  /** Environment for running the real docker CLI against this daemon. */
+  dockerEnv: NodeJS.ProcessEnv;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+interface Teardownable { teardown(fn: () => unknown): void }
+
+let counter = 0;
+
+export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestDaemon> {
+  const n = `${process.pid % 100000}${counter++}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-test-'));
+  const socket = path.join(dir, 'tsd.sock');
+  const dataRoot = path.join(dir, 'data');
+  const execRoot = path.join(dir, 'run');
+  const bridge = `tsdt${n}`.slice(0, 15);
+  const cgroupParent = `tsd-test-${n}`;
+  const octet = (Number(n) % 200) + 20;
+  const args = [daemonMain, '--host', socket, '--data-root', dataRoot, '--exec-root', execRoot, '--bridge', bridge,
+    '--bip', `10.${octet}.${(counter * 7) % 250}.1/24`, '--cgroup-parent', cgroupParent, '--log-level', process.env.TSD_TEST_LOG_LEVEL ?? 'debug', ...extraArgs];
+  let out = '';
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  let client: Client | undefined;
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    await client?.close().catch(() => {});
+    client = undefined;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    }
+    return exited;
+  };
+  t.teardown(async () => {
+    await stop();
+    if (process.env.TSD_TEST_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+    if (process.env.TSD_TEST_SHOW_LOG === '1') process.stderr.write(out);
+  });
+
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`tsd exited with ${proc.exitCode} before listening:\n${out}`);
+    if (fs.existsSync(socket)) break;
+    if (Date.now() > deadline) throw new Error(`tsd did not listen within 15 s:\n${out}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+
+  const request: TestDaemon['request'] = async (method, urlPath, body, headers = {}) => {
+    client ??= new Client('http://localhost', { socketPath: socket, pipelining: 0 });
+    const res = await client.request({
+      method: method as 'GET',
+      path: urlPath,
+      headers: body !== undefined && !(body instanceof Buffer) ? { 'content-type': 'application/json', ...headers } : headers,
+      body: body === undefined ? undefined : body instanceof Buffer ? body : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+    return { status: res.statusCode, headers: res.headers, body: parsed, text };
+  };
+
+  return {
+    socket, dataRoot, execRoot, bridge, cgroupParent, dir, proc,
+    output: () => out,
+    request,
+    dockerEnv: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
+    stop,
+  };
+}

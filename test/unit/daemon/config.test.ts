@@ -1,0 +1,44 @@
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseConfig, defaults } from '../../../daemon/config.js';
+
+t.test('defaults', async (t) => {
+  const c = parseConfig([], {});
+  t.equal(c.host, '/var/run/tsd.sock');
+  t.equal(c.dataRoot, defaults.dataRoot);
+  t.equal(c.help, false);
+});
+
+t.test('flags override, unix:// prefix stripped, = form', async (t) => {
+  const c = parseConfig(['--host', 'unix:///tmp/x.sock', '--data-root=/tmp/d', '--exec-root', '/tmp/e', '--cgroup-parent', 'p', '--log-level', 'debug', '--insecure-registry', 'a:5000', '--insecure-registry=b'], {});
+  t.equal(c.host, '/tmp/x.sock');
+  t.equal(c.dataRoot, '/tmp/d');
+  t.equal(c.execRoot, '/tmp/e');
+  t.equal(c.cgroupParent, 'p');
+  t.equal(c.logLevel, 'debug');
+  t.same(c.insecureRegistries, ['a:5000', 'b']);
+});
+
+t.test('config file, then flags win', async (t) => {
+  const dir = t.testdir({ 'c.json': JSON.stringify({ 'data-root': '/from/file', bridge: 'br9', 'log-level': 'warn' }) });
+  const c = parseConfig(['--config-file', path.join(dir, 'c.json'), '--bridge', 'br1'], {});
+  t.equal(c.dataRoot, '/from/file');
+  t.equal(c.bridge, 'br1');
+  t.equal(c.logLevel, 'warn');
+});
+
+t.test('bad input is refused with a clear message', async (t) => {
+  t.throws(() => parseConfig(['--nope'], {}), { message: 'unknown flag: --nope', kind: 'invalid-parameter' });
+  t.throws(() => parseConfig(['--host'], {}), { message: 'flag needs an argument: --host' });
+  t.throws(() => parseConfig(['--log-level', 'loud'], {}), { message: 'invalid log level: loud' });
+  const dir = t.testdir({ 'bad.json': '{nope', 'k.json': '{"colour":"red"}' });
+  t.throws(() => parseConfig(['--config-file', path.join(dir, 'bad.json')], {}), /unable to read config file/);
+  t.throws(() => parseConfig(['--config-file', path.join(dir, 'k.json')], {}), /unknown key "colour"/);
+  t.throws(() => parseConfig(['--config-file', path.join(dir, 'missing.json')], {}), /unable to read config file/);
+  t.ok(fs.existsSync(dir));
+});
+
+t.test('help', async (t) => {
+  t.equal(parseConfig(['-h'], {}).help, true);
+});
