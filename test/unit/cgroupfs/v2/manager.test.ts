@@ -1,0 +1,156 @@
+import t from 'tap';
+import path from 'node:path';
+import fs from 'node:fs';
+import { CgroupV2Manager, planV2, subtreeControlValue } from '../../../../cgroupfs/index.js';
+import { procFixture, read, simulateV2Freezer, v2Fixture } from '../fixtures.js';
+
+const setup = (t: any) => {
+  const root = t.testdir();
+  v2Fixture(root, 'tsd/c1');
+  const mgr = new CgroupV2Manager({ root, parent: 'tsd', name: 'c1', procRoot: procFixture(root) });
+  mgr.create();
+  return { root, mgr, dir: path.join(root, 'tsd', 'c1') };
+};
+
+t.test('create enables controllers in every ancestor below the root', async (t) => {
+  const { root } = setup(t);
+  t.equal(read(root, 'cgroup.subtree_control'), '+cpuset +cpu +io +memory +pids');
+  t.equal(read(root, 'tsd', 'cgroup.subtree_control'), '+cpuset +cpu +io +memory +pids');
+  t.equal(read(root, 'tsd', 'c1', 'cgroup.subtree_control'), '', 'the leaf enables nothing');
+  t.equal(subtreeControlValue(['memory', 'hugetlb', 'pids']), '+memory +pids');
+});
+
+t.test('apply writes the exact v2 files and values', async (t) => {
+  const { mgr, dir } = setup(t);
+  const warnings = mgr.apply({
+    memory: 64 * 1024 * 1024,
+    memorySwap: 96 * 1024 * 1024,
+    memoryReservation: 32 * 1024 * 1024,
+    nanoCpus: 5e8,
+    cpuShares: 512,
+    cpusetCpus: '0-1',
+    cpusetMems: '0',
+    pidsLimit: 100,
+    blkioWeight: 500,
+    blkioDeviceReadBps: [{ major: 8, minor: 0, rate: 1048576 }],
+    devices: [],
+  });
+  t.same(warnings, []);
+  t.equal(read(dir, 'memory.max'), '67108864');
+  t.equal(read(dir, 'memory.swap.max'), String(32 * 1024 * 1024), 'swap alone = MemorySwap - Memory');
+  t.equal(read(dir, 'memory.low'), '33554432');
+  t.equal(read(dir, 'cpu.max'), '50000 100000');
+  t.equal(read(dir, 'cpu.weight'), '20', 'shares 512 → weight 20');
+  t.equal(read(dir, 'cpuset.cpus'), '0-1');
+  t.equal(read(dir, 'cpuset.mems'), '0');
+  t.equal(read(dir, 'pids.max'), '100');
+  t.equal(read(dir, 'io.weight'), 'default 4950', 'no io.bfq.weight: io.weight gets the converted value');
+  t.equal(read(dir, 'io.max'), '8:0 rbps=1048576');
+});
+
+t.test('unlimited values are spelled max', async (t) => {
+  const { mgr, dir } = setup(t);
+  mgr.apply({ memory: 64 << 20, memorySwap: -1, pidsLimit: -1, cpuQuota: -1, cpuPeriod: 50000 });
+  t.equal(read(dir, 'memory.swap.max'), 'max');
+  t.equal(read(dir, 'pids.max'), 'max');
+  t.equal(read(dir, 'cpu.max'), 'max 50000');
+  mgr.update({ pidsLimit: 0, memory: 0 });
+  t.equal(read(dir, 'pids.max'), 'max');
+  t.equal(read(dir, 'memory.max'), 'max');
+});
+
+t.test('update of swap alone uses the memory limit in force', async (t) => {
+  const { mgr, dir } = setup(t);
+  mgr.apply({ memory: 100 << 20 });
+  mgr.update({ memorySwap: 150 << 20 });
+  t.equal(read(dir, 'memory.swap.max'), String(50 << 20));
+  t.throws(() => mgr.update({ memorySwap: 50 << 20 }), { kind: 'invalid-parameter', message: /Minimum memoryswap limit should be larger than memory limit/ });
+});
+
+t.test('io.bfq.weight is preferred when present', async (t) => {
+  const { mgr, dir } = setup(t);
+  fs.writeFileSync(path.join(dir, 'io.bfq.weight'), 'default 100');
+  mgr.apply({ blkioWeight: 300 });
+  t.equal(read(dir, 'io.bfq.weight'), '300');
+  t.equal(read(dir, 'io.weight'), 'default 100', 'io.weight untouched');
+});
+
+t.test('no weight file at all is reported, not skipped', async (t) => {
+  const { mgr, dir } = setup(t);
+  fs.rmSync(path.join(dir, 'io.weight'));
+  t.throws(() => mgr.apply({ blkioWeight: 300 }), { kind: 'not-implemented', message: /Block I\/O weight is not supported/ });
+});
+
+t.test('unsupported on v2: device rules and OOM-kill disabling fail before writing', async (t) => {
+  const { mgr, dir } = setup(t);
+  t.throws(
+    () => mgr.apply({ memory: 64 << 20, devices: [{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] }),
+    { kind: 'not-implemented', message: 'device cgroup rules are not supported on cgroup v2 by tsd' },
+  );
+  t.equal(read(dir, 'memory.max'), 'max', 'nothing was half-applied');
+  t.throws(() => mgr.apply({ oomKillDisable: true }), { kind: 'not-implemented', message: /v2/ });
+  t.same(mgr.apply({ devices: [{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }] }), [], 'privileged is fine');
+});
+
+t.test('io.max combines every limit of a device into one line', async (t) => {
+  const writes = planV2({
+    blkioDeviceReadBps: [{ major: 8, minor: 0, rate: 1000 }],
+    blkioDeviceWriteBps: [{ major: 8, minor: 0, rate: 2000 }],
+    blkioDeviceReadIOps: [{ major: 8, minor: 16, rate: 10 }],
+    blkioDeviceWriteIOps: [{ major: 8, minor: 0, rate: 0 }],
+  });
+  t.same(writes.map((w) => [w.file, w.value]), [
+    ['io.max', '8:0 rbps=1000 wbps=2000 wiops=max'],
+    ['io.max', '8:16 riops=10'],
+  ]);
+});
+
+t.test('stats parse memory.stat, cpu.stat, io.stat, pids and events', async (t) => {
+  const { mgr } = setup(t);
+  const s = mgr.stats();
+  t.equal(s.version, 'v2');
+  t.equal(s.memory.usage, 5242880);
+  t.equal(s.memory.limit, null);
+  t.equal(s.memory.stats.inactive_file, 262144);
+  t.equal(s.memory.maxUsage, undefined);
+  t.equal(s.cpu.usageNs, 2500000000);
+  t.equal(s.cpu.userNs, 2000000000);
+  t.equal(s.cpu.systemNs, 500000000);
+  t.equal(s.cpu.periods, 40);
+  t.equal(s.cpu.throttledPeriods, 12);
+  t.equal(s.cpu.throttledNs, 345678000);
+  t.same(s.io.serviceBytes.slice(0, 2), [
+    { major: 8, minor: 0, op: 'read', value: 4096 },
+    { major: 8, minor: 0, op: 'write', value: 8192 },
+  ]);
+  t.same(s.pids, { current: 3, limit: null });
+  t.equal(s.oomKills, 1);
+  t.equal(mgr.oomKillCount(), 1);
+  t.equal(s.host.onlineCpus, 2);
+  t.equal(s.host.systemCpuUsageNs, (1000 + 20 + 300 + 50000 + 40 + 0 + 10) * 1e7);
+});
+
+t.test('freeze writes cgroup.freeze and waits for cgroup.events', async (t) => {
+  const { mgr, dir } = setup(t);
+  const stop = simulateV2Freezer(dir);
+  t.teardown(stop);
+  await mgr.freeze();
+  t.equal(read(dir, 'cgroup.freeze'), '1');
+  t.ok(mgr.isFrozen());
+  await mgr.thaw();
+  t.equal(read(dir, 'cgroup.freeze'), '0');
+  t.notOk(mgr.isFrozen());
+});
+
+t.test('procsFiles and addProcess use the one directory', async (t) => {
+  const { mgr, dir } = setup(t);
+  t.same(mgr.procsFiles(), [path.join(dir, 'cgroup.procs')]);
+  mgr.addProcess(4242);
+  t.equal(read(dir, 'cgroup.procs'), '4242');
+  fs.writeFileSync(path.join(dir, 'cgroup.procs'), '');
+});
+
+t.test('a path escaping the hierarchy is refused', async (t) => {
+  t.throws(() => new CgroupV2Manager({ root: '/x', parent: '../etc', name: 'c' }), { kind: 'invalid-parameter', message: /invalid cgroup path/ });
+  t.throws(() => new CgroupV2Manager({ root: '/x', parent: 'tsd', name: 'a/b' }), { kind: 'invalid-parameter', message: /invalid cgroup path/ });
+});
