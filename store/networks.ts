@@ -118,7 +118,7 @@ export function createNetworkStore(db: DB): NetworkStore {
     list: db.prepare<[], NetworkRow>('SELECT * FROM networks ORDER BY created_at, name'),
     get: db.prepare<[string], NetworkRow>('SELECT * FROM networks WHERE id = ?'),
     byName: db.prepare<[string], NetworkRow>('SELECT * FROM networks WHERE name = ?'),
-    byPrefix: db.prepare<[string], NetworkRow>("SELECT * FROM networks WHERE substr(id, 1, length(?1)) = ?1"),
+    byPrefix: db.prepare<[string], NetworkRow>("SELECT * FROM networks WHERE id LIKE ? || '%'"),
     insert: db.prepare(
       'INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, options, labels, created_at) VALUES (@id, @name, @driver, @subnet, @gateway, @bridge, @internal, @options, @labels, @created_at)',
     ),
