@@ -2,6 +2,7 @@
 // `calls`; `failOn` scripts an errno for a given call (and optional path).
 import { SyscallError } from '../errors/index.js';
 import type { Syscalls, Rlimit, CapSets } from './syscalls.js';
+import type { SeccompFilter } from './seccomp.js';
 
 export interface RecordedCall { call: string; args: unknown[] }
 
@@ -56,4 +57,11 @@ export class FakeSyscalls implements Syscalls {
   kill(pid: number, sig: number) { this.rec('kill', [pid, sig]); }
   getpid() { return 1; }
   umask(mask: number) { this.rec('umask', [mask]); return 0o22; }
+  private nextFd = 200;
+  open(path: string, flags: number, mode = 0) { this.rec('open', [path, flags, mode], path); return this.nextFd++; }
+  close(fd: number) { this.rec('close', [fd]); }
+  fchdir(fd: number) { this.rec('fchdir', [fd]); }
+  dup2(oldfd: number, newfd: number) { this.rec('dup2', [oldfd, newfd]); }
+  linkUp(name: string) { this.rec('linkUp', [name], name); }
+  seccompLoad(filter: SeccompFilter) { this.rec('seccompLoad', [filter]); }
 }

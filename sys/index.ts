@@ -1,5 +1,5 @@
 export * from './constants.js';
-export { LinuxSyscalls, errnoName } from './syscalls.js';
+export { LinuxSyscalls, errnoName, preloadLibraries } from './syscalls.js';
 export type { Syscalls, Rlimit, CapSets } from './syscalls.js';
 export { FakeSyscalls } from './fake.js';
 export { tryLockFile, sdNotify } from './daemon.js';

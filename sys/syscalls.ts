@@ -4,6 +4,8 @@ import { constants as osc } from 'node:os';
 import { SyscallError } from '../errors/index.js';
 import { libc, errno, koffi } from './libc.js';
 import * as K from './constants.js';
+import { seccompLoad, seccompPreload } from './seccomp.js';
+import type { SeccompFilter } from './seccomp.js';
 
 const SYS_pivot_root = 155; // x86_64
 
@@ -56,6 +58,15 @@ export interface Syscalls {
   kill(pid: number, sig: number): void;
   getpid(): number;
   umask(mask: number): number;
+  // Added for runtime/ (init):
+  open(path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+  fchdir(fd: number): void;
+  dup2(oldfd: number, newfd: number): void;
+  /** Sets IFF_UP on a network interface of the caller's network namespace (SIOCSIFFLAGS). */
+  linkUp(name: string): void;
+  /** Builds and loads a seccomp filter on the calling thread (libseccomp). */
+  seccompLoad(filter: SeccompFilter): void;
 }
 
 const makedev = (major: number, minor: number): bigint =>
@@ -191,6 +202,58 @@ export class LinuxSyscalls implements Syscalls {
   umask(mask: number): number {
     return libc().umask(mask);
   }
+  open(path: string, flags: number, mode = 0): number {
+    return check(libc().open(path, flags, mode), 'open', path);
+  }
+  close(fd: number): void {
+    check(libc().close(fd), 'close', undefined, `fd ${fd}`);
+  }
+  fchdir(fd: number): void {
+    check(netlib().fchdir(fd), 'fchdir', undefined, `fd ${fd}`);
+  }
+  dup2(oldfd: number, newfd: number): void {
+    check(libc().dup2(oldfd, newfd), 'dup2', undefined, `${oldfd} -> ${newfd}`);
+  }
+  linkUp(name: string): void {
+    const l = libc();
+    const AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000, SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914, IFF_UP = 1;
+    const fd = check(netlib().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket');
+    try {
+      const ifr = Buffer.alloc(40);
+      ifr.write(name, 0, 15, 'latin1');
+      check(netlib().ioctl_buf(fd, SIOCGIFFLAGS, ifr), 'ioctl', name, 'SIOCGIFFLAGS');
+      ifr.writeUInt16LE(ifr.readUInt16LE(16) | IFF_UP, 16);
+      check(netlib().ioctl_buf(fd, SIOCSIFFLAGS, ifr), 'ioctl', name, 'SIOCSIFFLAGS');
+    } finally {
+      l.close(fd);
+    }
+  }
+  seccompLoad(filter: SeccompFilter): void {
+    seccompLoad(filter);
+  }
+}
+
+let net: { socket: (d: number, t: number, p: number) => number; ioctl_buf: (fd: number, req: number, buf: Buffer) => number; fchdir: (fd: number) => number } | undefined;
+function netlib() {
+  if (!net) {
+    const c = koffi.load('libc.so.6');
+    net = {
+      socket: c.func('int socket(int domain, int type, int protocol)'),
+      ioctl_buf: c.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *buf)'),
+      fchdir: c.func('int fchdir(int fd)'),
+    };
+  }
+  return net;
 }
 
 export { koffi };
+
+/**
+ * Loads every library LinuxSyscalls may need (libc, and libseccomp when asked)
+ * while the host's filesystem is still reachable: the init calls it before pivot_root.
+ */
+export function preloadLibraries(seccomp: boolean): void {
+  libc();
+  netlib();
+  if (seccomp) seccompPreload();
+}

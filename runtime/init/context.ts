@@ -1,0 +1,22 @@
+// What every init step sees: the plan, the syscalls, and what earlier steps found out.
+import type { Syscalls } from '../../sys/index.js';
+import type { InitPlan } from '../types.js';
+
+export interface InitContext {
+  plan: InitPlan;
+  sys: Syscalls;
+  /** fd of the protocol socket (3); marked close-on-exec before execve */
+  protocolFd: number;
+  /** the environment passed to execve (HOME added by the user step) */
+  env: string[];
+  /** set by the user step */
+  uid: number;
+  gid: number;
+}
+
+/** A failure the init reports with a chosen exit code (126/127 for exec, as Docker). */
+export class InitError extends Error {
+  constructor(message: string, readonly exitCode = 128, readonly errno?: string) {
+    super(message);
+  }
+}

@@ -1,0 +1,41 @@
+// The last step: find the entrypoint on the container's PATH, fix the fds the
+// program inherits, execve.
+import fs from 'node:fs';
+import { SyscallError } from '../../../errors/index.js';
+import { InitError } from '../context.js';
+import type { InitContext } from '../context.js';
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Go's exec.LookPath, as runc uses it: a name with a slash is taken as is. */
+export function lookPath(file: string, env: string[]): string {
+  if (file.includes('/')) return file;
+  const p = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  for (const dir of p.split(':')) {
+    const cand = `${dir === '' ? '.' : dir}/${file}`;
+    try {
+      const st = fs.statSync(cand);
+      if (st.isFile() && (st.mode & 0o111) !== 0) return cand;
+    } catch {
+      // next
+    }
+  }
+  throw new InitError(`exec: "${file}": executable file not found in $PATH`, 127, 'ENOENT');
+}
+
+export function execve(ctx: InitContext): void {
+  const argv0 = ctx.plan.args[0]!;
+  const file = lookPath(argv0, ctx.env);
+  ctx.sys.setCloexec(ctx.protocolFd, true);
+  for (const fd of [0, 1, 2]) ctx.sys.setCloexec(fd, false);
+  try {
+    ctx.sys.execve(file, ctx.plan.args, ctx.env);
+  } catch (e) {
+    if (e instanceof SyscallError) {
+      if (e.errnoCode === 'ENOENT') throw new InitError(`exec: "${argv0}": stat ${file}: no such file or directory`, 127, e.errnoCode);
+      if (e.errnoCode === 'EACCES') throw new InitError(`exec: "${argv0}": permission denied`, 126, e.errnoCode);
+      throw new InitError(`exec: "${argv0}": ${e.errnoCode}`, 126, e.errnoCode);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,24 @@
+// Security steps: seccomp, capability sets, no_new_privs.
+import * as K from '../../../sys/index.js';
+import { capMask } from '../../caps.js';
+import type { InitContext } from '../context.js';
+
+/** Loading a filter without no_new_privs needs CAP_SYS_ADMIN, so it runs before the capability drop then. */
+export function seccompEarly(ctx: InitContext): void {
+  if (ctx.plan.seccomp && !ctx.plan.noNewPrivileges) ctx.sys.seccompLoad(ctx.plan.seccomp);
+}
+
+/** With no_new_privs the filter goes last, so it has to allow as little of the init as possible. */
+export function seccompLate(ctx: InitContext): void {
+  if (ctx.plan.seccomp && ctx.plan.noNewPrivileges) ctx.sys.seccompLoad(ctx.plan.seccomp);
+}
+
+export function capabilities(ctx: InitContext): void {
+  const mask = capMask(ctx.plan.capabilities);
+  ctx.sys.prctl(K.PR_CAP_AMBIENT, K.PR_CAP_AMBIENT_CLEAR_ALL);
+  ctx.sys.capset({ effective: mask, permitted: mask, inheritable: 0n });
+}
+
+export function noNewPrivs(ctx: InitContext): void {
+  if (ctx.plan.noNewPrivileges) ctx.sys.prctl(K.PR_SET_NO_NEW_PRIVS, 1);
+}

@@ -1,0 +1,198 @@
+// The daemon side: spawn the init into a new PID namespace (or the container's,
+// for exec), send it the plan, and turn its answer into a Task or an error.
+//
+// PID namespace: the daemon's main thread unshares CLONE_NEWPID (or setns'es into
+// the container's PID namespace), spawns, and setns'es back to its own PID
+// namespace, all in one synchronous try/finally; this only changes the namespace
+// of children created in between (pid_for_children), never the daemon's own.
+import { spawn } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import tty from 'node:tty';
+import { fileURLToPath } from 'node:url';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { invalidParameter, systemError } from '../errors/index.js';
+import { LinuxSyscalls, CLONE_NEWPID } from '../sys/index.js';
+import type { Syscalls } from '../sys/index.js';
+import { RuntimeStartError } from './errors.js';
+import { encode, type InitMessage } from './protocol.js';
+import { buildExecPlan, buildInitPlan } from './spec.js';
+import type { ExecSpec, HostInfo, InitPlan, RuntimeSpec, Task } from './types.js';
+
+const INIT_MAIN = fileURLToPath(new URL('./init/main.js', import.meta.url));
+
+let sys: Syscalls | undefined;
+let selfPidNs: number | undefined;
+let host: HostInfo | undefined;
+
+/** Facts about this host, read once. */
+export function hostInfo(): HostInfo {
+  if (!host) {
+    let lastCap = 40;
+    try {
+      lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+    } catch {
+      // keep the default
+    }
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
+    host = { kernel: os.release(), arch, lastCap };
+  }
+  return host;
+}
+
+/** Replaces `seccomp=<file>` by the file's contents (buildInitPlan stays pure). */
+function readSeccompFiles(opts: string[]): string[] {
+  return opts.map((o) => {
+    const m = /^seccomp[=:](.*)$/s.exec(o);
+    if (!m || m[1] === 'unconfined' || m[1]!.trimStart().startsWith('{')) return o;
+    try {
+      return `seccomp=${fs.readFileSync(m[1]!, 'utf8')}`;
+    } catch (e) {
+      throw invalidParameter(`opening seccomp profile (${m[1]}) failed: ${(e as Error).message}`);
+    }
+  });
+}
+
+interface Stdio { stdio: StdioOptions; master: number | null; slave: number | null }
+
+function openStdio(s: Syscalls, ttyMode: boolean, openStdin: boolean, consoleSize?: [number, number]): Stdio {
+  if (!ttyMode) return { stdio: [openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'], master: null, slave: null };
+  const { master, slavePath } = s.openpt();
+  try {
+    if (consoleSize && consoleSize[0] > 0 && consoleSize[1] > 0) s.setWinsize(master, consoleSize[0], consoleSize[1]);
+    const slave = fs.openSync(slavePath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+    return { stdio: [slave, slave, slave, 'pipe'], master, slave };
+  } catch (e) {
+    fs.closeSync(master);
+    throw e;
+  }
+}
+
+/**
+ * Spawns the init with its PID namespace set for the spawn only: `pidns` null =
+ * a new namespace (the init becomes its PID 1), else an fd of the namespace to enter.
+ */
+function spawnInit(s: Syscalls, pidns: number | null, stdio: StdioOptions): ChildProcess {
+  selfPidNs ??= fs.openSync('/proc/self/ns/pid', 'r');
+  if (pidns === null) s.unshare(CLONE_NEWPID);
+  else s.setns(pidns, CLONE_NEWPID);
+  try {
+    return spawn(process.execPath, [INIT_MAIN], { stdio, detached: true, env: {}, cwd: '/' });
+  } finally {
+    s.setns(selfPidNs, CLONE_NEWPID);
+  }
+}
+
+const signalNumber = (sig: string | null): number => (sig ? (os.constants.signals as Record<string, number>)[sig] ?? 0 : 0);
+
+/** Sends the plan, waits for exec (clean close) or an error, and builds the Task. */
+function start(child: ChildProcess, plan: InitPlan, io: Stdio): Promise<Task> {
+  const exited = new Promise<{ exitCode: number; signal: string | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ exitCode: code ?? 128 + signalNumber(signal), signal }));
+    child.once('error', () => resolve({ exitCode: 128, signal: null }));
+  });
+  const proto = child.stdio[3] as Duplex;
+  return new Promise<Task>((resolve, reject) => {
+    let buf = '';
+    let failed: InitMessage | null = null;
+    let spawnError: Error | null = null;
+    child.once('error', (e) => { spawnError = e; });
+    proto.setEncoding('utf8');
+    proto.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const m = JSON.parse(line) as InitMessage;
+          if (m.t === 'error' && !failed) failed = m;
+        } catch {
+          // not ours: ignore
+        }
+      }
+    });
+    proto.on('error', () => { /* EPIPE when the init died early: the exit tells */ });
+    proto.once('close', () => {
+      if (failed || spawnError) {
+        const f = failed;
+        // leave nothing behind: the init exits right after reporting
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        void exited.then(() => {
+          if (io.master !== null) fs.closeSync(io.master);
+          if (f) reject(new RuntimeStartError(f.message, f.exitCode, f.step));
+          else reject(systemError(`failed to start the init: ${spawnError!.message}`, spawnError));
+        });
+        return;
+      }
+      let pty: Task['pty'] = null;
+      if (io.master !== null) {
+        const master = io.master;
+        const stream = new tty.ReadStream(master);
+        stream.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EIO') stream.push(null); // the slave side closed: end of output
+        });
+        pty = { stream, resize: (rows, cols) => { try { (sys ??= new LinuxSyscalls()).setWinsize(master, rows, cols); } catch { /* exited */ } } };
+      }
+      resolve({
+        pid: child.pid!,
+        stdin: io.master === null ? (child.stdin as Writable | null) : null,
+        stdout: io.master === null ? (child.stdout as Readable | null) : null,
+        stderr: io.master === null ? (child.stderr as Readable | null) : null,
+        pty,
+        exited,
+        kill: (signal) => {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        },
+      });
+    });
+    proto.write(encode({ t: 'plan', plan }));
+  });
+}
+
+function run(plan: InitPlan, pidns: number | null, ttyMode: boolean, openStdin: boolean, consoleSize?: [number, number]): Promise<Task> {
+  const s = (sys ??= new LinuxSyscalls());
+  const io = openStdio(s, ttyMode, openStdin, consoleSize);
+  let child: ChildProcess;
+  try {
+    child = spawnInit(s, pidns, io.stdio);
+  } catch (e) {
+    if (io.master !== null) fs.closeSync(io.master);
+    throw e;
+  } finally {
+    if (io.slave !== null) fs.closeSync(io.slave);
+  }
+  return start(child, plan, io);
+}
+
+/**
+ * Starts a container: its init becomes PID 1 of a new PID namespace and execve's
+ * the entrypoint. Resolves once execve happened; rejects with RuntimeStartError
+ * (exitCode 127/126/128) when the init failed, or a DaemonError for bad input.
+ */
+export async function launch(spec: RuntimeSpec): Promise<Task> {
+  const plan = buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo());
+  return run(plan, null, spec.tty, spec.openStdin, spec.consoleSize);
+}
+
+/**
+ * Starts a process inside the running container whose PID 1 is `containerPid`
+ * (a pid in the daemon's namespace): its PID namespace (entered at spawn), then
+ * ipc, uts, net, cgroup and mount namespaces, its cgroup, with `spec`'s user, env,
+ * cwd and security profile.
+ */
+export async function execInContainer(containerPid: number, spec: ExecSpec): Promise<Task> {
+  const plan = buildExecPlan(containerPid, { ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo());
+  let pidns: number;
+  try {
+    pidns = fs.openSync(`/proc/${containerPid}/ns/pid`, 'r');
+  } catch (e) {
+    throw systemError(`container process ${containerPid} is not running: ${(e as Error).message}`, e);
+  }
+  try {
+    return await run(plan, pidns, spec.tty, spec.openStdin, spec.consoleSize);
+  } finally {
+    fs.closeSync(pidns);
+  }
+}

@@ -1,0 +1,15 @@
+// The parent <-> init protocol, JSON lines on the init's fd 3 (a socketpair the
+// launcher creates; the init marks it close-on-exec).
+//
+// Order:
+//   1. parent -> init: {t:'plan', plan}        (one line)
+//   2. init -> parent: {t:'error', ...}        only on failure, then the init exits
+//   3. execve closes fd 3: the parent reads EOF with no error = the entrypoint runs.
+import type { InitPlan } from './types.js';
+
+export const PROTOCOL_FD = 3;
+
+export type ParentMessage = { t: 'plan'; plan: InitPlan };
+export type InitMessage = { t: 'error'; step: string; message: string; errno?: string; exitCode: number };
+
+export const encode = (m: ParentMessage | InitMessage): string => `${JSON.stringify(m)}\n`;

@@ -1,0 +1,143 @@
+// Contracts of the runtime: what the daemon hands in (RuntimeSpec, ExecSpec),
+// the plan the init executes (InitPlan), and the running process handed back (Task).
+//
+// Lifecycle: launch(spec) builds an InitPlan with the pure buildInitPlan(), spawns
+// the init (runtime/init/main.ts) as PID 1 of a new PID namespace, writes the plan
+// on fd 3 and waits: an `error` message on fd 3 means the init failed (it reports
+// before exiting, and everything it did lived in its own namespaces, so nothing is
+// left behind); a clean close of fd 3 means execve happened and the Task is live.
+import type { Duplex, Readable, Writable } from 'node:stream';
+import type { SeccompFilter } from '../sys/index.js';
+
+export type RuntimeMount =
+  | { type: 'bind'; source: string; destination: string; readonly: boolean; propagation?: string }
+  | { type: 'tmpfs'; destination: string; options?: string };
+
+export type RuntimeNetwork = { mode: 'none' } | { mode: 'host' } | { mode: 'netns'; path: string };
+
+/** What the daemon knows about a container to start; no Docker JSON here. */
+export interface RuntimeSpec {
+  id: string;
+  /** An already-mounted root filesystem directory (the overlay mount point). */
+  rootfs: string;
+  args: string[];
+  env: string[];
+  /** Working directory in the container; '' means '/'. Created if missing. */
+  cwd: string;
+  /** '', 'uid', 'uid:gid', 'name', 'name:group' (resolved in the container's /etc/passwd, /etc/group). */
+  user: string;
+  groupAdd?: string[];
+  hostname: string;
+  domainname?: string;
+  tty: boolean;
+  openStdin: boolean;
+  readonlyRootfs: boolean;
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  /** Docker's SecurityOpt strings: 'no-new-privileges[:true|false]', 'seccomp=unconfined|<json>|<path>'; others ignored. */
+  securityOpt: string[];
+  ulimits: { name: string; soft: number; hard: number }[];
+  /** Bytes; default 64 MiB. */
+  shmSize?: number;
+  mounts: RuntimeMount[];
+  network: RuntimeNetwork;
+  /** cgroup.procs files the init writes its own pid into before anything else. */
+  cgroupProcs: string[];
+  /** Host files bound over the container's /etc/hosts, /etc/hostname, /etc/resolv.conf. */
+  etc?: { hosts?: string; hostname?: string; resolvConf?: string };
+  consoleSize?: [rows: number, cols: number];
+}
+
+/** A second process in a running container (docker exec). */
+export interface ExecSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: string;
+  groupAdd?: string[];
+  tty: boolean;
+  openStdin: boolean;
+  /** Security profile: pass the container's own values (an exec cannot escape it). */
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  cgroupProcs: string[];
+  consoleSize?: [rows: number, cols: number];
+}
+
+/** Facts about the host that plans depend on (kept out of the pure planner). */
+export interface HostInfo {
+  /** `uname -r`, for the seccomp profile's minKernel conditions. */
+  kernel: string;
+  /** Go-style arch name as Docker profiles use it ('amd64', 'arm64'). */
+  arch: string;
+  /** /proc/sys/kernel/cap_last_cap */
+  lastCap: number;
+}
+
+/** One filesystem operation of the init, in order. Destinations are container paths (under the rootfs). */
+export type MountOp =
+  | { op: 'mount'; source: string | null; destination: string; fstype: string | null; flags: number; data: string | null;
+      /** create the destination as a dir or file if missing ('auto': like the source) */
+      create: 'dir' | 'file' | 'auto' | 'none';
+      /** a bind remount with these flags after the mount (MS_RDONLY ...) */
+      remount?: number;
+      /** propagation flags applied after the mount (MS_PRIVATE|MS_REC ...) */
+      propagation?: number;
+      /** how to name this mount in errors */
+      label?: string }
+  | { op: 'mknod'; destination: string; major: number; minor: number; mode: number }
+  | { op: 'symlink'; destination: string; target: string }
+  /** privileged: every device node of the host's /dev */
+  | { op: 'hostDevices'; destination: string }
+  /** files: bind /dev/null over them; directories: a read-only tmpfs. Missing paths are skipped. */
+  | { op: 'mask'; destination: string }
+  /** bind onto itself and remount read-only. Missing paths are skipped. */
+  | { op: 'readonly'; destination: string };
+
+export interface InitPlan {
+  version: 1;
+  mode: 'create' | 'exec';
+  /** Written with the init's pid first, so the container is accounted from its first page. */
+  cgroupProcs: string[];
+  /** create: network handling. 'new' = a fresh netns with lo up. */
+  network: 'host' | 'new' | { join: string };
+  /** create: namespaces unshared by the init (CLONE_* names: 'mnt','uts','ipc','cgroup'). */
+  unshare: Array<'mnt' | 'uts' | 'ipc' | 'cgroup'>;
+  /** exec: namespace files joined in this order (mnt last, after unshare(CLONE_FS)). */
+  join: Array<{ type: 'ipc' | 'uts' | 'net' | 'cgroup' | 'mnt'; path: string }>;
+  /** exec: the container's root (/proc/<pid>/root), chrooted into after joining. */
+  root: string | null;
+  hostname: string | null;
+  domainname: string | null;
+  rootfs: string | null;
+  mounts: MountOp[];
+  readonlyRootfs: boolean;
+  rlimits: Array<{ name: string; resource: number; soft: number; hard: number }>;
+  cwd: string;
+  user: string;
+  groupAdd: string[];
+  env: string[];
+  args: string[];
+  /** Capability numbers kept in the bounding, permitted and effective sets. */
+  capabilities: number[];
+  lastCap: number;
+  noNewPrivileges: boolean;
+  seccomp: SeccompFilter | null;
+  tty: boolean;
+}
+
+/** A running process (the container's PID 1, or an exec'd process). */
+export interface Task {
+  /** pid in the daemon's PID namespace */
+  pid: number;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  pty: { stream: Duplex; resize(rows: number, cols: number): void } | null;
+  /** Exit code, or 128+n when killed by signal n (signal then holds its name). */
+  exited: Promise<{ exitCode: number; signal: string | null }>;
+  kill(signal: NodeJS.Signals | number): void;
+}

@@ -1,0 +1,96 @@
+// libseccomp through koffi: builds a filter from resolved data (SeccompFilter)
+// and loads it on the calling thread. Only the init calls this, right before execve.
+import { SyscallError } from '../errors/index.js';
+import { koffi } from './libc.js';
+import { errnoName } from './syscalls.js';
+
+/** One comparison on a syscall argument (libseccomp `struct scmp_arg_cmp`). */
+export interface SeccompArg { index: number; op: number; value: number | string; valueTwo?: number | string }
+/** A rule: when `syscall` is called (and all `args` match), take `action`. */
+export interface SeccompRule { syscall: string; action: number; args: SeccompArg[] }
+/** A filter as data: numeric actions (SCMP_ACT_*), audit arch values, rules in order. */
+export interface SeccompFilter { defaultAction: number; architectures: number[]; rules: SeccompRule[] }
+
+export const SCMP_ACT_KILL_PROCESS = 0x80000000;
+export const SCMP_ACT_KILL_THREAD = 0x00000000;
+export const SCMP_ACT_TRAP = 0x00030000;
+export const SCMP_ACT_ERRNO = (e: number): number => (0x00050000 | (e & 0xffff)) >>> 0;
+export const SCMP_ACT_TRACE = (m: number): number => (0x7ff00000 | (m & 0xffff)) >>> 0;
+export const SCMP_ACT_LOG = 0x7ffc0000;
+export const SCMP_ACT_ALLOW = 0x7fff0000;
+export const SCMP_ACT_NOTIFY = 0x7fc00000;
+
+export const SCMP_ARCH: Record<string, number> = {
+  SCMP_ARCH_X86_64: 0xc000003e, SCMP_ARCH_X86: 0x40000003, SCMP_ARCH_X32: 0x4000003e,
+  SCMP_ARCH_AARCH64: 0xc00000b7, SCMP_ARCH_ARM: 0x40000028,
+};
+export const SCMP_CMP: Record<string, number> = {
+  SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
+};
+const SCMP_FLTATR_CTL_NNP = 3;
+
+let lib: ReturnType<typeof bind> | undefined;
+function bind() {
+  const s = koffi.load('libseccomp.so.2');
+  return {
+    init: s.func('void *seccomp_init(uint32 def_action)'),
+    release: s.func('void seccomp_release(void *ctx)'),
+    archAdd: s.func('int seccomp_arch_add(void *ctx, uint32 arch)'),
+    attrSet: s.func('int seccomp_attr_set(void *ctx, int attr, uint32 value)'),
+    resolve: s.func('int seccomp_syscall_resolve_name(const char *name)'),
+    ruleAddArray: s.func('int seccomp_rule_add_array(void *ctx, uint32 action, int syscall, unsigned int arg_cnt, const uint8_t *args)'),
+    load: s.func('int seccomp_load(void *ctx)'),
+  };
+}
+
+const fail = (call: string, rc: number, detail?: string): never => {
+  throw new SyscallError(call, -rc, errnoName(-rc), undefined, detail);
+};
+
+/** Resolves a syscall name for the native arch; -1 when this kernel/arch has no such call. */
+export function seccompResolve(name: string): number {
+  lib ??= bind();
+  return lib.resolve(name);
+}
+
+/**
+ * Builds and loads `filter` on the calling thread. It does not set no_new_privs
+ * (the caller decides; without it the thread needs CAP_SYS_ADMIN). Syscall names
+ * unknown here are skipped, as runc does.
+ */
+export function seccompLoad(filter: SeccompFilter): void {
+  lib ??= bind();
+  const l = lib;
+  const ctx = l.init(filter.defaultAction >>> 0);
+  if (!ctx) throw new SyscallError('seccomp_init', 22, 'EINVAL');
+  try {
+    let rc = l.attrSet(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    if (rc < 0) fail('seccomp_attr_set', rc);
+    for (const a of filter.architectures) {
+      rc = l.archAdd(ctx, a >>> 0);
+      if (rc < 0 && rc !== -17 /* EEXIST: native arch */) fail('seccomp_arch_add', rc, String(a));
+    }
+    for (const r of filter.rules) {
+      const nr = l.resolve(r.syscall);
+      if (nr < 0) continue;
+      const buf = Buffer.alloc(24 * r.args.length);
+      r.args.forEach((a, i) => {
+        buf.writeUInt32LE(a.index, i * 24);
+        buf.writeInt32LE(a.op, i * 24 + 4);
+        buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a.value)), i * 24 + 8);
+        buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a.valueTwo ?? 0)), i * 24 + 16);
+      });
+      rc = l.ruleAddArray(ctx, r.action >>> 0, nr, r.args.length, r.args.length ? buf : null);
+      if (rc < 0) fail('seccomp_rule_add', rc, r.syscall);
+    }
+    rc = l.load(ctx);
+    if (rc < 0) fail('seccomp_load', rc);
+  } finally {
+    l.release(ctx);
+  }
+}
+
+/** Loads libseccomp now (the init calls this before pivot_root: the container has no copy). */
+export function seccompPreload(): void {
+  lib ??= bind();
+}
