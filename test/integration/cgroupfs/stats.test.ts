@@ -1,0 +1,31 @@
+import t from 'tap';
+import os from 'node:os';
+import { privilegedOpts } from '../../helpers/privileged.js';
+import { cpuPercent, memUsageNoCache, toDockerStats } from '../../../api/translate/stats.js';
+import { sleep, testCgroup } from './helpers.js';
+
+t.test('stats report plausible numbers and translate for docker stats', privilegedOpts(), async (t) => {
+  const cg = testCgroup(t);
+  cg.mgr.apply({ memory: 128 << 20, pidsLimit: 50, nanoCpus: 1e9 });
+  await cg.run([process.execPath, '-e', 'const b = Buffer.alloc(20 << 20, 1); for (;;) b[0]++;']);
+  await sleep(500);
+  const a = cg.mgr.stats();
+  await sleep(1000);
+  const b = cg.mgr.stats();
+  t.equal(b.memory.limit, 128 << 20);
+  t.ok(b.memory.usage > 20 << 20 && b.memory.usage < 128 << 20, `memory usage ${b.memory.usage}`);
+  t.same(b.pids, { current: b.pids.current, limit: 50 });
+  t.ok(b.pids.current >= 1);
+  t.equal(b.host.onlineCpus, os.cpus().length);
+  t.ok(b.host.systemCpuUsageNs > a.host.systemCpuUsageNs);
+  t.ok(b.cpu.usageNs > a.cpu.usageNs);
+  t.equal(b.cpu.perCpuNs?.length, os.cpus().length);
+
+  const d = toDockerStats(b, a, { id: 'x', name: '/x' });
+  const pct = cpuPercent(d);
+  t.comment(`docker stats would show CPU ${pct.toFixed(1)}%, MEM ${memUsageNoCache(d)} / ${d.memory_stats.limit}`);
+  t.ok(pct > 60 && pct < 130, `CPU% ${pct.toFixed(1)} near 100% (one CPU, limit 1.0)`);
+  t.equal(d.memory_stats.limit, 128 << 20);
+  t.ok(memUsageNoCache(d) > 20 << 20);
+  t.equal(d.pids_stats.limit, 50);
+});
