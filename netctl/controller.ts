@@ -41,6 +41,8 @@ export interface ControllerDeps {
   sys?: Syscalls;
   ip?: IpExecutor;
   iptables?: IptablesExecutor;
+  /** Turns on IPv4 forwarding (default: writes /proc/sys/net/ipv4/ip_forward). */
+  enableForwarding?: () => void;
 }
 
 /** Serializes mutations (they are short: tens of ms). */
@@ -62,6 +64,7 @@ export class BridgeNetworkController implements NetworkController {
   private readonly netnsDir: string;
   private readonly proxies = new Map<string, PortProxy[]>();
   private readonly queue = new Queue();
+  private readonly forwarding?: () => void;
 
   constructor(private readonly opts: NetworkControllerOptions, deps: ControllerDeps = {}) {
     this.store = createNetworkStore(opts.db);
@@ -69,6 +72,7 @@ export class BridgeNetworkController implements NetworkController {
     this.ip = deps.ip ?? createIpExecutor();
     this.ipt = deps.iptables ?? createIptablesExecutor();
     this.log = opts.log ?? nullLog;
+    this.forwarding = deps.enableForwarding;
     this.netnsDir = path.join(opts.execRoot, 'netns');
     if (opts.bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(opts.bridge)) throw invalidParameter(`invalid bridge name: ${opts.bridge}`);
     parseCidr(opts.bip);
@@ -117,6 +121,7 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   private enableForwarding(): void {
+    if (this.forwarding) return this.forwarding();
     const f = '/proc/sys/net/ipv4/ip_forward';
     try {
       if (fs.readFileSync(f, 'utf8').trim() !== '1') fs.writeFileSync(f, '1');
@@ -260,11 +265,12 @@ export class BridgeNetworkController implements NetworkController {
     this.log.info({ network: n.name, id: n.id }, 'network removed');
   }
 
-  prune(filters: { label?: string[] } = {}): Promise<string[]> {
+  prune(filters: { label?: string[]; until?: number } = {}): Promise<string[]> {
     return this.queue.run(async () => {
       const removed: string[] = [];
       for (const n of this.list({ label: filters.label })) {
         if (n.predefined || n.endpoints.length > 0) continue;
+        if (filters.until !== undefined && Date.parse(n.created) >= filters.until) continue;
         await this.removeLocked(this.find(n.id));
         removed.push(n.name);
       }

@@ -163,8 +163,8 @@ export interface NetworkController {
   list(filters?: NetworkFilters): Network[];
   inspect(idOrName: string): Network;
   remove(idOrName: string): Promise<void>;
-  /** Removes unused user-defined networks; returns their names. */
-  prune(filters?: { label?: string[] }): Promise<string[]>;
+  /** Removes unused user-defined networks (label: 'k' or 'k=v'; until: created before, ms since epoch); returns their names. */
+  prune(filters?: { label?: string[]; until?: number }): Promise<string[]>;
   /** Attach a container to a bridge network: netns file (if new), veth, address, routes, published ports. */
   attach(containerId: string, req: AttachRequest): Promise<Endpoint>;
   /** Path of the container's netns file (exists only while attached). */
