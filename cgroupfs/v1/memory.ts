@@ -1,3 +1,4 @@
+import { invalidParameter } from '../../errors/index.js';
 import { memswV1 } from '../convert.js';
 import type { CgroupWrite, Resources } from '../types.js';
 
@@ -20,6 +21,9 @@ const c = 'memory';
  */
 export function plan(res: Resources): CgroupWrite[] {
   const out: CgroupWrite[] = [];
+  if (res.memory !== undefined && res.memory > 0 && res.memorySwap !== undefined && res.memorySwap > 0 && res.memorySwap < res.memory) {
+    throw invalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
   const swapSet = res.memorySwap !== undefined && res.memorySwap !== 0;
   if (res.memory !== undefined) {
     if (swapSet) {
