@@ -14,7 +14,8 @@ export function seccompLate(ctx: InitContext): void {
 }
 
 export function capabilities(ctx: InitContext): void {
-  const mask = capMask(ctx.plan.capabilities);
+  // never more than the init holds (privileged = all of them, on hosts whose bounding set lacks some)
+  const mask = capMask(ctx.plan.capabilities) & ctx.sys.capget().permitted;
   ctx.sys.prctl(K.PR_CAP_AMBIENT, K.PR_CAP_AMBIENT_CLEAR_ALL);
   ctx.sys.capset({ effective: mask, permitted: mask, inheritable: 0n });
 }
