@@ -9,6 +9,7 @@ import type { DaemonConfig } from './config.js';
 import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import type { ApiDeps } from '../api/deps.js';
+import { createImageService } from '../image/index.js';
 
 export interface Daemon {
   config: DaemonConfig;
@@ -46,6 +47,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const system = new SystemService(db, config, engineId(config.dataRoot));
   const hooks = new Set<() => void | Promise<void>>();
   const deps: ApiDeps = { config, events, system, onShutdown: (fn) => { hooks.add(fn); return () => { hooks.delete(fn); }; } };
+  deps.images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries });
 
   const daemon: Daemon = {
     config, db, log, events, system, deps,

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 
-export async function registerOptionalRoutes(_app: FastifyInstance, _deps: ApiDeps): Promise<void> {
+export async function registerOptionalRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   // Each subsystem's routes are added here as they land.
+  if (deps.images) await app.register((await import('./images.js')).default);
 }
