@@ -1,0 +1,53 @@
+// Recording fakes of the controller's executors (no root, no kernel changes).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase, type DB } from '../../../store/index.js';
+import { FakeSyscalls } from '../../../sys/index.js';
+import { createNetworkController, type NetworkController } from '../../../netctl/index.js';
+import type { IptablesCall, IptablesExecutor } from '../../../netctl/iptables.js';
+import type { IpExecutor } from '../../../netctl/links.js';
+
+export interface Harness {
+  ctl: NetworkController;
+  db: DB;
+  dir: string;
+  ipLog: { where: string; lines: string[] }[];
+  iptLog: IptablesCall[][];
+  sys: FakeSyscalls;
+  addContainer(id: string, name: string): void;
+  cleanup(): void;
+}
+
+export function harness(opts: { pools?: { base: string; size: number }[]; hostResolvConf?: string } = {}): Harness {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-netctl-unit-'));
+  const db = openDatabase(path.join(dir, 'db.sqlite'));
+  const ipLog: Harness['ipLog'] = [];
+  const iptLog: IptablesCall[][] = [];
+  const ip: IpExecutor = {
+    host: async (lines) => void ipLog.push({ where: 'host', lines }),
+    inNetns: async (file, lines) => void ipLog.push({ where: `nsenter ${file}`, lines }),
+    createNetns: async (file, lines) => void ipLog.push({ where: `unshare ${file}`, lines }),
+  };
+  const iptables: IptablesExecutor = { apply: async (calls) => void iptLog.push(calls) };
+  const sys = new FakeSyscalls();
+  const ctl = createNetworkController(
+    { db, execRoot: path.join(dir, 'run'), bridge: 'tsdu0', bip: '10.250.0.1/24', pools: opts.pools ?? [{ base: '10.251.0.0/16', size: 24 }], hostResolvConf: opts.hostResolvConf ?? path.join(dir, 'none') },
+    { ip, iptables, sys, enableForwarding: () => undefined },
+  );
+  return {
+    ctl,
+    db,
+    dir,
+    ipLog,
+    iptLog,
+    sys,
+    addContainer(id, name) {
+      db.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created_at, state, config, host_config) VALUES (?, ?, 'i', 'r', 'now', 'running', '{}', '{}')`).run(id, '/' + name);
+    },
+    cleanup() {
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
