@@ -4,7 +4,7 @@
 // messages. Errors are invalid-parameter DaemonErrors; discarded settings come
 // back as Docker's warnings.
 import fs from 'node:fs';
-import { invalidParameter } from '../../errors/index.js';
+import { DaemonError, invalidParameter } from '../../errors/index.js';
 import { parseDeviceRule } from '../../cgroupfs/index.js';
 import type {
   CgroupMode, CgroupSupport, DeviceRule, Resources, ThrottleDevice, WeightDevice,
@@ -29,6 +29,16 @@ export interface ResourceInfo {
   mems?: string;
   /** resolve a device path to its type and major:minor (default: fs.statSync rdev) */
   statDevice?: (path: string) => DeviceInfo;
+}
+
+/** stat through the injected resolver; any failure becomes invalid-parameter with its message. */
+function statOrInvalid(stat: (p: string) => DeviceInfo, p: string): DeviceInfo {
+  try {
+    return stat(p);
+  } catch (e) {
+    if (e instanceof DaemonError) throw e;
+    throw invalidParameter((e as Error).message);
+  }
 }
 
 export interface TranslatedResources { resources: Resources; warnings: string[] }
@@ -84,7 +94,7 @@ function throttleList(
     if (!d || typeof d.Path !== 'string') throw invalidParameter(`invalid value for ${field}: Path is required`);
     const rate = int(d.Rate, `${field}.Rate`) ?? 0;
     if (rate < 0) throw invalidParameter(`invalid rate for device: ${d.Path}:${rate}. The rate must be a positive integer`);
-    const dev = stat(d.Path);
+    const dev = statOrInvalid(stat, d.Path);
     return { major: dev.major, minor: dev.minor, rate };
   });
 }
@@ -98,7 +108,7 @@ function weightList(list: unknown, stat: (p: string) => DeviceInfo): WeightDevic
     if (weight < 10 || weight > 1000) {
       throw invalidParameter(`invalid weight for device: ${d.Path}:${weight}. Weight must be between 10 and 1000`);
     }
-    const dev = stat(d.Path);
+    const dev = statOrInvalid(stat, d.Path);
     return { major: dev.major, minor: dev.minor, weight };
   });
 }
