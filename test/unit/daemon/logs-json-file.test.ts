@@ -1,0 +1,156 @@
+// The json-file writer and reader: Docker's record format, partial lines,
+// rotation with max-size/max-file, reading across rotated files, tail,
+// since/until, follow picking up new lines and ending when the writer closes.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  JsonFileLogWriter, readLogs, logPathFor, listLogFiles, encodeLogRecord, createLogSink, parseLogConfig,
+  formatRfc3339Nano, parseRfc3339Nano, parseTimestampParam, MAX_LINE_BYTES, type LogEntry, type ReadLogsOptions,
+} from '../../../daemon/logs/index.js';
+
+function tmp(t: { teardown(fn: () => unknown): void }): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-logs-${process.pid}-`));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+const lines = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
+async function collect(f: string, o: Partial<ReadLogsOptions> = {}): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
+  for await (const e of readLogs(f, { stdout: true, stderr: true, follow: false, ...o })) out.push(e);
+  return out;
+}
+const text = (es: LogEntry[]) => es.map((e) => e.line.toString()).join('');
+
+t.test('time formatting is RFC 3339 with 9 digits', async (t) => {
+  t.equal(formatRfc3339Nano(1795975314737022340n), '2026-11-29T18:01:54.737022340Z');
+  t.equal(formatRfc3339Nano(1795975314000000005n), '2026-11-29T18:01:54.000000005Z');
+  t.equal(parseRfc3339Nano('2026-11-29T18:01:54.737022340Z'), 1795975314737022340n);
+  t.equal(parseRfc3339Nano('2026-11-29T19:01:54.5+01:00'), 1795975314500000000n);
+  t.equal(parseTimestampParam('1795975314.000000001'), 1795975314000000001n);
+  t.equal(parseTimestampParam('1795975314.5'), 1795975314500000000n);
+  t.equal(parseTimestampParam('0'), 0n);
+});
+
+t.test('records: one JSON object per line, Docker escaping, lines and partials', async (t) => {
+  t.equal(encodeLogRecord('stdout', Buffer.from('hi <b>&\n'), 1795975314737022340n),
+    '{"log":"hi \\u003cb\\u003e\\u0026\\n","stream":"stdout","time":"2026-11-29T18:01:54.737022340Z"}\n');
+  const d = tmp(t);
+  const f = logPathFor(d, 'abc');
+  t.equal(f, path.join(d, 'abc-json.log'));
+  const w = new JsonFileLogWriter(f);
+  w.write('stdout', Buffer.from('one\ntw'));
+  w.write('stderr', Buffer.from('err\n'));
+  t.same(lines(f).map((l) => [l.log, l.stream]), [['one\n', 'stdout'], ['err\n', 'stderr']], 'a partial line waits');
+  w.write('stdout', Buffer.from('o\nthree'));
+  const big = Buffer.alloc(MAX_LINE_BYTES * 2 + 10, 0x61);
+  w.write('stderr', big);
+  w.write('stderr', Buffer.from('\n'));
+  await w.close();
+  const got = lines(f);
+  t.same(got.map((l) => l.log.length), [4, 4, 4, MAX_LINE_BYTES, MAX_LINE_BYTES, 11, 5]);
+  t.same(got.map((l) => l.log.slice(0, 5)), ['one\n', 'err\n', 'two\n', 'aaaaa', 'aaaaa', 'aaaaa', 'three'], 'flushed on close');
+  for (const l of got) t.match(l.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  t.ok(got.every((l, i) => i === 0 || parseRfc3339Nano(l.time) >= parseRfc3339Nano(got[i - 1]!.time)), 'times are monotonic');
+  await w.close(); // idempotent
+  w.write('stdout', Buffer.from('ignored\n'));
+  t.equal(lines(f).length, 7);
+});
+
+t.test('rotation with max-size/max-file and reading across rotated files', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'rot');
+  const cfg = parseLogConfig({ Type: 'json-file', Config: { 'max-size': '300', 'max-file': '3' } });
+  const w = createLogSink(cfg, f) as JsonFileLogWriter;
+  for (let i = 0; i < 40; i++) w.write(i % 2 ? 'stderr' : 'stdout', Buffer.from(`line ${String(i).padStart(2, '0')}\n`));
+  await w.close();
+  const files = await listLogFiles(f);
+  t.same(files.map((x) => path.basename(x)), ['rot-json.log.2', 'rot-json.log.1', 'rot-json.log']);
+  t.notOk(fs.existsSync(`${f}.3`), 'older files are dropped');
+  for (const x of files.slice(0, 2)) t.ok(fs.statSync(x).size >= 300 && fs.statSync(x).size < 300 + 100, `${path.basename(x)} rotated near max-size`);
+  const all = await collect(f);
+  const nums = all.map((e) => Number(e.line.toString().slice(5, 7)));
+  t.ok(nums.length > 0 && nums.length < 40, 'oldest lines were rotated away');
+  t.same(nums, Array.from({ length: nums.length }, (_, i) => 40 - nums.length + i), 'in order across files');
+  t.equal(nums[nums.length - 1], 39);
+  // tail across a file boundary
+  const live = lines(f).length;
+  const tl = await collect(f, { tail: live + 2 });
+  t.same(tl.map((e) => e.line.toString()), all.slice(-(live + 2)).map((e) => e.line.toString()));
+  t.same(text(await collect(f, { tail: 1 })), 'line 39\n');
+  t.same(await collect(f, { tail: 0 }), []);
+  t.equal((await collect(f, { tail: 1000 })).length, all.length);
+  t.same(text(await collect(f, { stdout: false })).split('\n').filter(Boolean).every((l) => Number(l.slice(5)) % 2 === 1), true, 'stderr only');
+});
+
+t.test('max-file=1 truncates instead of keeping a rotated file', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'one');
+  const w = new JsonFileLogWriter(f, { maxSize: 200, maxFile: 1 });
+  for (let i = 0; i < 20; i++) w.write('stdout', Buffer.from(`l${i}\n`));
+  await w.close();
+  t.same(await listLogFiles(f), [f]);
+  t.ok(fs.statSync(f).size < 300);
+  t.equal(text(await collect(f, { tail: 1 })), 'l19\n');
+});
+
+t.test('since and until (inclusive, nanoseconds)', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'time');
+  const w = new JsonFileLogWriter(f);
+  const base = 1795975314000000000n;
+  for (let i = 0; i < 10; i++) w.write('stdout', Buffer.from(`t${i}\n`), base + BigInt(i) * 1_000_000_000n);
+  await w.close();
+  t.equal(text(await collect(f, { since: base + 7_000_000_000n })), 't7\nt8\nt9\n');
+  t.equal(text(await collect(f, { until: base + 1_000_000_000n })), 't0\nt1\n');
+  t.equal(text(await collect(f, { since: base + 3_000_000_000n, until: base + 4_500_000_000n })), 't3\nt4\n');
+  t.equal(text(await collect(f, { tail: 3, since: base + 8_000_000_000n })), 't8\nt9\n', 'tail first, then since');
+  const e = (await collect(f, { tail: 1 }))[0]!;
+  t.equal(e.time, '2026-11-29T18:02:03.000000000Z');
+  t.equal(e.timeNs, base + 9_000_000_000n);
+});
+
+t.test('follow: picks up new lines, survives rotation, ends when the writer closes', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'fol');
+  const w = new JsonFileLogWriter(f, { maxSize: 150, maxFile: 2 });
+  w.write('stdout', Buffer.from('before\n'));
+  const seen: string[] = [];
+  const done = (async () => {
+    for await (const e of readLogs(f, { stdout: true, stderr: true, follow: true, tail: 'all', writer: w, pollMs: 1000 })) seen.push(e.line.toString());
+  })();
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(seen, ['before\n']);
+  for (let i = 0; i < 8; i++) {
+    w.write(i % 2 ? 'stderr' : 'stdout', Buffer.from(`live ${i}\n`));
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  t.ok(fs.existsSync(`${f}.1`), 'the log rotated while following');
+  t.equal(seen.length, 9, 'new lines arrive promptly (write events, not the 1 s poll)');
+  w.write('stdout', Buffer.from('last words'));
+  await w.close();
+  await done;
+  t.same(seen, ['before\n', ...Array.from({ length: 8 }, (_, i) => `live ${i}\n`), 'last words']);
+});
+
+t.test('follow: tail=0 shows only new lines; abort ends it; no writer ends at EOF', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'ab');
+  const w = new JsonFileLogWriter(f);
+  t.teardown(() => w.close());
+  w.write('stdout', Buffer.from('old\n'));
+  const ac = new AbortController();
+  const seen: string[] = [];
+  const done = (async () => {
+    for await (const e of readLogs(f, { stdout: true, stderr: true, follow: true, tail: 0, writer: w, signal: ac.signal })) seen.push(e.line.toString());
+  })();
+  await new Promise((r) => setTimeout(r, 20));
+  w.write('stdout', Buffer.from('new\n'));
+  await new Promise((r) => setTimeout(r, 20));
+  ac.abort();
+  await done;
+  t.same(seen, ['new\n']);
+  t.equal(text(await collect(f, { follow: true })), 'old\nnew\n', 'without a writer follow stops at EOF');
+  t.same(await collect(path.join(d, 'missing-json.log')), [], 'a missing log reads as empty');
+});
