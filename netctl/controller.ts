@@ -9,7 +9,7 @@ import { LinuxSyscalls, type Syscalls } from '../sys/index.js';
 import { HOSTS_MARKER, ownHostNames, parseExtraHosts, renderHostsHead, renderHostsTail, renderResolvConf, replaceHostsTail, type HostsEntry } from './etc-files.js';
 import { createIptablesExecutor, planBridgeRules, setupCalls, teardownCalls, type IptablesExecutor } from './iptables.js';
 import { allocateIp, checkRequestedIp, cidrsOverlap, firstHost, intToIp, macFromIp, networkCidr, parseCidr, parseProcNetRoute, selectSubnet } from './ipam.js';
-import { createIpExecutor, hostVethName, planBridge, planVeth, userBridgeName, type IpExecutor } from './links.js';
+import { createIpExecutor, hostVethName, NEW_NETNS_LINES, planBridge, planVeth, userBridgeName, type IpExecutor } from './links.js';
 import { ensureNetnsDir, isBoundNetns, removeNetnsDir, removeNetnsFile } from './netns.js';
 import { startPortProxy, type PortProxy } from './ports.js';
 import type {
@@ -339,10 +339,15 @@ export class BridgeNetworkController implements NetworkController {
     const proxies: PortProxy[] = [];
     try {
       if (existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true);
+      if (created) {
+        ensureNetnsDir(this.sys, this.netnsDir);
+        fs.writeFileSync(file, '');
+        await this.ip.createNetns(file, NEW_NETNS_LINES);
+      }
       const plan = planVeth({
         ifname: r.ifname,
         hostVeth,
-        hostNetns: `/proc/${process.pid}/ns/net`,
+        netnsFile: file,
         bridge: n.bridge,
         ip: r.ip,
         prefixLen,
@@ -350,14 +355,8 @@ export class BridgeNetworkController implements NetworkController {
         gateway: n.gateway,
         defaultRoute: first && !n.internal,
       });
-      if (created) {
-        ensureNetnsDir(this.sys, this.netnsDir);
-        fs.writeFileSync(file, '');
-        await this.ip.createNetns(file, plan.inside);
-      } else {
-        await this.ip.inNetns(file, plan.inside);
-      }
       await this.ip.host(plan.host);
+      await this.ip.inNetns(file, plan.inside);
       for (const b of req.ports ?? []) proxies.push(await startPortProxy(b, r.ip));
     } catch (e) {
       await Promise.all(proxies.map((p) => p.close()));

