@@ -1,5 +1,18 @@
 // Public face of cgroupfs: mode detection, the manager factory, the pure
 // planners and parsers (for tests and for api/translate), and the contracts.
+//
+// Use from the daemon (one manager per container, parent = --cgroup-parent):
+//   const mode = detectCgroupMode();                       // once at boot
+//   const cg = createCgroupManager({ mode, parent: 'tsd', name: id });
+//   cg.create();
+//   warnings.push(...cg.apply(resources));                 // before the init joins
+//   spec.cgroupProcs = cg.procsFiles();                    // the init writes its pid there, then execve
+//   ... cg.update(res) (POST /update), cg.freeze()/thaw() (pause), cg.stats() (GET /stats)
+//   on exit: oomKilled = cg.oomKillCount() > before; then await cg.destroy();
+// Errors are DaemonErrors: TSD_ERR_CGROUP_WRITE (kind invalid-parameter when the
+// kernel refuses a value, e.g. a memory limit below usage; system otherwise),
+// TSD_ERR_CGROUP_UNSUPPORTED (not-implemented), TSD_ERR_CGROUP_CREATE/REMOVE/
+// TIMEOUT/KILL/MODE (system).
 import { DaemonError } from '../errors/index.js';
 import { detectCgroupMode, versionOf } from './mode.js';
 import type { CgroupManager, CgroupManagerOptions, CgroupMode } from './types.js';

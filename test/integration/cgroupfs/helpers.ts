@@ -17,6 +17,8 @@ export interface TestCgroup {
   parent: string;
   /** start `argv` inside the cgroup; resolves once the kernel lists the pid */
   run(argv: string[]): Promise<ChildProcess>;
+  /** run a short-lived `argv` inside the cgroup to completion (exit 97: could not join) */
+  runToExit(argv: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** Create a cgroup under a fresh parent; teardown kills everything in it and removes both. */
@@ -33,16 +35,21 @@ export function testCgroup(t: { teardown(fn: () => unknown): void }, root = '/sy
     }
   });
   mgr.create();
+  const start = (argv: string[]) => {
+    const script = 'for f in $TSD_PROCS; do echo $$ > "$f" || exit 97; done; exec "$@"';
+    const child = spawn('/bin/sh', ['-c', script, 'sh', ...argv], {
+      stdio: ['ignore', 'ignore', process.env.TSD_TEST_DEBUG ? 'inherit' : 'ignore'],
+      env: { ...process.env, TSD_PROCS: mgr.procsFiles().join(' ') },
+    });
+    children.push(child);
+    return child;
+  };
   return {
     mgr,
     parent,
+    runToExit: (argv: string[]) => exited(start(argv)),
     async run(argv: string[]) {
-      const script = 'for f in $TSD_PROCS; do echo $$ > "$f" || exit 97; done; exec "$@"';
-      const child = spawn('/bin/sh', ['-c', script, 'sh', ...argv], {
-        stdio: ['ignore', 'ignore', process.env.TSD_TEST_DEBUG ? 'inherit' : 'ignore'],
-        env: { ...process.env, TSD_PROCS: mgr.procsFiles().join(' ') },
-      });
-      children.push(child);
+      const child = start(argv);
       const deadline = Date.now() + 5000;
       while (!mgr.pids().includes(child.pid!)) {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`child exited early: ${child.exitCode ?? child.signalCode}`);
