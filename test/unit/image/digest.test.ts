@@ -1,0 +1,33 @@
+import t from 'tap';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HashStream, chainIds, sha256 } from '../../../image/index.js';
+
+const sink = () => new Writable({ write(_c, _e, cb) { cb(); } });
+
+t.test('a matching digest passes, size is counted', async (t) => {
+  const data = Buffer.from('hello world');
+  const h = new HashStream(sha256(data));
+  await pipeline(Readable.from([data.subarray(0, 5), data.subarray(5)]), h, sink());
+  t.equal(h.digest, sha256(data));
+  t.equal(h.size, 11);
+});
+
+t.test('a mismatch fails at the end of the stream', async (t) => {
+  const h = new HashStream(sha256('something else'));
+  await t.rejects(pipeline(Readable.from([Buffer.from('hello')]), h, sink()), { code: 'TSD_ERR_DIGEST_MISMATCH', message: /digest mismatch: expected sha256:/ });
+});
+
+t.test('more bytes than the descriptor says fail early', async (t) => {
+  const h = new HashStream(sha256('abc'), 2);
+  await t.rejects(pipeline(Readable.from([Buffer.from('abc')]), h, sink()), { code: 'TSD_ERR_SIZE_MISMATCH' });
+});
+
+t.test('chain IDs follow the OCI formula', async (t) => {
+  const a = sha256('a');
+  const b = sha256('b');
+  const c = chainIds([a, b]);
+  t.equal(c[0], a);
+  t.equal(c[1], sha256(`${a} ${b}`));
+  t.same(chainIds([]), []);
+});

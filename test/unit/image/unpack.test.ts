@@ -1,0 +1,95 @@
+import t from 'tap';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { FakeSyscalls } from '../../../sys/index.js';
+import { applyLayer, cleanEntryName, whiteoutOf, applyChanges } from '../../../image/index.js';
+import { makeTar } from '../../fixtures/images.js';
+
+function tmp(t: Tap.Test): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-unpack-${process.pid}-`));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+declare namespace Tap { type Test = { teardown(fn: () => void): void } }
+
+t.test('entry names', async (t) => {
+  t.equal(cleanEntryName('./a/b/'), 'a/b');
+  t.equal(cleanEntryName('a//./b'), 'a/b');
+  t.equal(cleanEntryName('./'), '');
+  t.throws(() => cleanEntryName('../x'), { code: 'TSD_ERR_HOSTILE_LAYER' });
+  t.throws(() => cleanEntryName('a/../../x'), { code: 'TSD_ERR_HOSTILE_LAYER' });
+  t.throws(() => cleanEntryName('/etc/passwd'), { code: 'TSD_ERR_HOSTILE_LAYER' });
+});
+
+t.test('whiteout classification', async (t) => {
+  t.same(whiteoutOf('etc/.wh.passwd'), { kind: 'whiteout', target: 'etc/passwd' });
+  t.same(whiteoutOf('.wh.x'), { kind: 'whiteout', target: 'x' });
+  t.same(whiteoutOf('var/.wh..wh..opq'), { kind: 'opaque', dir: 'var' });
+  t.same(whiteoutOf('etc/passwd'), { kind: 'none' });
+  t.throws(() => whiteoutOf('a/.wh...'), { code: 'TSD_ERR_HOSTILE_LAYER' });
+});
+
+t.test('a normal layer: files, dirs, symlinks, hardlinks, whiteouts, opaque dirs', async (t) => {
+  const dir = tmp(t);
+  const sys = new FakeSyscalls();
+  const tarBuf = await makeTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/hosts', content: 'x', mode: 0o640 },
+    { name: 'etc/link', type: 'symlink', linkname: '/etc/hosts' },
+    { name: 'etc/hard', type: 'link', linkname: 'etc/hosts' },
+    { name: 'bin/sh', content: '#!', mode: 0o755 },
+    { name: 'etc/.wh.gone' },
+    { name: 'var/.wh..wh..opq' },
+  ]);
+  const r = await applyLayer(Readable.from([tarBuf]), dir, sys);
+  t.equal(fs.readFileSync(path.join(dir, 'etc/hosts'), 'utf8'), 'x');
+  t.equal(fs.statSync(path.join(dir, 'etc/hosts')).mode & 0o7777, 0o640);
+  t.equal(fs.readlinkSync(path.join(dir, 'etc/link')), '/etc/hosts');
+  t.equal(fs.statSync(path.join(dir, 'etc/hard')).ino, fs.statSync(path.join(dir, 'etc/hosts')).ino);
+  t.equal(fs.statSync(path.join(dir, 'bin/sh')).mode & 0o7777, 0o755);
+  t.equal(fs.statSync(path.join(dir, 'etc')).mtime.toISOString(), '2024-01-01T00:00:00.000Z');
+  const mknod = sys.calls.find((c) => c.call === 'mknod');
+  t.same(mknod?.args.slice(0, 4), [path.join(fs.realpathSync(dir), 'etc/gone'), 0o020000, 0, 0], 'whiteout is a 0/0 char device');
+  const x = sys.calls.find((c) => c.call === 'lsetxattr');
+  t.same(x?.args.slice(0, 2), [path.join(fs.realpathSync(dir), 'var'), 'trusted.overlay.opaque']);
+  t.equal((x?.args[2] as Buffer).toString(), 'y');
+  t.equal(r.entries, 7);
+});
+
+t.test('hostile layers are refused and nothing escapes', async (t) => {
+  const dir = tmp(t);
+  const outside = tmp(t);
+  fs.writeFileSync(path.join(outside, 'victim'), 'original');
+  const cases: Array<[string, Parameters<typeof makeTar>[0]]> = [
+    ['dot-dot entry', [{ name: '../escape', content: 'bad' }]],
+    ['dot-dot deep', [{ name: 'a/../../escape', content: 'bad' }]],
+    ['absolute name', [{ name: path.join(outside, 'victim'), content: 'bad' }]],
+    ['write through an absolute symlink', [{ name: 'evil', type: 'symlink', linkname: outside }, { name: 'evil/victim', content: 'bad' }]],
+    ['write through a relative symlink', [{ name: 'evil', type: 'symlink', linkname: '../../../../../../..' + outside }, { name: 'evil/new', content: 'bad' }]],
+    ['hardlink outside', [{ name: 'hl', type: 'link', linkname: '../' + path.relative(dir, path.join(outside, 'victim')) }]],
+    ['hardlink absolute', [{ name: 'hl', type: 'link', linkname: path.join(outside, 'victim') }]],
+    ['hardlink through a symlink', [{ name: 'evil', type: 'symlink', linkname: outside }, { name: 'hl', type: 'link', linkname: 'evil/victim' }]],
+    ['whiteout through a symlink', [{ name: 'evil', type: 'symlink', linkname: outside }, { name: 'evil/.wh.victim' }]],
+  ];
+  for (const [name, entries] of cases) {
+    const d = fs.mkdtempSync(path.join(dir, 'l-'));
+    await t.rejects(applyLayer(Readable.from([await makeTar(entries)]), d, new FakeSyscalls()), { code: 'TSD_ERR_HOSTILE_LAYER' }, name);
+  }
+  t.equal(fs.readFileSync(path.join(outside, 'victim'), 'utf8'), 'original', 'host file untouched');
+  t.same(fs.readdirSync(outside), ['victim'], 'nothing created outside');
+});
+
+t.test('changes (import/commit)', async (t) => {
+  const c = applyChanges({ Env: ['A=1'] }, ['ENV A=2 B=3', 'CMD ["sh","-c","echo"]', 'ENTRYPOINT /bin/x', 'EXPOSE 80 53/udp', 'LABEL k=v', 'USER 1000', 'WORKDIR /w', 'VOLUME /data']);
+  t.same(c.Env, ['A=2', 'B=3']);
+  t.same(c.Cmd, ['sh', '-c', 'echo']);
+  t.same(c.Entrypoint, ['/bin/sh', '-c', '/bin/x']);
+  t.same(c.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+  t.same(c.Labels, { k: 'v' });
+  t.equal(c.User, '1000');
+  t.equal(c.WorkingDir, '/w');
+  t.same(c.Volumes, { '/data': {} });
+  t.throws(() => applyChanges({}, ['RUN x']), { code: 'TSD_ERR_INVALID_PARAMETER', kind: 'invalid-parameter' });
+});
