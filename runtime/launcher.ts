@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import tty from 'node:tty';
 import { fileURLToPath } from 'node:url';
+import { PassThrough } from 'node:stream';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../errors/index.js';
 import { LinuxSyscalls, CLONE_NEWPID } from '../sys/index.js';
@@ -93,6 +94,17 @@ function start(child: ChildProcess, plan: InitPlan, io: Stdio): Promise<Task> {
     child.once('error', () => resolve({ exitCode: 128, signal: null }));
   });
   const proto = child.stdio[3] as Duplex;
+  // Node discards unread child output when the child exits (flushStdio resumes the
+  // streams); a short-lived container can exit before the caller attaches, so the
+  // output is moved into our own buffers from the start.
+  const keep = (r: Readable | null): Readable | null => {
+    if (!r) return null;
+    const p = new PassThrough();
+    r.pipe(p);
+    return p;
+  };
+  const stdout = keep(child.stdout);
+  const stderr = keep(child.stderr);
   return new Promise<Task>((resolve, reject) => {
     let buf = '';
     let failed: InitMessage | null = null;
@@ -138,8 +150,8 @@ function start(child: ChildProcess, plan: InitPlan, io: Stdio): Promise<Task> {
       resolve({
         pid: child.pid!,
         stdin: io.master === null ? (child.stdin as Writable | null) : null,
-        stdout: io.master === null ? (child.stdout as Readable | null) : null,
-        stderr: io.master === null ? (child.stderr as Readable | null) : null,
+        stdout: io.master === null ? stdout : null,
+        stderr: io.master === null ? stderr : null,
         pty,
         exited,
         kill: (signal) => {

@@ -4,7 +4,7 @@
 import type { InitContext } from './context.js';
 import { joinCgroup, network, unshareNamespaces, joinNamespaces, hostname } from './steps/namespaces.js';
 import { makePrivate, bindRootfs, mounts, pivotRoot, readonlyRootfs } from './steps/rootfs.js';
-import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, controllingTty } from './steps/process.js';
+import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, controllingTty, raiseEffective } from './steps/process.js';
 import { seccompEarly, capabilities, noNewPrivs, seccompLate } from './steps/security.js';
 import { execve } from './steps/exec.js';
 
@@ -41,8 +41,11 @@ export const steps: Step[] = [
   { name: 'bounding', modes: ['create', 'exec'], run: boundingSet },
   // setgroups, gid, uid (KEEPCAPS), reading the container's /etc/passwd and /etc/group.
   { name: 'user', modes: ['create', 'exec'], run: user },
-  // Retry as the container user: a directory it can't enter is an error now.
+  // Retry as the container user, with no effective capabilities left (a non-root user
+  // has none after setresuid): a directory it can't enter is an error now, as in runc.
   { name: 'cwd_user', modes: ['create', 'exec'], run: chdirAsUser },
+  // Effective set back from the permitted one, so seccomp and capset still may.
+  { name: 'raise_effective', modes: ['create', 'exec'], run: raiseEffective },
   // The pty slave already is fds 0-2 and spawn made a new session.
   { name: 'tty', modes: ['create', 'exec'], run: controllingTty },
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capability drop.

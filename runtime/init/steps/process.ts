@@ -36,10 +36,7 @@ export function boundingSet(ctx: InitContext): void {
   for (let c = 0; c <= ctx.plan.lastCap; c++) if (!keep.has(c)) ctx.sys.prctl(K.PR_CAPBSET_DROP, c);
 }
 
-/**
- * setgroups, setresgid, setresuid with KEEPCAPS, then the effective set is raised
- * back from the permitted one, so the later seccomp and capset steps still may.
- */
+/** setgroups, setresgid, setresuid with KEEPCAPS (the permitted set survives the uid change). */
 export function user(ctx: InitContext): void {
   let u;
   try {
@@ -55,10 +52,13 @@ export function user(ctx: InitContext): void {
   ctx.sys.setgroups(u.groups);
   ctx.sys.setresgid(u.gid);
   ctx.sys.setresuid(u.uid);
-  if (u.uid !== 0) {
-    const c = ctx.sys.capget();
-    ctx.sys.capset({ effective: c.permitted, permitted: c.permitted, inheritable: 0n });
-  }
+}
+
+/** After a uid change the effective set is empty; raise it from the permitted set KEEPCAPS kept, for seccomp and capset. */
+export function raiseEffective(ctx: InitContext): void {
+  if (ctx.uid === 0) return;
+  const c = ctx.sys.capget();
+  ctx.sys.capset({ effective: c.permitted, permitted: c.permitted, inheritable: 0n });
 }
 
 export function chdirAsUser(ctx: InitContext): void {
