@@ -132,7 +132,7 @@ export class BridgeNetworkController implements NetworkController {
 
   private async setupBridge(n: NetworkRecord): Promise<void> {
     const prefixLen = parseCidr(n.subnet).prefix;
-    const lines = planBridge({ bridge: n.bridge, gateway: n.gateway, prefixLen });
+    const lines = planBridge({ bridge: n.bridge, gateway: n.gateway, prefixLen, mac: macFromIp(n.gateway) });
     await this.ip.host(existsLink(n.bridge) ? lines.slice(1) : lines);
     await this.ipt.apply(setupCalls(planBridgeRules(n)));
   }

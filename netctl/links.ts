@@ -16,9 +16,13 @@ export function hostVethName(containerId: string, networkId: string): string {
 /** Default device name of a user-defined network's bridge. */
 export const userBridgeName = (networkId: string): string => `tsd-${networkId.slice(0, 11)}`;
 
-export function planBridge(n: { bridge: string; gateway: string; prefixLen: number }): string[] {
+/**
+ * The bridge gets a fixed MAC (else it takes the lowest of its ports' and
+ * changes as containers come and go, staling their ARP entries for the gateway).
+ */
+export function planBridge(n: { bridge: string; gateway: string; prefixLen: number; mac: string }): string[] {
   return [
-    `link add name ${n.bridge} type bridge`,
+    `link add name ${n.bridge} address ${n.mac} type bridge`,
     `addr replace ${n.gateway}/${n.prefixLen} dev ${n.bridge}`,
     `link set ${n.bridge} up`,
   ];

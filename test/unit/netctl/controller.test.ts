@@ -21,7 +21,7 @@ t.test('init: predefined networks, default bridge, idempotent', async (t) => {
   t.equal(br.options['com.docker.network.bridge.name'], 'tsdu0');
   t.ok(br.predefined);
   t.match(br.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/, 'RFC 3339 with nanoseconds');
-  t.same(h.ipLog[0]!.lines, ['link add name tsdu0 type bridge', 'addr replace 10.250.0.1/24 dev tsdu0', 'link set tsdu0 up']);
+  t.same(h.ipLog[0]!.lines, ['link add name tsdu0 address 02:42:0a:fa:00:01 type bridge', 'addr replace 10.250.0.1/24 dev tsdu0', 'link set tsdu0 up']);
   t.ok(h.sys.calls.some((c) => c.call === 'mount'), 'netns dir made a private bind mount');
 });
 

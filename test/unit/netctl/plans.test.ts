@@ -28,7 +28,7 @@ t.test('iptables plan of a bridge network', async (t) => {
 });
 
 t.test('link plans', async (t) => {
-  t.same(planBridge({ bridge: 'tsd0', gateway: '172.31.0.1', prefixLen: 16 }), ['link add name tsd0 type bridge', 'addr replace 172.31.0.1/16 dev tsd0', 'link set tsd0 up']);
+  t.same(planBridge({ bridge: 'tsd0', gateway: '172.31.0.1', prefixLen: 16, mac: '02:42:ac:1f:00:01' }), ['link add name tsd0 address 02:42:ac:1f:00:01 type bridge', 'addr replace 172.31.0.1/16 dev tsd0', 'link set tsd0 up']);
   const v = planVeth({ ifname: 'eth0', hostVeth: 'vethabc', netnsFile: '/run/tsd/netns/c1', bridge: 'tsd0', ip: '172.31.0.2', prefixLen: 16, mac: '02:42:ac:1f:00:02', gateway: '172.31.0.1', defaultRoute: true });
   t.same(v.host, ['link add vethabc type veth peer name eth0 netns /run/tsd/netns/c1', 'link set vethabc master tsd0', 'link set vethabc up']);
   t.same(v.inside, ['link set eth0 address 02:42:ac:1f:00:02', 'addr add 172.31.0.2/16 dev eth0', 'link set eth0 up', 'route replace default via 172.31.0.1 dev eth0']);
