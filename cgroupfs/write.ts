@@ -11,9 +11,14 @@ const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)
 export function writeError(file: string, value: string, e: unknown): DaemonError {
   const code = errnoOf(e) ?? 'EIO';
   const kind = code === 'EINVAL' || code === 'EBUSY' || code === 'ERANGE' ? 'invalid-parameter' : 'system';
-  const reason = code === 'EBUSY' && /memory/.test(file)
+  const base = path.basename(file);
+  const reason = code === 'EBUSY' && base.startsWith('memory.')
     ? 'device or resource busy (is the new limit below the current usage?)'
-    : code;
+    : code === 'EINVAL' && base === 'memory.limit_in_bytes'
+      ? 'invalid argument (Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time)'
+      : code === 'EINVAL' && base === 'memory.memsw.limit_in_bytes'
+        ? 'invalid argument (Minimum memoryswap limit should be larger than memory limit, see usage)'
+        : code;
   return new DaemonError(
     kind,
     'TSD_ERR_CGROUP_WRITE',
@@ -22,38 +27,74 @@ export function writeError(file: string, value: string, e: unknown): DaemonError
   );
 }
 
+/** Single-value files can be put back after a failed update; lists (devices, throttles, io.max) cannot. */
+function restorable(file: string, old: string | undefined): old is string {
+  if (old === undefined || old.includes('\n')) return false;
+  const base = path.basename(file);
+  return !base.startsWith('devices.') && !base.startsWith('blkio.throttle.') && base !== 'io.max' && base !== 'cgroup.procs';
+}
+
 /**
  * Apply `writes` in order, each relative to `dirFor(w)`. Returns warnings for
- * skipped optional files; throws on anything else.
+ * skipped optional files; throws on anything else. When a write fails, the
+ * single-value files already written are restored (newest first, best effort),
+ * so a refused update leaves the limits as they were.
  */
 export function applyWrites(writes: CgroupWrite[], dirFor: (w: CgroupWrite) => string | undefined): string[] {
   const warnings: string[] = [];
-  for (let w of writes) {
-    while (w.orElse) {
-      const d = dirFor(w);
-      if (d !== undefined && fs.existsSync(path.join(d, w.file))) break;
-      w = w.orElse;
-    }
-    const dir = dirFor(w);
-    const file = dir === undefined ? undefined : path.join(dir, w.file);
-    if (file === undefined || !fs.existsSync(file)) {
-      const where = file ?? `${w.controller ?? '?'}/${w.file}`;
-      if (w.unsupported) {
-        throw new DaemonError('not-implemented', 'TSD_ERR_CGROUP_UNSUPPORTED', `${w.unsupported} (${where} does not exist)`);
+  const done: Array<{ file: string; old: string }> = [];
+  const rollback = () => {
+    for (const { file, old } of done.reverse()) {
+      try {
+        fs.writeFileSync(file, old);
+      } catch {
+        /* best effort */
       }
-      if (w.optional) {
-        warnings.push(`${where} does not exist: ${w.file}=${w.value} skipped`);
-        continue;
-      }
-      throw new DaemonError('system', 'TSD_ERR_CGROUP_WRITE', `cannot write ${JSON.stringify(w.value)} to ${where}: ENOENT`);
     }
-    try {
-      fs.writeFileSync(file, w.value);
-    } catch (e) {
-      throw writeError(file, w.value, e);
-    }
+  };
+  try {
+    writeAll();
+  } catch (e) {
+    rollback();
+    throw e;
   }
   return warnings;
+
+  function writeAll(): void {
+    for (let w of writes) {
+      while (w.orElse) {
+        const d = dirFor(w);
+        if (d !== undefined && fs.existsSync(path.join(d, w.file))) break;
+        w = w.orElse;
+      }
+      const dir = dirFor(w);
+      const file = dir === undefined ? undefined : path.join(dir, w.file);
+      if (file === undefined || !fs.existsSync(file)) {
+        const where = file ?? `${w.controller ?? '?'}/${w.file}`;
+        if (w.unsupported) {
+          throw new DaemonError('not-implemented', 'TSD_ERR_CGROUP_UNSUPPORTED', `${w.unsupported} (${where} does not exist)`);
+        }
+        if (w.optional) {
+          warnings.push(`${where} does not exist: ${w.file}=${w.value} skipped`);
+          continue;
+        }
+        throw new DaemonError('system', 'TSD_ERR_CGROUP_WRITE', `cannot write ${JSON.stringify(w.value)} to ${where}: ENOENT`);
+      }
+      let old: string | undefined;
+      try {
+        old = fs.readFileSync(file, 'utf8').trim();
+      } catch {
+        old = undefined;
+      }
+      try {
+        fs.writeFileSync(file, w.value);
+      } catch (e) {
+        throw writeError(file, w.value, e);
+      }
+      // The first snapshot of a file is the one to go back to.
+      if (restorable(file, old) && !done.some((d) => d.file === file)) done.push({ file, old });
+    }
+  }
 }
 
 export function readTrim(file: string): string {

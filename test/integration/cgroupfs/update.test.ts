@@ -20,6 +20,14 @@ t.test('update raises the memory limit live; lowering below usage is refused', p
     'the kernel refuses a limit below usage; the error names file and value',
   );
   t.equal(child.exitCode, null, 'the process survives the refused update');
+  const after = cg.mgr.stats();
+  t.equal(after.memory.limit, 200 << 20, 'memory limit unchanged after the refusal');
+  t.equal(after.memory.stats.hierarchical_memsw_limit, 200 << 20, 'memsw restored (it was lifted first)');
+  t.throws(
+    () => cg.mgr.update({ memory: 300 << 20 }),
+    { kind: 'invalid-parameter', message: /Memory limit should be smaller than already set memoryswap limit/ },
+    'raising memory above memsw without the swap says what to do',
+  );
 
   cg.mgr.update({ memory: 400 << 20, memorySwap: 800 << 20 });
   const s = cg.mgr.stats();

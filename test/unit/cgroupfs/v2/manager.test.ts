@@ -154,3 +154,13 @@ t.test('a path escaping the hierarchy is refused', async (t) => {
   t.throws(() => new CgroupV2Manager({ root: '/x', parent: '../etc', name: 'c' }), { kind: 'invalid-parameter', message: /invalid cgroup path/ });
   t.throws(() => new CgroupV2Manager({ root: '/x', parent: 'tsd', name: 'a/b' }), { kind: 'invalid-parameter', message: /invalid cgroup path/ });
 });
+
+t.test('a failed write restores the single-value files written before it', async (t) => {
+  const { mgr, dir } = setup(t);
+  mgr.apply({ memory: 64 << 20, pidsLimit: 10 });
+  fs.rmSync(path.join(dir, 'cpu.max'));
+  fs.mkdirSync(path.join(dir, 'cpu.max')); // writing a directory fails with EISDIR
+  t.throws(() => mgr.update({ memory: 128 << 20, nanoCpus: 1e9, pidsLimit: 20 }), { code: 'TSD_ERR_CGROUP_WRITE', message: /cpu\.max/ });
+  t.equal(read(dir, 'memory.max'), String(64 << 20), 'memory.max put back');
+  t.equal(read(dir, 'pids.max'), '10', 'pids.max never written');
+});
