@@ -1,0 +1,60 @@
+// exec: a second process in a running container's namespaces and profile.
+import t from 'tap';
+import fs from 'node:fs';
+import { privilegedOpts } from '../../helpers/privileged.js';
+import { launch, execInContainer, RuntimeStartError } from '../../../runtime/index.js';
+import type { ExecSpec } from '../../../runtime/index.js';
+import { overlayRootfs, baseSpec, guard, collect } from './helpers.js';
+
+const execSpec = (args: string[], extra: Partial<ExecSpec> = {}): ExecSpec => ({
+  args, env: [], cwd: '', user: '', tty: false, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: [], ...extra,
+});
+
+t.test('exec joins the PID namespace, filesystem, hostname and profile', privilegedOpts(), async (t) => {
+  const { rootfs } = overlayRootfs(t);
+  const ctr = guard(t, await launch(baseSpec(rootfs, ['sh', '-c', 'echo made-inside > /tmp/marker; exec sleep 1000'], { hostname: 'exechost' })));
+  for (let i = 0; i < 100 && !fs.existsSync(`${rootfs}/tmp/marker`); i++) await new Promise((r) => setTimeout(r, 20));
+
+  const ex = async (args: string[], extra: Partial<ExecSpec> = {}) => {
+    const task = guard(t, await execInContainer(ctr.pid, execSpec(args, extra)));
+    const [out, err, x] = await Promise.all([collect(task.stdout), collect(task.stderr), task.exited]);
+    return { out, err, code: x.exitCode };
+  };
+  let r = await ex(['sh', '-c', 'ps -o pid,comm | grep -v "ps\\|grep\\|sh" ; cat /tmp/marker; hostname; grep -E "^(CapEff|Seccomp):" /proc/self/status; readlink /proc/1/ns/mnt; readlink /proc/self/ns/mnt']);
+  t.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n').map((l) => l.trim());
+  t.same(lines[1]!.split(/\s+/), ['1', 'sleep'], 'PID 1 of the container is visible as 1');
+  t.equal(lines[2], 'made-inside', 'same filesystem');
+  t.equal(lines[3], 'exechost', 'same UTS namespace');
+  t.equal(lines[4], 'CapEff:\t00000000a80425fb');
+  t.equal(lines[5], 'Seccomp:\t2');
+  t.match(lines[6], /^mnt:\[\d+\]$/);
+  t.equal(lines[6], lines[7], 'same mount namespace as PID 1');
+
+  r = await ex(['sh', '-c', 'unshare -m true && echo escaped || echo contained; cat /proc/timer_list | wc -c'], {});
+  t.same(r.out.trim().split('\n').map((l) => l.trim()), ['contained', '0']);
+
+  r = await ex(['sh', '-c', 'id; pwd; echo $HOME $X'], { user: '1000:1000', cwd: '/home/user', env: ['X=1'] });
+  t.same(r.out.trim().split('\n'), ['uid=1000(user) gid=1000(user) groups=1000(user)', '/home/user', '/home/user 1']);
+
+  r = await ex(['grep', 'NoNewPrivs', '/proc/self/status'], { securityOpt: ['no-new-privileges'] });
+  t.equal(r.out.trim(), 'NoNewPrivs:\t1');
+
+  const err = await execInContainer(ctr.pid, execSpec(['nope'])).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof RuntimeStartError);
+  t.equal((err as RuntimeStartError).exitCode, 127);
+
+  // tty exec
+  const tt = guard(t, await execInContainer(ctr.pid, execSpec(['sh', '-c', '[ -t 1 ] && echo tty-yes; stty size'], { tty: true, consoleSize: [12, 34] })));
+  let out = '';
+  tt.pty!.stream.on('data', (d: Buffer) => { out += d.toString(); });
+  await tt.exited;
+  for (let i = 0; i < 50 && !out.includes('12 34'); i++) await new Promise((r) => setTimeout(r, 20));
+  t.match(out, /tty-yes\r\n12 34/);
+
+  // the exec'd process dies with the container
+  const long = guard(t, await execInContainer(ctr.pid, execSpec(['sleep', '1000'])));
+  ctr.kill('SIGKILL');
+  t.equal((await ctr.exited).exitCode, 137);
+  t.equal((await long.exited).signal, 'SIGKILL', 'the kernel killed the exec with PID 1');
+});
