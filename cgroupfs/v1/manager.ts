@@ -36,6 +36,7 @@ export function planV1(res: Resources): CgroupWrite[] {
 }
 
 const num = (s: string): number => Number(s) || 0;
+const BFQ_STATS = 'blkio.bfq.io_service_bytes';
 
 export class CgroupV1Manager implements CgroupManager {
   readonly version = 'v1' as const;
@@ -218,8 +219,9 @@ export class CgroupV1Manager implements CgroupManager {
       cpuCfs: has('cpu', cpu.CFS_QUOTA),
       cpuset: has('cpuset'),
       pidsLimit: has('pids'),
-      blkioWeight: has('blkio', blkio.WEIGHT, blkio.BFQ_WEIGHT),
-      blkioWeightDevice: has('blkio', blkio.WEIGHT_DEVICE, blkio.BFQ_WEIGHT_DEVICE),
+      // The hierarchy root has no weight files even when children do; its bfq stat files betray BFQ.
+      blkioWeight: has('blkio', blkio.WEIGHT, blkio.BFQ_WEIGHT, BFQ_STATS),
+      blkioWeightDevice: has('blkio', blkio.WEIGHT_DEVICE, blkio.BFQ_WEIGHT_DEVICE, BFQ_STATS),
       blkioThrottle: has('blkio', blkio.READ_BPS),
       devices: has('devices'),
       freezer: has('freezer'),

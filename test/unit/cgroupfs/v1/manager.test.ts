@@ -117,3 +117,25 @@ t.test('freezer.state round trip and procs files for every hierarchy', async (t)
   t.equal(mgr.procsFiles().length, 8);
   t.ok(mgr.procsFiles().includes(path.join(d('cpuacct'), 'cgroup.procs')));
 });
+
+t.test('co-mounted cpu,cpuacct is one hierarchy, created and joined once', async (t) => {
+  const fs = await import('node:fs');
+  const root = t.testdir();
+  v1Fixture(root, 'tsd/c1');
+  // cpu,cpuacct as one mount with the two names as symlinks (the common systemd layout)
+  fs.renameSync(path.join(root, 'cpu'), path.join(root, 'cpu,cpuacct'));
+  for (const f of fs.readdirSync(path.join(root, 'cpuacct', 'tsd', 'c1'))) {
+    fs.copyFileSync(path.join(root, 'cpuacct', 'tsd', 'c1', f), path.join(root, 'cpu,cpuacct', 'tsd', 'c1', f));
+  }
+  fs.rmSync(path.join(root, 'cpuacct'), { recursive: true });
+  fs.symlinkSync('cpu,cpuacct', path.join(root, 'cpu'));
+  fs.symlinkSync('cpu,cpuacct', path.join(root, 'cpuacct'));
+  const mgr = new CgroupV1Manager({ root, parent: 'tsd', name: 'c1', procRoot: procFixture(root) });
+  mgr.create();
+  t.equal(mgr.procsFiles().length, 7, 'one procs file per distinct hierarchy');
+  mgr.apply({ nanoCpus: 1e9 });
+  t.equal(read(root, 'cpu,cpuacct', 'tsd', 'c1', 'cpu.cfs_quota_us'), '100000');
+  t.equal(mgr.stats().cpu.usageNs, 2500000000, 'cpuacct read through the shared directory');
+  await mgr.destroy();
+  t.notOk(fs.existsSync(path.join(root, 'cpu,cpuacct', 'tsd', 'c1')));
+});
