@@ -672,7 +672,7 @@ export class ImageService {
           layerPaths.push(`${dir}/layer.tar`);
           if (done.has(dir)) continue;
           done.add(dir);
-          await add(`${dir}/`, '').catch(() => undefined);
+          await new Promise<void>((res, rej) => pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) }, (e) => (e ? rej(e) : res())));
           await add(`${dir}/VERSION`, '1.0');
           await add(`${dir}/json`, JSON.stringify({ id: dir }));
           await addFile(`${dir}/layer.tar`, this.layers.tarPath(l.chainId));

@@ -68,7 +68,7 @@ export interface ClientOptions {
   dispatcher?: Dispatcher;
 }
 
-const defaultAgent = new Agent({ connections: 16, pipelining: 0, headersTimeout: 60_000, bodyTimeout: 300_000 });
+const defaultAgent = new Agent({ connections: 16, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 300_000 });
 
 /** One client per registry host; tokens cached per scope. */
 export class RegistryClient {
