@@ -98,6 +98,16 @@ export class StdioHub {
     this.closed = new Promise((r) => (this.resolveClosed = r));
   }
 
+  /**
+   * Connects the log sink after construction: a hub made when a client attached
+   * before start (docker run attaches first) gets its log when the process starts.
+   * Must be called before setOutput.
+   */
+  setLog(log: LogSink | null): void {
+    if (this.outputSet) throw new Error('StdioHub: log must be set before output is connected');
+    this.opts.log = log;
+  }
+
   get attachedCount(): number { return this.clients.size; }
   get ended(): boolean { return this.outputEnded; }
 

@@ -189,43 +189,60 @@ export async function* readLogs(file: string, opts: ReadLogsOptions): AsyncGener
     const writer = opts.writer;
     if (!writer) return; // nothing writes any more: follow ends at EOF, as Docker's does for stopped containers
     const pollMs = opts.pollMs ?? 100;
-    for (;;) {
-      if (signal?.aborted) return;
-      const finalPass = writer.isClosed;
-      // rotation: drain the old inode, then continue with the new file
-      const ino = inoOf(file);
-      if (cur && ino !== null && ino !== cur.ino) {
-        yield* emit(await cur.readLines());
-        if (past) return;
-        await cur.close();
-        cur = await openCursor(file, 0);
-      } else if (!cur && ino !== null) {
-        cur = await openCursor(file, 0);
+    // Subscribe before reading, so a write between a read pass and the wait is not missed.
+    const wake = new Waker();
+    const off = writer.onWrite(() => wake.set());
+    try {
+      for (;;) {
+        if (signal?.aborted) return;
+        const finalPass = writer.isClosed;
+        wake.clear();
+        // rotation: drain the old inode, then continue with the new file
+        const ino = inoOf(file);
+        if (cur && ino !== null && ino !== cur.ino) {
+          yield* emit(await cur.readLines());
+          if (past) return;
+          await cur.close();
+          cur = await openCursor(file, 0);
+        } else if (!cur && ino !== null) {
+          cur = await openCursor(file, 0);
+        }
+        if (cur) {
+          yield* emit(await cur.readLines());
+          if (past) return;
+        }
+        if (finalPass) return;
+        await wake.wait(pollMs, writer.closed, signal);
       }
-      if (cur) {
-        yield* emit(await cur.readLines());
-        if (past) return;
-      }
-      if (finalPass) return;
-      await waitForData(writer, pollMs, signal);
+    } finally {
+      off();
     }
   } finally {
     await cur?.close();
   }
 }
 
-function waitForData(writer: NonNullable<ReadLogsOptions['writer']>, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    let off: (() => void) | null = null;
-    const done = (): void => {
-      clearTimeout(t);
-      off?.();
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    off = writer.onWrite(done);
-    writer.closed.then(done, done);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+class Waker {
+  private flag = false;
+  private fn: (() => void) | null = null;
+  set(): void {
+    this.flag = true;
+    this.fn?.();
+  }
+  clear(): void { this.flag = false; }
+  wait(ms: number, closed: Promise<void>, signal?: AbortSignal): Promise<void> {
+    if (this.flag) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.fn = null;
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.fn = done;
+      closed.then(done, done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
 }

@@ -1,5 +1,6 @@
 // Nanosecond wall-clock time and Docker's fixed-width RFC 3339 format
 // (RFC3339NanoFixed: always 9 fractional digits).
+import { invalidParameter } from '../../errors/index.js';
 
 const startWallNs = BigInt(Date.now()) * 1_000_000n;
 const startMono = process.hrtime.bigint();
@@ -34,11 +35,15 @@ export function parseRfc3339Nano(s: string): bigint {
 /**
  * The API's `since`/`until` query values: unix seconds with an optional
  * fraction ("1723456789", "1723456789.123", "1723456789.000000001") or an
- * RFC 3339 time. "" and "0" mean unset (0n).
+ * RFC 3339 time. "" and "0" mean unset (0n). Anything else: invalid-parameter.
  */
 export function parseTimestampParam(v: string | null | undefined): bigint {
   if (v === undefined || v === null || v === '' || v === '0') return 0n;
   const m = /^(-?\d+)(?:\.(\d{1,9}))?$/.exec(v);
   if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
-  return parseRfc3339Nano(v);
+  try {
+    return parseRfc3339Nano(v);
+  } catch {
+    throw invalidParameter(`failed to parse value as time or duration: "${v}"`);
+  }
 }
