@@ -79,7 +79,8 @@ export function tmpfsOptions(options: string | undefined): { flags: number; data
 
 const containerPath = (p: string, what: string): string => {
   if (!p.startsWith('/')) throw invalidParameter(`invalid mount config: ${what} must be an absolute path: ${p}`);
-  return path.posix.normalize(p);
+  const n = path.posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 };
 
 function userMounts(mounts: RuntimeMount[]): MountOp[] {

@@ -1,0 +1,122 @@
+// The init's steps against FakeSyscalls: the order of kernel calls and the mount plan.
+import t from 'tap';
+import type { Test } from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FakeSyscalls } from '../../../sys/index.js';
+import * as K from '../../../sys/index.js';
+import { buildInitPlan, buildExecPlan } from '../../../runtime/index.js';
+import type { RuntimeSpec, InitPlan } from '../../../runtime/index.js';
+import { runSteps } from '../../../runtime/init/steps.js';
+import { secureJoin } from '../../../runtime/init/steps/rootfs.js';
+import type { InitContext } from '../../../runtime/init/context.js';
+
+const host = { kernel: '6.18.0', arch: 'amd64', lastCap: 40 };
+const spec = (rootfs: string, extra: Partial<RuntimeSpec> = {}): RuntimeSpec => ({
+  id: 'c1', rootfs, args: ['/bin/true'], env: [], cwd: '/', user: '', hostname: 'h1', tty: false, openStdin: false,
+  readonlyRootfs: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], ulimits: [{ name: 'nofile', soft: 10, hard: 10 }],
+  mounts: [], network: { mode: 'none' }, cgroupProcs: [], ...extra,
+});
+
+function execute(plan: InitPlan, sys = new FakeSyscalls()): { sys: FakeSyscalls; error: Error & { step?: string } } {
+  const ctx: InitContext = { plan, sys, protocolFd: 3, env: [...plan.env], uid: 0, gid: 0 };
+  try {
+    runSteps(ctx);
+  } catch (e) {
+    return { sys, error: e as Error & { step?: string } };
+  }
+  throw new Error('runSteps returned without execve');
+}
+
+const rootfsDir = (t: Test) => {
+  const dir = t.testdir({ rootfs: { proc: { keys: '', acpi: {}, sys: {} }, sys: {}, etc: { passwd: 'root:x:0:0:root:/root:/bin/sh\n' } }, cg: { 'cgroup.procs': '' } });
+  return { rootfs: path.join(dir, 'rootfs'), procs: path.join(dir, 'cg', 'cgroup.procs') };
+};
+
+const idx = (sys: FakeSyscalls, pred: (c: { call: string; args: unknown[] }) => boolean) => sys.calls.findIndex(pred);
+
+t.test('create: namespaces, mounts, pivot_root, then identity and security, execve last', async (t) => {
+  const { rootfs, procs } = rootfsDir(t);
+  const { sys, error } = execute(buildInitPlan(spec(rootfs, { cgroupProcs: [procs] }), host));
+  t.equal(error.step, 'exec');
+  t.match(error.message, /FakeSyscalls.execve/);
+  t.equal(fs.readFileSync(procs, 'utf8'), String(process.pid), 'joined the cgroup');
+  const names = sys.names();
+  t.same(names.slice(0, 4), ['unshare', 'linkUp', 'unshare', 'sethostname']);
+  t.same(sys.calls[0]!.args, [K.CLONE_NEWNET], 'a new network namespace first');
+  t.same(sys.calls[2]!.args, [K.CLONE_NEWNS | K.CLONE_NEWUTS | K.CLONE_NEWIPC | K.CLONE_NEWCGROUP]);
+  t.same(sys.calls[4], { call: 'mount', args: [null, '/', null, K.MS_REC | K.MS_PRIVATE, null] }, 'private before any mount');
+  t.same(sys.calls[5], { call: 'mount', args: [rootfs, rootfs, null, K.MS_BIND | K.MS_REC, null] });
+  const pivot = names.indexOf('pivot_root');
+  const detach = idx(sys, (c) => c.call === 'umount2' && c.args[1] === K.MNT_DETACH);
+  t.ok(pivot > 5 && detach > pivot, 'pivot_root, then the old root detached');
+  t.ok(idx(sys, (c) => c.call === 'mount' && c.args[1] === `${rootfs}/proc`) < pivot, 'proc mounted before pivot_root');
+  // masks: /proc/keys (file) bound to /dev/null, /proc/acpi (dir) a ro tmpfs, missing /proc/kcore skipped
+  t.ok(sys.calls.some((c) => c.call === 'mount' && c.args[0] === `${rootfs}/dev/null` && c.args[1] === `${rootfs}/proc/keys`));
+  t.ok(sys.calls.some((c) => c.call === 'mount' && c.args[1] === `${rootfs}/proc/acpi` && c.args[2] === 'tmpfs' && c.args[3] === K.MS_RDONLY));
+  t.notOk(sys.calls.some((c) => c.call === 'mount' && String(c.args[1]).endsWith('kcore')));
+  t.ok(sys.calls.some((c) => c.call === 'mount' && c.args[1] === `${rootfs}/proc/sys` && ((c.args[3] as number) & K.MS_RDONLY)), '/proc/sys read-only');
+  t.ok(fs.lstatSync(`${rootfs}/dev/ptmx`).isSymbolicLink());
+  const rl = names.indexOf('setrlimit');
+  const firstDrop = idx(sys, (c) => c.call === 'prctl' && c.args[0] === K.PR_CAPBSET_DROP);
+  const uid = names.indexOf('setresuid');
+  const seccomp = names.indexOf('seccompLoad');
+  const capset = names.lastIndexOf('capset');
+  const exec = names.indexOf('execve');
+  t.ok(pivot < rl && rl < firstDrop && firstDrop < uid, 'rlimits, bounding set, then the uid change');
+  t.same(names.slice(names.indexOf('setgroups'), uid + 1), ['setgroups', 'setresgid', 'setresuid']);
+  t.ok(uid < seccomp && seccomp < capset && capset < exec, 'without no_new_privs: seccomp before the capability drop');
+  t.equal(exec, names.length - 1, 'execve is last');
+  t.equal(sys.calls.filter((c) => c.call === 'prctl' && c.args[0] === K.PR_CAPBSET_DROP).length, 41 - 14);
+  t.same(sys.calls[capset]!.args, [{ effective: 0xa80425fbn, permitted: 0xa80425fbn, inheritable: 0n }]);
+  t.same(sys.calls.filter((c) => c.call === 'fcntl').map((c) => c.args), [[3, true], [0, false], [1, false], [2, false]]);
+});
+
+t.test('no_new_privs: the filter loads last, after prctl', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const { sys } = execute(buildInitPlan(spec(rootfs, { securityOpt: ['no-new-privileges'] }), host));
+  const names = sys.names();
+  const nnp = idx(sys, (c) => c.call === 'prctl' && c.args[0] === K.PR_SET_NO_NEW_PRIVS);
+  t.ok(names.lastIndexOf('capset') < nnp && nnp < names.indexOf('seccompLoad') && names.indexOf('seccompLoad') < names.indexOf('execve'));
+});
+
+t.test('host network and readonly rootfs', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const { sys } = execute(buildInitPlan(spec(rootfs, { network: { mode: 'host' }, readonlyRootfs: true }), host));
+  t.notOk(sys.calls.some((c) => c.call === 'linkUp' || (c.call === 'unshare' && c.args[0] === K.CLONE_NEWNET)));
+  const ro = idx(sys, (c) => c.call === 'mount' && c.args[1] === '/' && c.args[3] === (K.MS_BIND | K.MS_REMOUNT | K.MS_RDONLY));
+  t.ok(ro > sys.names().indexOf('pivot_root'), 'root remounted read-only after pivot_root');
+});
+
+t.test('a failing step stops the init and names itself', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const sys = new FakeSyscalls().failOn('pivot_root', 'EINVAL');
+  const { error } = execute(buildInitPlan(spec(rootfs), host), sys);
+  t.equal(error.step, 'pivot_root');
+  t.equal(sys.names().at(-1), 'pivot_root', 'nothing after the failure');
+});
+
+t.test('exec: join namespaces, unshare(CLONE_FS) right before the mount namespace', async (t) => {
+  const dir = t.testdir({ ns: { ipc: '', uts: '', net: '', cgroup: '', mnt: '' }, root: {} });
+  const plan = buildExecPlan(42, { args: ['/bin/true'], env: [], cwd: '/', user: '', tty: true, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: [] }, host);
+  plan.join = plan.join.map((j) => ({ ...j, path: path.join(dir, 'ns', j.type) }));
+  plan.root = path.join(dir, 'root');
+  const { sys, error } = execute(plan);
+  t.equal(error.step, 'exec');
+  const ns = sys.calls.filter((c) => c.call === 'setns' || c.call === 'unshare').map((c) => `${c.call} ${(c.args.at(-1) as number).toString(16)}`);
+  t.same(ns, ['setns 8000000', 'setns 4000000', 'setns 40000000', 'setns 2000000', 'unshare 200', 'setns 20000']);
+  t.same(sys.names().slice(6, 9), ['fchdir', 'chroot', 'chdir'], 'then into the container root');
+  t.notOk(sys.names().includes('mount'), 'exec mounts nothing');
+  t.ok(sys.calls.some((c) => c.call === 'ioctl' && c.args[1] === K.TIOCSCTTY), 'tty: controlling terminal');
+});
+
+t.test('secureJoin keeps symlinks inside the rootfs', async (t) => {
+  const dir = t.testdir({ r: { etc: {}, a: { b: {} } } });
+  const r = path.join(dir, 'r');
+  fs.symlinkSync('/../../../etc', path.join(r, 'escape'));
+  fs.symlinkSync('../a', path.join(r, 'etc', 'up'));
+  t.equal(secureJoin(r, '/escape/passwd'), `${r}/etc/passwd`);
+  t.equal(secureJoin(r, '/etc/up/b'), `${r}/a/b`);
+  t.equal(secureJoin(r, '/../../x'), `${r}/x`);
+  t.equal(secureJoin(r, '/'), r);
+});
