@@ -65,6 +65,7 @@ export class BridgeNetworkController implements NetworkController {
   private readonly proxies = new Map<string, PortProxy[]>();
   private readonly queue = new Queue();
   private readonly forwarding?: () => void;
+  private netnsDirReady = false;
 
   constructor(private readonly opts: NetworkControllerOptions, deps: ControllerDeps = {}) {
     this.store = createNetworkStore(opts.db);
@@ -83,7 +84,8 @@ export class BridgeNetworkController implements NetworkController {
   init(): Promise<void> {
     return this.queue.run(async () => {
       ensureNetnsDir(this.sys, this.netnsDir);
-      this.store.transaction(() => {
+      this.netnsDirReady = true;
+      const stale = this.store.transaction((): NetworkRecord | undefined => {
         for (const [name, driver] of [
           ['none', 'null'],
           ['host', 'host'],
@@ -111,8 +113,11 @@ export class BridgeNetworkController implements NetworkController {
           this.store.insertNetwork({ id: newId(), name: 'bridge', driver: 'bridge', internal: false, labels: {}, createdAt: nowRfc3339Nano(), ...want });
         } else if (cur.subnet !== want.subnet || cur.gateway !== want.gateway || cur.bridge !== want.bridge) {
           this.store.updateNetwork({ ...cur, ...want });
+          return cur; // --bridge/--bip changed: the old device and rules go
         }
+        return undefined;
       });
+      if (stale) await this.teardownBridge(stale).catch((err) => this.log.warn({ err, bridge: stale.bridge }, 'cannot remove the previous default bridge'));
       this.enableForwarding();
       for (const n of this.store.listNetworks()) {
         if (n.driver === 'bridge') await this.setupBridge(n);
@@ -340,7 +345,8 @@ export class BridgeNetworkController implements NetworkController {
     try {
       if (existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true);
       if (created) {
-        ensureNetnsDir(this.sys, this.netnsDir);
+        if (!this.netnsDirReady) ensureNetnsDir(this.sys, this.netnsDir);
+        this.netnsDirReady = true;
         fs.writeFileSync(file, '');
         await this.ip.createNetns(file, NEW_NETNS_LINES);
       }
@@ -519,6 +525,7 @@ export class BridgeNetworkController implements NetworkController {
       for (const f of safeReaddir(this.netnsDir)) removeNetnsFile(this.sys, path.join(this.netnsDir, f));
       for (const n of this.store.listNetworks()) if (n.driver === 'bridge') await this.teardownBridge(n);
       removeNetnsDir(this.sys, this.netnsDir);
+      this.netnsDirReady = false;
     });
   }
 }

@@ -25,6 +25,31 @@ t.test('init: predefined networks, default bridge, idempotent', async (t) => {
   t.ok(h.sys.calls.some((c) => c.call === 'mount'), 'netns dir made a private bind mount');
 });
 
+t.test('init with a changed --bridge/--bip moves the default network and removes the old device', async (t) => {
+  const h = harness();
+  t.teardown(h.cleanup);
+  await h.ctl.init();
+  const id = h.ctl.inspect('bridge').id;
+  const { createNetworkController } = await import('../../../netctl/index.js');
+  const log: string[][] = [];
+  const iptLog: string[][] = [];
+  const ctl2 = createNetworkController(
+    { db: h.db, execRoot: path.join(h.dir, 'run'), bridge: 'tsdu1', bip: '10.252.0.1/16' },
+    {
+      ip: { host: async (l) => void log.push(l), inNetns: async () => undefined, createNetns: async () => undefined },
+      iptables: { apply: async (calls) => void iptLog.push(...calls.map((c) => c.args)) },
+      sys: h.sys,
+      enableForwarding: () => undefined,
+    },
+  );
+  await ctl2.init();
+  const br = ctl2.inspect('bridge');
+  t.equal(br.id, id, 'same network id');
+  t.same([br.bridge, br.subnet, br.gateway], ['tsdu1', '10.252.0.0/16', '10.252.0.1']);
+  t.ok(iptLog.some((a) => a.includes('-X') && a.includes('TSD-tsdu0')), 'old chains removed');
+  t.ok(log.some((l) => l.includes('link add name tsdu1 address 02:42:0a:fc:00:01 type bridge')), 'new bridge created');
+});
+
 t.test('create: validation and Docker errors', async (t) => {
   const h = harness({ pools: [{ base: '10.251.0.0/23', size: 24 }] });
   t.teardown(h.cleanup);
