@@ -39,9 +39,10 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       reply.raw.destroy();
       return;
     }
-    void reply.code(status).type('application/json').send({ message: messageOf(err) });
+    // Exactly "application/json": the docker CLI decodes an error body only for that literal type.
+    void reply.code(status).header('content-type', 'application/json').send(Buffer.from(JSON.stringify({ message: messageOf(err) }) + '\n'));
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).type('application/json').send({ message: 'page not found' });
+    void reply.code(404).header('content-type', 'application/json').send(Buffer.from(JSON.stringify({ message: 'page not found' }) + '\n'));
   });
 }

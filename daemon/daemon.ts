@@ -9,7 +9,16 @@ import type { DaemonConfig } from './config.js';
 import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import type { ApiDeps } from '../api/deps.js';
-import { createImageService } from '../image/index.js';
+import { createImageService, type Image, type ImageService } from '../image/index.js';
+import { applyLayer } from '../image/index.js';
+import { createNetworkController } from '../netctl/index.js';
+import { createCgroupManager, detectCgroupMode, removeCgroupParent } from '../cgroupfs/index.js';
+import { launch, execInContainer } from '../runtime/index.js';
+import { LinuxSyscalls } from '../sys/index.js';
+import { VolumeService } from './volumes.js';
+import { ContainerService } from './containers/service.js';
+import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
+import type { Readable } from 'node:stream';
 
 export interface Daemon {
   config: DaemonConfig;
@@ -47,7 +56,38 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const system = new SystemService(db, config, engineId(config.dataRoot));
   const hooks = new Set<() => void | Promise<void>>();
   const deps: ApiDeps = { config, events, system, onShutdown: (fn) => { hooks.add(fn); return () => { hooks.delete(fn); }; } };
-  deps.images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries });
+  const images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries });
+  deps.images = images;
+
+  const cgroupMode = detectCgroupMode();
+  const network = createNetworkController({ db, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip, log: log.child({ subsystem: 'netctl' }) });
+  await network.init();
+  const volumes = new VolumeService(db, config.dataRoot, events);
+  const imagePort = imagePortOf(images);
+  const containers = new ContainerService({
+    db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePort,
+    runtime: { launch, exec: execInContainer },
+    cgroups: { mode: cgroupMode, manager: (id, parent) => createCgroupManager({ mode: cgroupMode, parent: parent ?? config.cgroupParent, name: id }) },
+    network, volumes,
+  });
+  images.setContainerUsage((imageId) => {
+    const users = containers.usesImage(imageId);
+    if (!users.length) return null;
+    const running = users.find((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting');
+    return { containerId: (running ?? users[0]!).id, running: !!running };
+  });
+  const sys = new LinuxSyscalls();
+  Object.assign(deps, {
+    containers, volumes, networks: network, cgroupMode, imagePort,
+    applyTar: (input: Readable, dest: string) => applyLayer(input, dest, sys, { whiteouts: 'keep' }),
+    resolveImageId: (ref: string) => images.findImage(ref)?.id ?? null,
+  });
+  await containers.reconcile();
+  hooks.add(async () => {
+    await containers.shutdown();
+    await network.shutdown();
+    try { removeCgroupParent({ mode: cgroupMode, parent: config.cgroupParent }); } catch { /* still in use */ }
+  });
 
   const daemon: Daemon = {
     config, db, log, events, system, deps,
@@ -66,4 +106,31 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     },
   };
   return daemon;
+}
+
+/** The image service as the container service sees it. */
+function imagePortOf(images: ImageService): ImagePort {
+  const toContainerImage = (img: Image): ImageForContainer => ({ id: img.id, runConfig: img.runConfig as ImageForContainer['runConfig'], layerDirs: img.layerDirs });
+  const full = (id: string) => images.resolveImage(id);
+  const plan = (containerDir: string, image: ImageForContainer): RootfsMount => images.prepareRootfs(path.basename(containerDir), full(image.id));
+  return {
+    resolve: (ref) => toContainerImage(images.resolveImage(ref)),
+    byId: (id) => {
+      const img = images.findImage(id);
+      return img ? toContainerImage(img) : null;
+    },
+    prepareRootfs: (containerDir, image) => {
+      const p = plan(containerDir, image);
+      for (const d of [p.upperdir, p.workdir, p.target]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+      return p;
+    },
+    mountRootfs: (m) => images.mountRootfs(m as Parameters<ImageService['mountRootfs']>[0]),
+    unmountRootfs: (target) => images.unmountRootfs(target),
+    changes: (m, image) => images.changes(m.upperdir, full(image.id)),
+    exportRootfs: (target) => images.exportRootfs(target),
+    commit: (m, base, o) => images.commit({
+      upperdir: m.upperdir, baseImageId: base.id, config: o.config as never, changes: o.changes, author: o.author, comment: o.comment,
+      ref: o.repo ? `${o.repo}${o.tag ? `:${o.tag}` : ''}` : undefined, containerId: o.containerId, containerConfig: o.containerConfig as never,
+    }),
+  };
 }

@@ -1,0 +1,362 @@
+// Container endpoints (moby api/server/router/container, as the docker CLI and SDKs use them).
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import os from 'node:os';
+import { Readable } from 'node:stream';
+import type { ContainerService } from '../../daemon/containers/service.js';
+import type { Container } from '../../daemon/containers/types.js';
+import { fromDockerCreate, validateName, toDockerInspect, toDockerListEntry, validateRestartPolicy } from '../translate/container.js';
+import { translateDockerResources } from '../translate/resources.js';
+import { toDockerStats, type DockerStats } from '../translate/stats.js';
+import { parseFilters } from '../translate/events.js';
+import { startStream } from '../stream/chunked.js';
+import { upgradeSocket, hijackContentType, parseDetachKeys, DetachFilter } from '../stream/hijack.js';
+import { frame } from '../stream/mux.js';
+import { apiVersionOf, commonHeaders } from '../server.js';
+import { stripVersion } from '../version.js';
+import { invalidParameter } from '../../errors/index.js';
+import { parseTimestampParam, formatRfc3339Nano } from '../../daemon/logs/index.js';
+import { dirBytes } from '../../daemon/containers/service.js';
+import { archiveRoutes } from './archive.js';
+
+const truthy = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
+
+interface Q { [k: string]: string | undefined }
+
+export default async function containerRoutes(app: FastifyInstance): Promise<void> {
+  const containers = app.deps.containers as ContainerService;
+  const cgroupMode = (app.deps.cgroupMode as string) ?? 'legacy';
+
+  const sizeOf = (c: Container) => {
+    const dir = containers.containerDir(c.id);
+    const rw = dirBytes(`${dir}/upper`);
+    const img = containers.imageOf(c);
+    const rootFs = rw + (img ? img.layerDirs.reduce((n, d) => n + dirBytes(d), 0) : 0);
+    return { rw, rootFs };
+  };
+
+  app.post<{ Querystring: Q; Body: unknown }>('/containers/create', async (req, reply) => {
+    const name = req.query.name ? validateName(req.query.name) : undefined;
+    const create = fromDockerCreate(req.body);
+    const { resources, warnings } = translateDockerResources(create.hostConfig, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy' });
+    const r = await containers.create({ name, config: create.config, hostConfig: create.hostConfig, endpointsConfig: create.endpointsConfig, resources });
+    return reply.code(201).send({ Id: r.id, Warnings: [...warnings, ...r.warnings] });
+  });
+
+  app.get<{ Querystring: Q }>('/containers/json', async (req) => {
+    const all = truthy(req.query.all);
+    const limit = Number(req.query.limit ?? -1);
+    const size = truthy(req.query.size);
+    const filters = parseFilters(req.query.filters);
+    const known = ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'health', 'is-task', 'publish', 'expose', 'isolation'];
+    for (const k of Object.keys(filters)) if (!known.includes(k)) throw invalidParameter(`invalid filter '${k}'`);
+    for (const s of filters.status ?? []) {
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalidParameter(`invalid filter 'status=${s}'`);
+    }
+    let list = containers.list();
+    const beforeC = filters.before?.[0] ? containers.get(filters.before[0]) : null;
+    const sinceC = filters.since?.[0] ? containers.get(filters.since[0]) : null;
+    if (!all && !filters.status?.length && limit <= 0 && !beforeC && !sinceC) list = list.filter((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting');
+    list = list.filter((c) => {
+      if (filters.id?.length && !filters.id.some((v) => c.id.startsWith(v))) return false;
+      if (filters.name?.length && !filters.name.some((v) => new RegExp(v.replace(/^\//, '')).test(c.name))) return false;
+      if (filters.status?.length && !filters.status.includes(c.state)) return false;
+      if (filters.exited?.length && !(c.state === 'exited' && filters.exited.includes(String(c.exitCode)))) return false;
+      if (filters.label?.length && !filters.label.every((l) => { const i = l.indexOf('='); return i < 0 ? l in (c.config.Labels ?? {}) : c.config.Labels?.[l.slice(0, i)] === l.slice(i + 1); })) return false;
+      if (filters.ancestor?.length && !filters.ancestor.some((a) => ancestorMatches(a, c))) return false;
+      if (filters.volume?.length && !filters.volume.some((v) => c.runtime.mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v))) return false;
+      if (filters.network?.length && !filters.network.some((n) => n in c.runtime.networks || Object.values(c.runtime.networks).some((e) => e.NetworkID.startsWith(n)))) return false;
+      if (filters.health?.length && !filters.health.includes(c.runtime.health?.Status ?? 'none')) return false;
+      if (beforeC && !(Date.parse(c.createdAt) < Date.parse(beforeC.createdAt))) return false;
+      if (sinceC && !(Date.parse(c.createdAt) > Date.parse(sinceC.createdAt))) return false;
+      return true;
+    });
+    if (limit > 0) list = list.slice(0, limit);
+    return list.map((c) => toDockerListEntry(c, size ? { size: sizeOf(c) } : {}));
+  });
+
+  const ancestorMatches = (a: string, c: Container): boolean => {
+    if (c.config.Image === a || c.imageId === a || c.imageId === `sha256:${a}` || c.imageId.startsWith(`sha256:${a}`)) return true;
+    const resolver = app.deps.resolveImageId as ((r: string) => string | null) | undefined;
+    const id = resolver?.(a);
+    return !!id && id === c.imageId;
+  };
+
+  app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/json', async (req) => {
+    const c = containers.get(req.params.id);
+    const dir = containers.containerDir(c.id);
+    const img = containers.imageOf(c);
+    const graphDriver: Record<string, string> = {
+      LowerDir: img ? [...img.layerDirs].reverse().join(':') : '',
+      MergedDir: `${dir}/rootfs`,
+      UpperDir: `${dir}/upper`,
+      WorkDir: `${dir}/work`,
+    };
+    return toDockerInspect(c, { graphDriver, execIds: containers.execs.idsOf(c.id), ...(truthy(req.query.size) ? { size: sizeOf(c) } : {}) });
+  });
+
+  app.post<{ Params: { id: string } }>('/containers/:id/start', async (req, reply) => {
+    const changed = await containers.start(req.params.id);
+    return reply.code(changed ? 204 : 304).send();
+  });
+
+  const stopOpts = (q: Q) => {
+    const t = q.t ?? q.timeout;
+    if (t !== undefined && !/^-?\d+$/.test(t)) throw invalidParameter(`strconv.Atoi: parsing "${t}": invalid syntax`);
+    return { signal: q.signal || undefined, timeout: t !== undefined ? Number(t) : undefined };
+  };
+
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/stop', async (req, reply) => {
+    const changed = await containers.stop(req.params.id, stopOpts(req.query));
+    return reply.code(changed ? 204 : 304).send();
+  });
+
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/restart', async (req, reply) => {
+    await containers.restart(req.params.id, stopOpts(req.query));
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/kill', async (req, reply) => {
+    await containers.kill(req.params.id, req.query.signal || 'SIGKILL');
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { id: string } }>('/containers/:id/pause', async (req, reply) => {
+    await containers.pause(req.params.id);
+    return reply.code(204).send();
+  });
+  app.post<{ Params: { id: string } }>('/containers/:id/unpause', async (req, reply) => {
+    await containers.unpause(req.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/wait', async (req, reply) => {
+    // Validate and register before any byte goes out; then flush headers at once (the CLI waits for them before start).
+    const p = containers.wait(req.params.id, req.query.condition ?? 'not-running');
+    const s = startStream(reply, { contentType: 'application/json' });
+    s.onClose(() => { /* the client went away (docker run -d): nothing to do */ });
+    const r = await p;
+    if (!s.closed) {
+      s.write(JSON.stringify(r) + '\n');
+      s.end();
+    }
+  });
+
+  app.delete<{ Params: { id: string }; Querystring: Q }>('/containers/:id', async (req, reply) => {
+    if (truthy(req.query.link)) throw invalidParameter('links are not supported');
+    await containers.remove(req.params.id, { force: truthy(req.query.force), volumes: truthy(req.query.v) });
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/rename', async (req, reply) => {
+    await containers.rename(req.params.id, req.query.name ?? '');
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { id: string }; Body: Record<string, unknown> }>('/containers/:id/update', async (req) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const c = containers.get(req.params.id);
+    const { resources, warnings } = translateDockerResources(body, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy', update: true });
+    const rp = body.RestartPolicy ? validateRestartPolicy(body.RestartPolicy, false) : undefined;
+    const fields: Record<string, unknown> = {};
+    for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight']) {
+      if (body[k] !== undefined) fields[k] = body[k];
+    }
+    const more = await containers.update(c.id, resources, rp, fields);
+    return { Warnings: [...warnings, ...more] };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/top', async (req) => containers.top(req.params.id, req.query.ps_args));
+
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/resize', async (req, reply) => {
+    const h = Number(req.query.h), w = Number(req.query.w);
+    if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) throw invalidParameter(`invalid resize height/width: ${req.query.h}/${req.query.w}`);
+    containers.resize(req.params.id, h, w);
+    return reply.code(200).send();
+  });
+
+  // ---------------------------------------------------------------- stats
+
+  app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/stats', async (req, reply) => {
+    const stream = req.query.stream === undefined ? true : truthy(req.query.stream);
+    const oneShot = truthy(req.query['one-shot']);
+    const c0 = containers.get(req.params.id);
+    type Cg = NonNullable<ReturnType<ContainerService['stats']>['stats']>;
+    const sample = (prev: Cg | undefined): { doc: DockerStats | Record<string, unknown>; cur: Cg | undefined } => {
+      const { c, stats } = containers.stats(c0.id);
+      if (!stats) return { doc: emptyStats(c), cur: undefined };
+      return { doc: toDockerStats(stats, prev, { id: c.id, name: `/${c.name}` }), cur: stats };
+    };
+    if (!stream) {
+      let s = sample(undefined);
+      if (!oneShot && s.cur) {
+        await new Promise((r) => setTimeout(r, 1000));
+        s = sample(s.cur);
+      }
+      return reply.send(s.doc);
+    }
+    const out = startStream(reply, { contentType: null });
+    let prev: Cg | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const off = (app.deps.onShutdown as (fn: () => void) => () => void)(() => { if (timer) clearTimeout(timer); out.end(); });
+    out.onClose(() => { if (timer) clearTimeout(timer); off(); });
+    const tick = () => {
+      if (out.closed) return;
+      try {
+        const s = sample(prev);
+        prev = s.cur;
+        out.write(JSON.stringify(s.doc) + '\n');
+      } catch {
+        out.end();
+        return;
+      }
+      timer = setTimeout(tick, 1000);
+    };
+    tick();
+  });
+
+  // ---------------------------------------------------------------- logs
+
+  app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/logs', async (req, reply) => {
+    const q = req.query;
+    const stdout = truthy(q.stdout), stderr = truthy(q.stderr);
+    if (!stdout && !stderr) throw invalidParameter('Bad parameters: you must choose at least one stream');
+    const tailRaw = q.tail ?? 'all';
+    const tail = tailRaw === 'all' || tailRaw === '' ? 'all' : Number(tailRaw);
+    if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) throw invalidParameter(`invalid tail: ${tailRaw}`);
+    const ac = new AbortController();
+    const { c, entries } = containers.logs(req.params.id, {
+      stdout, stderr, follow: truthy(q.follow), tail: tail as number | 'all',
+      since: q.since ? parseTimestampParam(q.since) : undefined,
+      until: q.until ? parseTimestampParam(q.until) : undefined,
+      signal: ac.signal,
+    });
+    const ts = truthy(q.timestamps);
+    const out = startStream(reply, { contentType: null });
+    const off = (app.deps.onShutdown as (fn: () => void) => () => void)(() => ac.abort());
+    out.onClose(() => ac.abort());
+    try {
+      for await (const e of entries) {
+        if (out.closed) break;
+        const payload = ts ? Buffer.concat([Buffer.from(`${e.time} `), e.line]) : e.line;
+        out.write(c.config.Tty ? payload : frame(e.stream === 'stdout' ? 1 : 2, payload));
+      }
+    } catch (err) {
+      if (!ac.signal.aborted) req.log.warn({ err }, 'log read failed');
+    } finally {
+      off();
+      out.end();
+    }
+  });
+
+  // ---------------------------------------------------------------- attach (hijacked)
+
+  app.hijack.add('POST', '/containers/:id/attach', (req: IncomingMessage, socket: Duplex, head: Buffer, params, query) => {
+    const { c, hub } = containers.attachHub(params.id!);
+    const detachKeys = parseDetachKeys(query.get('detachKeys'));
+    const conn = upgradeSocket(req, socket, head, { tty: c.config.Tty, contentType: hijackContentType(c.config.Tty, stripVersion(req.url ?? '').version) });
+    const wantStdin = truthy(query.get('stdin') ?? undefined);
+    let stdin = wantStdin ? conn.stdin : null;
+    if (stdin && c.config.Tty) {
+      const f = new DetachFilter(detachKeys);
+      stdin = stdin.pipe(f);
+    }
+    const logs = truthy(query.get('logs') ?? undefined);
+    const streamIt = truthy(query.get('stream') ?? undefined);
+    void (async () => {
+      if (logs) {
+        const { entries } = containers.logs(c.id, { stdout: truthy(query.get('stdout') ?? undefined), stderr: truthy(query.get('stderr') ?? undefined), follow: false, signal: new AbortController().signal });
+        for await (const e of entries) conn.write(e.stream, e.line);
+      }
+      if (!streamIt) {
+        await conn.close();
+        return;
+      }
+      const a = hub.attach(conn, { stdout: truthy(query.get('stdout') ?? undefined), stderr: truthy(query.get('stderr') ?? undefined), stdin });
+      await a.done;
+      if (!conn.closed) await conn.close();
+    })().catch(() => conn.destroy());
+  });
+
+  // dockerode may attach without Upgrade: answer with a raw stream on a plain response.
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/attach', { preParsing: async () => Readable.from([]) }, async (req, reply) => {
+    const { c, hub } = containers.attachHub(req.params.id);
+    const { rawStreamResponse } = await import('../stream/hijack.js');
+    const conn = rawStreamResponse(reply, { tty: c.config.Tty, headers: commonHeaders, parsedBody: {} });
+    const a = hub.attach(conn, { stdout: truthy(req.query.stdout), stderr: truthy(req.query.stderr), stdin: truthy(req.query.stdin) ? conn.stdin : null });
+    await a.done;
+    if (!conn.closed) await conn.close();
+  });
+
+  // ---------------------------------------------------------------- prune, changes, export
+
+  app.post<{ Querystring: Q }>('/containers/prune', async (req) => {
+    const r = await containers.prune(parseFilters(req.query.filters));
+    return { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed };
+  });
+
+  app.get<{ Params: { id: string } }>('/containers/:id/changes', async (req) => {
+    const c = containers.get(req.params.id);
+    const images = app.deps.imagePort as { changes?: (m: unknown, i: unknown) => Array<{ Path: string; Kind: number }> } | undefined;
+    const m = containers.rootfsOf(c);
+    const img = containers.imageOf(c);
+    const list = img ? images?.changes?.(m, img) ?? [] : [];
+    return list.length ? list : null;
+  });
+
+  app.get<{ Params: { id: string } }>('/containers/:id/export', async (req, reply: FastifyReply) => {
+    const images = app.deps.imagePort as { exportRootfs?: (root: string) => NodeJS.ReadableStream } | undefined;
+    if (!images?.exportRootfs) throw invalidParameter('export is not available');
+    await containers.withRootfs(req.params.id, async (root, c) => {
+      const out = startStream(reply, { contentType: 'application/x-tar' });
+      const tar = images.exportRootfs!(root);
+      await new Promise<void>((resolve, reject) => {
+        tar.on('data', (d: Buffer) => out.write(d));
+        tar.on('end', () => resolve());
+        tar.on('error', reject);
+        out.onClose(() => resolve());
+      });
+      out.end();
+      app.deps.events.publish('container', 'export', c.id, containers.eventAttrs(c), c.config.Image);
+    });
+  });
+
+  await app.register(archiveRoutes);
+
+  app.post<{ Querystring: Q; Body: Record<string, unknown> }>('/commit', async (req, reply) => {
+    const images = app.deps.imagePort as { commit?: (...a: never[]) => Promise<string> } | undefined;
+    if (!images?.commit) throw invalidParameter('commit is not available');
+    const q = req.query;
+    if (!q.container) throw invalidParameter('No container specified');
+    const c = containers.get(q.container);
+    const pause = q.pause === undefined ? true : truthy(q.pause);
+    const wasRunning = c.state === 'running';
+    if (pause && wasRunning) await containers.pause(c.id).catch(() => {});
+    try {
+      const img = containers.imageOf(c);
+      const changes = q.changes ? (Array.isArray(q.changes) ? (q.changes as unknown as string[]) : [q.changes]) : [];
+      const id = await (images.commit as unknown as (m: unknown, b: unknown, o: unknown) => Promise<string>)(containers.rootfsOf(c), img, {
+        config: (req.body && Object.keys(req.body).length ? req.body : c.config) as Record<string, unknown>,
+        author: q.author ?? '', comment: q.comment ?? '', repo: q.repo || undefined, tag: q.tag || undefined, changes, containerId: c.id,
+        containerConfig: c.config as unknown as Record<string, unknown>,
+      });
+      app.deps.events.publish('container', 'commit', c.id, containers.eventAttrs(c, { comment: q.comment ?? '' }), c.config.Image);
+      return reply.code(201).send({ Id: id });
+    } finally {
+      if (pause && wasRunning) await containers.unpause(c.id).catch(() => {});
+    }
+  });
+
+  void formatRfc3339Nano;
+}
+
+const ZERO = '0001-01-01T00:00:00Z';
+function emptyStats(c: Container): Record<string, unknown> {
+  const cpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+  return {
+    name: `/${c.name}`, id: c.id, read: ZERO, preread: ZERO, pids_stats: {}, num_procs: 0, storage_stats: {},
+    blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
+    cpu_stats: cpu, precpu_stats: cpu, memory_stats: {},
+  };
+}

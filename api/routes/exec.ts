@@ -1,0 +1,109 @@
+// Exec endpoints: create, start (hijacked, plain raw stream, or detached), resize, inspect.
+import type { FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import type { ContainerService } from '../../daemon/containers/service.js';
+import type { ExecSession } from '../../daemon/containers/exec.js';
+import { upgradeSocket, rawStreamResponse, readUpgradeBody, hijackContentType, parseDetachKeys, DetachFilter, type HijackedConnection } from '../stream/hijack.js';
+import { commonHeaders } from '../server.js';
+import { stripVersion } from '../version.js';
+import { invalidParameter } from '../../errors/index.js';
+
+interface StartBody { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }
+
+export default async function execRoutes(app: FastifyInstance): Promise<void> {
+  const containers = app.deps.containers as ContainerService;
+  const execs = containers.execs;
+
+  app.post<{ Params: { id: string }; Body: Record<string, unknown> }>('/containers/:id/exec', async (req, reply) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const cmd = typeof b.Cmd === 'string' ? [b.Cmd] : (b.Cmd as string[] | undefined);
+    if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter('No exec command specified');
+    const id = containers.execCreate(req.params.id, {
+      Cmd: cmd, Env: (b.Env as string[] | null) ?? [], WorkingDir: (b.WorkingDir as string) ?? '', User: (b.User as string) ?? '',
+      Tty: !!b.Tty, AttachStdin: !!b.AttachStdin, AttachStdout: !!b.AttachStdout, AttachStderr: !!b.AttachStderr,
+      Privileged: !!b.Privileged, DetachKeys: (b.DetachKeys as string) ?? '', ConsoleSize: (b.ConsoleSize as [number, number] | null) ?? null,
+    });
+    return reply.code(201).send({ Id: id });
+  });
+
+  /** Runs the exec with `conn` attached; ends the connection after the last output byte. */
+  const runAttached = async (s: ExecSession, conn: HijackedConnection, body: StartBody) => {
+    if (body.ConsoleSize && body.ConsoleSize[0]) s.config.ConsoleSize = body.ConsoleSize;
+    const { hub } = await execs.start(s.id, { tty: body.Tty });
+    let stdin = s.config.AttachStdin ? conn.stdin : null;
+    if (stdin && s.config.Tty) stdin = stdin.pipe(new DetachFilter(parseDetachKeys(s.config.DetachKeys || null, 'exec')));
+    const a = hub.attach(conn, { stdout: !!s.config.AttachStdout, stderr: !!s.config.AttachStderr, stdin });
+    await a.done;
+    if (!conn.closed) await conn.close();
+  };
+
+  app.hijack.add('POST', '/exec/:id/start', async (req, socket, head, params) => {
+    const s = execs.get(params.id!);
+    const { body, rest } = await readUpgradeBody(req, socket, head);
+    const b = (body ?? {}) as StartBody;
+    if (b.Detach) {
+      await execs.start(s.id, {});
+      socket.end(`HTTP/1.1 200 OK\r\n${Object.entries(commonHeaders).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Content-Length: 0\r\n\r\n`);
+      return;
+    }
+    const tty = !!s.config.Tty;
+    const conn = upgradeSocket(req, socket, rest, { tty, headers: commonHeaders, bodyConsumed: b, contentType: hijackContentType(tty, stripVersion(req.url ?? '').version) });
+    try {
+      await runAttached(s, conn, b);
+    } catch (err) {
+      // The 101 is out: report in-band as dockerd does (text on the stream), then close.
+      const msg = Buffer.from(`${(err as Error).message}\r\n`);
+      conn.write('stderr', msg);
+      await conn.close();
+    }
+  });
+
+  // Without Upgrade (dockerode, testcontainers): the JSON body may be followed by stdin on an open
+  // request, so the body is read here from the stream rather than by the JSON parser.
+  app.post<{ Params: { id: string } }>('/exec/:id/start', { preParsing: async () => Readable.from([]) }, async (req, reply) => {
+    const s = execs.get(req.params.id);
+    const conn = rawStreamResponse(reply, { tty: !!s.config.Tty, headers: commonHeaders, bodyInStream: true });
+    let b: StartBody;
+    try {
+      b = ((await conn.body) ?? {}) as StartBody;
+    } catch {
+      conn.destroy();
+      return;
+    }
+    if (b.Detach) {
+      await execs.start(s.id, {}).catch(() => {});
+      await conn.close();
+      return;
+    }
+    try {
+      await runAttached(s, conn, b);
+    } catch (err) {
+      conn.write('stderr', Buffer.from(`${(err as Error).message}\r\n`));
+      await conn.close();
+    }
+  });
+
+  app.post<{ Params: { id: string }; Querystring: { h?: string; w?: string } }>('/exec/:id/resize', async (req, reply) => {
+    const h = Number(req.query.h), w = Number(req.query.w);
+    if (!Number.isInteger(h) || !Number.isInteger(w)) throw invalidParameter(`invalid resize height/width: ${req.query.h}/${req.query.w}`);
+    execs.resize(req.params.id, h, w);
+    return reply.code(200).send();
+  });
+
+  app.get<{ Params: { id: string } }>('/exec/:id/json', async (req) => {
+    const s = execs.get(req.params.id);
+    return {
+      CanRemove: false,
+      ContainerID: s.containerId,
+      DetachKeys: s.config.DetachKeys ?? '',
+      ExitCode: s.exitCode,
+      ID: s.id,
+      OpenStderr: !!s.config.AttachStderr,
+      OpenStdin: !!s.config.AttachStdin,
+      OpenStdout: !!s.config.AttachStdout,
+      ProcessConfig: { arguments: s.config.Cmd.slice(1), entrypoint: s.config.Cmd[0], privileged: !!s.config.Privileged, tty: !!s.config.Tty, user: s.config.User ?? '' },
+      Running: s.running,
+      Pid: s.pid,
+    };
+  });
+}

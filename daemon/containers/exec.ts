@@ -1,0 +1,118 @@
+// Exec sessions: docker exec create/start/inspect/resize. Kept in memory (as
+// dockerd does); they die with their container.
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import { conflict, invalidParameter, notFound } from '../../errors/index.js';
+import type { EventBus } from '../events.js';
+import { StdioHub } from '../stdio.js';
+import type { RuntimePort, Task } from './ports.js';
+import type { Container } from './types.js';
+import type { ContainerService } from './service.js';
+
+export interface ExecConfig {
+  Cmd: string[];
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Tty?: boolean;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Privileged?: boolean;
+  DetachKeys?: string;
+  ConsoleSize?: [number, number] | null;
+}
+
+export interface ExecSession {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  task: Task | null;
+  hub: StdioHub | null;
+  started: boolean;
+  done: Promise<void>;
+  resolveDone: () => void;
+}
+
+export class ExecManager {
+  private sessions = new Map<string, ExecSession>();
+
+  constructor(private readonly containers: ContainerService, private readonly runtime: RuntimePort, private readonly events: EventBus, private readonly log: Logger) {}
+
+  create(c: Container, config: ExecConfig): string {
+    if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidParameter('No exec command specified');
+    const id = crypto.randomBytes(32).toString('hex');
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    this.sessions.set(id, { id, containerId: c.id, config, running: false, exitCode: null, pid: 0, task: null, hub: null, started: false, done, resolveDone });
+    this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, this.containers.eventAttrs(c, { execID: id }), c.config.Image);
+    return id;
+  }
+
+  get(id: string): ExecSession {
+    const s = this.sessions.get(id);
+    if (!s) throw notFound(`No such exec instance: ${id}`, 'TSD_ERR_NO_SUCH_EXEC');
+    return s;
+  }
+
+  idsOf(containerId: string): string[] {
+    return [...this.sessions.values()].filter((s) => s.containerId === containerId).map((s) => s.id);
+  }
+
+  /**
+   * Starts the process. The hub is returned so the caller can attach the
+   * client's connection; output flows once the caller has attached.
+   */
+  async start(id: string, opts: { tty?: boolean; detach?: boolean }): Promise<{ session: ExecSession; hub: StdioHub }> {
+    const s = this.get(id);
+    if (s.started) throw conflict(`Error: Exec command ${id} has already run`);
+    const c = this.containers.get(s.containerId);
+    const { pid, spec } = this.containers.execSpec(c, s);
+    if (opts.tty !== undefined && !s.config.Tty) spec.tty = s.config.Tty ?? false;
+    s.started = true;
+    const hub = new StdioHub({ tty: spec.tty, openStdin: !!s.config.AttachStdin, closeStdinOnEof: true, log: null });
+    s.hub = hub;
+    let task: Task;
+    try {
+      task = await this.runtime.exec(pid, spec);
+    } catch (e) {
+      s.exitCode = (e as { exitCode?: number }).exitCode ?? 126;
+      s.running = false;
+      void hub.finishOutput();
+      s.resolveDone();
+      throw e;
+    }
+    s.task = task;
+    s.pid = task.pid;
+    s.running = true;
+    this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, c.id, this.containers.eventAttrs(c, { execID: id }), c.config.Image);
+    if (task.pty) hub.setOutput(task.pty.stream, null);
+    else hub.setOutput(task.stdout, task.stderr);
+    hub.setStdin(task.pty ? task.pty.stream : task.stdin);
+    void task.exited.then(async (r) => {
+      await hub.finishOutput().catch(() => {});
+      s.exitCode = r.exitCode;
+      s.running = false;
+      s.task = null;
+      this.events.publish('container', 'exec_die', c.id, this.containers.eventAttrs(c, { execID: id, exitCode: String(r.exitCode) }), c.config.Image);
+      s.resolveDone();
+    }).catch((err) => this.log.warn({ err }, 'exec exit handling failed'));
+    return { session: s, hub };
+  }
+
+  resize(id: string, rows: number, cols: number): void {
+    const s = this.get(id);
+    if (!s.task) throw conflict(`cannot resize a stopped container: unknown`);
+    s.task.pty?.resize(rows, cols);
+  }
+
+  /** The container's PID 1 exited: its execs died with it. Forget them after a grace period. */
+  async containerStopped(containerId: string): Promise<void> {
+    const mine = [...this.sessions.values()].filter((s) => s.containerId === containerId);
+    await Promise.race([Promise.all(mine.map((s) => (s.started ? s.done : Promise.resolve()))), new Promise((r) => setTimeout(r, 2000).unref())]);
+    setTimeout(() => { for (const s of mine) this.sessions.delete(s.id); }, 60_000).unref();
+  }
+}

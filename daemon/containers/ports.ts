@@ -1,0 +1,59 @@
+// What the container service needs from the other subsystems, as narrow
+// interfaces. daemon/daemon.ts adapts the real implementations to them; tests
+// may pass fakes for the parts that cannot run in a unit test.
+import type { Readable } from 'node:stream';
+import type { RuntimeSpec, ExecSpec, Task } from '../../runtime/index.js';
+import type { CgroupManager, Resources } from '../../cgroupfs/index.js';
+import type { NetworkController } from '../../netctl/index.js';
+
+/** The parts of an image a container is made of. */
+export interface ImageForContainer {
+  id: string;
+  /** The image's runtime config (OCI `config`): Env, Cmd, Entrypoint, WorkingDir, User, Labels, ExposedPorts, Volumes, StopSignal, Healthcheck. */
+  runConfig: {
+    User?: string; Env?: string[]; Cmd?: string[] | null; Entrypoint?: string[] | null; WorkingDir?: string;
+    Labels?: Record<string, string> | null; ExposedPorts?: Record<string, object> | null; Volumes?: Record<string, object> | null;
+    StopSignal?: string; Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  };
+  /** Layer directories, bottom first. */
+  layerDirs: string[];
+}
+
+export interface RootfsMount {
+  /** The overlay mount point. */
+  target: string;
+  upperdir: string;
+  workdir: string;
+  lowerdirs: string[];
+}
+
+export interface ImagePort {
+  /** By name, digest reference or (short) id; throws NoSuchImageError. */
+  resolve(ref: string): ImageForContainer;
+  byId(id: string): ImageForContainer | null;
+  /** Plans the container's overlay dirs under containerDir and creates upper/work (nothing mounted). */
+  prepareRootfs(containerDir: string, image: ImageForContainer): RootfsMount;
+  mountRootfs(m: RootfsMount): void;
+  unmountRootfs(target: string): void;
+  /** docker diff: changes in the upper dir. */
+  changes?(m: RootfsMount, image: ImageForContainer): Array<{ Path: string; Kind: number }>;
+  /** docker export: a tar of the mounted rootfs. */
+  exportRootfs?(target: string): Readable;
+  /** docker commit: a new image from the upper dir. */
+  commit?(m: RootfsMount, base: ImageForContainer, opts: { config: Record<string, unknown>; author: string; comment: string; repo?: string; tag?: string; changes: string[]; containerId: string; containerConfig: Record<string, unknown> }): Promise<string>;
+}
+
+export interface RuntimePort {
+  launch(spec: RuntimeSpec): Promise<Task>;
+  exec(containerPid: number, spec: ExecSpec): Promise<Task>;
+}
+
+export interface CgroupPort {
+  /** A manager for the container's cgroup under the daemon's parent (or HostConfig.CgroupParent). */
+  manager(id: string, parent?: string): CgroupManager;
+  /** Live resource translation for update. */
+  mode: string;
+}
+
+export type NetworkPort = NetworkController;
+export type { Resources, Task };

@@ -1,0 +1,111 @@
+// Named volumes of the local driver: <dataRoot>/volumes/<name>/_data.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { VolumeStore, type VolumeRow } from '../store/volumes.js';
+import type { DB } from '../store/index.js';
+import { conflict, invalidParameter, notFound } from '../errors/index.js';
+import type { EventBus } from './events.js';
+
+export interface Volume extends VolumeRow { mountpoint: string }
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+export class VolumeService {
+  private store: VolumeStore;
+  /** Set by the container service: ids of containers that reference a volume. */
+  usedBy: (name: string) => string[] = () => [];
+
+  constructor(db: DB, private readonly dataRoot: string, private readonly events: EventBus) {
+    this.store = new VolumeStore(db);
+  }
+
+  mountpoint(name: string): string {
+    return path.join(this.dataRoot, 'volumes', name, '_data');
+  }
+
+  private out(v: VolumeRow): Volume {
+    return { ...v, mountpoint: this.mountpoint(v.name) };
+  }
+
+  create(req: { name?: string; driver?: string; labels?: Record<string, string>; options?: Record<string, string> }): Volume {
+    const name = req.name || crypto.randomBytes(32).toString('hex');
+    if (!NAME_RE.test(name)) {
+      throw invalidParameter(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    }
+    const driver = req.driver || 'local';
+    if (driver !== 'local') throw notFound(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+    for (const k of Object.keys(req.options ?? {})) {
+      throw invalidParameter(`create ${name}: invalid option key: "${k}"`);
+    }
+    const existing = this.store.get(name);
+    if (existing) return this.out(existing); // Docker: creating an existing volume returns it
+    fs.mkdirSync(this.mountpoint(name), { recursive: true, mode: 0o755 });
+    const row: VolumeRow = { name, driver, labels: req.labels ?? {}, options: req.options ?? {}, createdAt: new Date().toISOString() };
+    this.store.insert(row);
+    this.events.publish('volume', 'create', name, { driver });
+    return this.out(row);
+  }
+
+  /** For container start: the volume, created on first use (named or anonymous). */
+  ensure(name: string): Volume {
+    return this.store.get(name) ? this.out(this.store.get(name)!) : this.create({ name });
+  }
+
+  inspect(name: string): Volume {
+    const v = this.store.get(name);
+    if (!v) throw notFound(`get ${name}: no such volume`, 'TSD_ERR_NO_SUCH_VOLUME');
+    return this.out(v);
+  }
+
+  list(filters: Record<string, string[]> = {}): Volume[] {
+    for (const k of Object.keys(filters)) if (!['name', 'label', 'dangling', 'driver'].includes(k)) throw invalidParameter(`invalid filter '${k}'`);
+    return this.store.list().map((v) => this.out(v)).filter((v) => {
+      if (filters.name?.length && !filters.name.some((n) => v.name.includes(n))) return false;
+      if (filters.driver?.length && !filters.driver.includes(v.driver)) return false;
+      if (filters.label?.length && !filters.label.every((l) => { const [k, val] = l.split('='); return val === undefined ? k! in v.labels : v.labels[k!] === val; })) return false;
+      if (filters.dangling?.length) {
+        const want = filters.dangling[0] === 'true' || filters.dangling[0] === '1';
+        if ((this.usedBy(v.name).length === 0) !== want) return false;
+      }
+      return true;
+    });
+  }
+
+  remove(name: string, force = false): void {
+    const v = this.store.get(name);
+    if (!v) {
+      if (force) return;
+      throw notFound(`get ${name}: no such volume`, 'TSD_ERR_NO_SUCH_VOLUME');
+    }
+    const users = this.usedBy(name);
+    if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+    fs.rmSync(path.join(this.dataRoot, 'volumes', name), { recursive: true, force: true });
+    this.store.delete(name);
+    this.events.publish('volume', 'destroy', name, { driver: v.driver });
+  }
+
+  prune(filters: Record<string, string[]> = {}): { deleted: string[]; reclaimed: number } {
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    const all = filters.all?.[0] === 'true' || filters.all?.[0] === '1';
+    for (const v of this.list({ ...(filters.label ? { label: filters.label } : {}) })) {
+      if (this.usedBy(v.name).length) continue;
+      // Docker >= 1.42 prunes only anonymous volumes unless all=true.
+      if (!all && !/^[0-9a-f]{64}$/.test(v.name)) continue;
+      reclaimed += dirSize(this.mountpoint(v.name));
+      this.remove(v.name);
+      deleted.push(v.name);
+    }
+    return { deleted, reclaimed };
+  }
+}
+
+export function dirSize(p: string): number {
+  let total = 0;
+  let st: fs.Stats;
+  try { st = fs.lstatSync(p); } catch { return 0; }
+  if (!st.isDirectory()) return st.size;
+  for (const e of fs.readdirSync(p)) total += dirSize(path.join(p, e));
+  return total;
+}

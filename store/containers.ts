@@ -1,0 +1,92 @@
+// Data access for containers: rows in, domain records out. No policy here.
+import type { DB } from './db.js';
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  imageId: string;
+  imageRef: string;
+  createdAt: string;
+  state: string;
+  pid: number;
+  pidStart: string;
+  exitCode: number;
+  oomKilled: boolean;
+  error: string;
+  startedAt: string;
+  finishedAt: string;
+  restartCount: number;
+  config: unknown;
+  hostConfig: unknown;
+  runtime: unknown;
+}
+
+interface RawRow {
+  id: string; name: string; image_id: string; image_ref: string; created_at: string; state: string; pid: number; pid_start: string;
+  exit_code: number; oom_killed: number; error: string; started_at: string; finished_at: string; restart_count: number;
+  config: string; host_config: string; runtime: string;
+}
+
+const fromRaw = (r: RawRow): ContainerRow => ({
+  id: r.id, name: r.name, imageId: r.image_id, imageRef: r.image_ref, createdAt: r.created_at, state: r.state, pid: r.pid,
+  pidStart: r.pid_start, exitCode: r.exit_code, oomKilled: !!r.oom_killed, error: r.error, startedAt: r.started_at,
+  finishedAt: r.finished_at, restartCount: r.restart_count, config: JSON.parse(r.config), hostConfig: JSON.parse(r.host_config),
+  runtime: JSON.parse(r.runtime),
+});
+
+const columns: Record<keyof Omit<ContainerRow, 'id'>, string> = {
+  name: 'name', imageId: 'image_id', imageRef: 'image_ref', createdAt: 'created_at', state: 'state', pid: 'pid', pidStart: 'pid_start',
+  exitCode: 'exit_code', oomKilled: 'oom_killed', error: 'error', startedAt: 'started_at', finishedAt: 'finished_at',
+  restartCount: 'restart_count', config: 'config', hostConfig: 'host_config', runtime: 'runtime',
+};
+
+const toDb = (k: string, v: unknown): unknown =>
+  k === 'config' || k === 'hostConfig' || k === 'runtime' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v;
+
+export class ContainerStore {
+  constructor(private readonly db: DB) {}
+
+  insert(c: ContainerRow): void {
+    this.db.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created_at, state, pid, pid_start, exit_code, oom_killed, error,
+      started_at, finished_at, restart_count, config, host_config, runtime) VALUES (@id, @name, @imageId, @imageRef, @createdAt, @state, @pid,
+      @pidStart, @exitCode, @oomKilled, @error, @startedAt, @finishedAt, @restartCount, @config, @hostConfig, @runtime)`).run({
+      ...c, oomKilled: c.oomKilled ? 1 : 0, config: JSON.stringify(c.config), hostConfig: JSON.stringify(c.hostConfig), runtime: JSON.stringify(c.runtime),
+    });
+  }
+
+  update(id: string, fields: Partial<Omit<ContainerRow, 'id'>>): void {
+    const keys = Object.keys(fields) as Array<keyof typeof columns>;
+    if (keys.length === 0) return;
+    const sets = keys.map((k) => `${columns[k]} = @${k}`).join(', ');
+    const params: Record<string, unknown> = { id };
+    for (const k of keys) params[k] = toDb(k, fields[k]);
+    this.db.prepare(`UPDATE containers SET ${sets} WHERE id = @id`).run(params);
+  }
+
+  get(id: string): ContainerRow | undefined {
+    const r = this.db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as RawRow | undefined;
+    return r && fromRaw(r);
+  }
+
+  byName(name: string): ContainerRow | undefined {
+    const r = this.db.prepare('SELECT * FROM containers WHERE name = ?').get(name) as RawRow | undefined;
+    return r && fromRaw(r);
+  }
+
+  /** ids starting with `prefix` (at most 2: enough to tell unique from ambiguous). */
+  idsByPrefix(prefix: string): string[] {
+    return (this.db.prepare("SELECT id FROM containers WHERE id >= ? AND id < ? || 'g' LIMIT 2").all(prefix, prefix) as Array<{ id: string }>).map((r) => r.id);
+  }
+
+  list(): ContainerRow[] {
+    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, rowid DESC').all() as RawRow[]).map(fromRaw);
+  }
+
+  delete(id: string): void {
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  }
+
+  usesImage(imageId: string): ContainerRow[] {
+    return (this.db.prepare('SELECT * FROM containers WHERE image_id = ?').all(imageId) as RawRow[]).map(fromRaw);
+  }
+}
