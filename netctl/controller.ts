@@ -377,7 +377,7 @@ export class BridgeNetworkController implements NetworkController {
       this.proxies.set(`${containerId}/${n.id}`, proxies);
       this.store.setEndpointPorts(containerId, n.id, ports);
     }
-    this.refreshHosts([n.id], []);
+    this.refreshHosts([n.id], [containerId]);
     this.log.debug({ container: containerId, network: n.name, ip: r.ip }, 'endpoint attached');
     return this.toEndpoint(this.store.getEndpoint(containerId, n.id)!, n);
   }
@@ -446,7 +446,7 @@ export class BridgeNetworkController implements NetworkController {
     const cids = new Set(extra);
     for (const nid of new Set(networkIds)) {
       const n = this.store.getNetwork(nid);
-      if (!n) continue;
+      if (!n || n.name === 'bridge') continue; // no peer entries there: only the containers named in `extra` change
       for (const e of this.store.listEndpoints({ networkId: nid })) cids.add(e.containerId);
     }
     for (const cid of cids) {
