@@ -308,20 +308,26 @@ export class ContainerService {
     const dir = this.containerDir(c.id);
     const image = this.d.images.byId(c.imageId);
     if (!image) throw systemError(`image ${c.imageId} of container ${c.id} is gone`);
+    const t0 = process.hrtime.bigint();
+    const marks: Record<string, number> = {};
+    const mark = (k: string) => { marks[k] = Number(process.hrtime.bigint() - t0) / 1e6; };
     try {
       // 1. root filesystem
       const rootfs = this.d.images.prepareRootfs(dir, image);
       this.d.images.mountRootfs(rootfs);
       undo.push(() => this.d.images.unmountRootfs(rootfs.target));
+      mark('rootfs');
 
       // 2. cgroup and limits
       const cgroup = this.d.cgroups.manager(c.id, c.hostConfig.CgroupParent || undefined);
       cgroup.create();
       undo.push(() => cgroup.destroy());
       cgroup.apply(this.resourcesOf(c));
+      mark('cgroup');
 
       // 3. network
       const network = await this.setupNetwork(c, dir, undo);
+      mark('network');
 
       // 4. mounts
       const mounts = this.runtimeMounts(c);
@@ -370,9 +376,11 @@ export class ContainerService {
         if (exitCode === 126 || exitCode === 127) throw new DaemonError('invalid-parameter', (e as DaemonError).code ?? 'TSD_ERR_RUNTIME_START', (e as Error).message);
         throw e;
       }
+      mark('launch');
       if (task.pty) hub.setOutput(task.pty.stream, null);
       else hub.setOutput(task.stdout, task.stderr);
       hub.setStdin(task.pty ? task.pty.stream : task.stdin);
+      this.d.log.debug({ ctr: c.id, ms: marks }, 'container started');
 
       const startedAt = new Date().toISOString();
       const live: Live = { task, hub, log, cgroup, rootfs, done: Promise.resolve(), stopping: false };
