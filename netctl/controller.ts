@@ -9,7 +9,7 @@ import { LinuxSyscalls, type Syscalls } from '../sys/index.js';
 import { HOSTS_MARKER, ownHostNames, parseExtraHosts, renderHostsHead, renderHostsTail, renderResolvConf, replaceHostsTail, type HostsEntry } from './etc-files.js';
 import { createIptablesExecutor, planBridgeRules, setupCalls, teardownCalls, type IptablesExecutor } from './iptables.js';
 import { allocateIp, checkRequestedIp, cidrsOverlap, firstHost, intToIp, macFromIp, networkCidr, parseCidr, parseProcNetRoute, selectSubnet } from './ipam.js';
-import { createIpExecutor, hostVethName, NEW_NETNS_LINES, planBridge, planVeth, userBridgeName, type IpExecutor } from './links.js';
+import { createIpExecutor, hostVethName, planBridge, planVeth, userBridgeName, type IpExecutor } from './links.js';
 import { ensureNetnsDir, isBoundNetns, removeNetnsDir, removeNetnsFile } from './netns.js';
 import { startPortProxy, type PortProxy } from './ports.js';
 import type {
@@ -344,16 +344,11 @@ export class BridgeNetworkController implements NetworkController {
     const proxies: PortProxy[] = [];
     try {
       if (existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true);
-      if (created) {
-        if (!this.netnsDirReady) ensureNetnsDir(this.sys, this.netnsDir);
-        this.netnsDirReady = true;
-        fs.writeFileSync(file, '');
-        await this.ip.createNetns(file, NEW_NETNS_LINES);
-      }
       const plan = planVeth({
+        newNetns: created,
         ifname: r.ifname,
         hostVeth,
-        netnsFile: file,
+        hostNetns: `/proc/${process.pid}/ns/net`,
         bridge: n.bridge,
         ip: r.ip,
         prefixLen,
@@ -361,8 +356,15 @@ export class BridgeNetworkController implements NetworkController {
         gateway: n.gateway,
         defaultRoute: first && !n.internal,
       });
+      if (created) {
+        if (!this.netnsDirReady) ensureNetnsDir(this.sys, this.netnsDir);
+        this.netnsDirReady = true;
+        fs.writeFileSync(file, '');
+        await this.ip.createNetns(file, plan.inside);
+      } else {
+        await this.ip.inNetns(file, plan.inside);
+      }
       await this.ip.host(plan.host);
-      await this.ip.inNetns(file, plan.inside);
       for (const b of req.ports ?? []) proxies.push(await startPortProxy(b, r.ip));
     } catch (e) {
       await Promise.all(proxies.map((p) => p.close()));

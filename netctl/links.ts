@@ -1,7 +1,8 @@
 // Link/address/route work as `ip -batch` scripts (pure plans), run by a thin
 // executor: `ip` on the host, `unshare --net=<file> ip` to create a container's
-// netns (bound at <file>) and bring lo up, `nsenter --net=<file> ip` to
-// configure inside it. The daemon's own netns never changes.
+// netns (bound at <file>) and configure it in the same process, or
+// `nsenter --net=<file> ip` to configure an existing one. The daemon's own
+// netns never changes.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -29,21 +30,26 @@ export function planBridge(n: { bridge: string; gateway: string; prefixLen: numb
 }
 
 export interface VethPlan {
-  /** in the host netns: create the pair with its peer born inside the container's netns, enslave the host end */
-  host: string[];
-  /** inside the container's netns, after `host` */
+  /** inside the container's netns (run by `unshare` for a new netns, `nsenter` otherwise) */
   inside: string[];
+  /** in the host netns, after `inside` */
+  host: string[];
 }
 
 /**
- * `ip link add ... peer name ethN netns <file>` creates the peer directly in
- * the container's netns: measured 2-3x faster than creating both ends inside
- * and moving one out (`link set ... netns` waits for an RCU grace period).
+ * Create the pair from inside the container's netns with the host end born
+ * directly in the daemon's netns (`peer ... netns /proc/<pid>/ns/net`): one
+ * process creates the netns and configures it. Measured here: 7 ms median for a
+ * new netns (2 processes), against 10 ms creating the pair from the host
+ * (3 processes) and 20-40 ms creating both ends inside and moving one out
+ * (`link set ... netns` waits for an RCU grace period).
  */
 export function planVeth(e: {
+  newNetns: boolean;
   ifname: string;
   hostVeth: string;
-  netnsFile: string;
+  /** the daemon's netns, e.g. /proc/<pid>/ns/net */
+  hostNetns: string;
   bridge: string;
   ip: string;
   prefixLen: number;
@@ -52,22 +58,16 @@ export function planVeth(e: {
   defaultRoute: boolean;
 }): VethPlan {
   return {
-    host: [
-      `link add ${e.hostVeth} type veth peer name ${e.ifname} netns ${e.netnsFile}`,
-      `link set ${e.hostVeth} master ${e.bridge}`,
-      `link set ${e.hostVeth} up`,
-    ],
     inside: [
-      `link set ${e.ifname} address ${e.mac}`,
+      ...(e.newNetns ? ['link set lo up'] : []),
+      `link add ${e.ifname} address ${e.mac} type veth peer name ${e.hostVeth} netns ${e.hostNetns}`,
       `addr add ${e.ip}/${e.prefixLen} dev ${e.ifname}`,
       `link set ${e.ifname} up`,
       ...(e.defaultRoute ? [`route replace default via ${e.gateway} dev ${e.ifname}`] : []),
     ],
+    host: [`link set ${e.hostVeth} master ${e.bridge}`, `link set ${e.hostVeth} up`],
   };
 }
-
-/** Run in a new netns right after creating it. */
-export const NEW_NETNS_LINES = ['link set lo up'];
 
 export interface IpExecutor {
   /** Run a batch in the host netns. force: keep going after a failing line. */

@@ -143,6 +143,16 @@ t.test('bridge networking on a real kernel', privilegedOpts(), async (t) => {
     t.notOk(pingFrom(ctl.netnsPath(cid(3)), eb.ip), 'network A cannot reach network B');
     t.notOk(pingFrom(ctl.netnsPath(cid(6)), ea.ip), 'network B cannot reach network A');
     t.notOk(pingFrom(ctl.netnsPath(cid(1)), ea.ip), 'default bridge cannot reach network A');
+    // a second network in an existing netns: eth1, reachable from both sides
+    const eb2 = await ctl.attach(cid(6), { network: a.name, hostname: 'six' });
+    t.equal(eb2.ifname, 'eth1');
+    const addrs = sh('nsenter', [`--net=${ctl.netnsPath(cid(6))}`, 'ip', '-o', '-4', 'addr']).out;
+    t.match(addrs, new RegExp(`eth0\\s+inet ${eb.ip.replace(/\./g, '\\.')}/26`));
+    t.match(addrs, new RegExp(`eth1\\s+inet ${eb2.ip.replace(/\./g, '\\.')}/26`));
+    t.ok(reach(ctl.netnsPath(cid(6)), ea.ip), 'connected to A too: reaches A');
+    await ctl.detach(cid(6), a.name);
+    t.notMatch(sh('nsenter', [`--net=${ctl.netnsPath(cid(6))}`, 'ip', '-o', 'link']).out, 'eth1', 'eth1 gone after disconnect');
+    t.ok(reach(ctl.netnsPath(cid(6)), eb.gateway), 'still on B');
 
     const d3 = path.join(tmp, 'c3');
     const d5 = path.join(tmp, 'c5');

@@ -29,10 +29,17 @@ t.test('iptables plan of a bridge network', async (t) => {
 
 t.test('link plans', async (t) => {
   t.same(planBridge({ bridge: 'tsd0', gateway: '172.31.0.1', prefixLen: 16, mac: '02:42:ac:1f:00:01' }), ['link add name tsd0 address 02:42:ac:1f:00:01 type bridge', 'addr replace 172.31.0.1/16 dev tsd0', 'link set tsd0 up']);
-  const v = planVeth({ ifname: 'eth0', hostVeth: 'vethabc', netnsFile: '/run/tsd/netns/c1', bridge: 'tsd0', ip: '172.31.0.2', prefixLen: 16, mac: '02:42:ac:1f:00:02', gateway: '172.31.0.1', defaultRoute: true });
-  t.same(v.host, ['link add vethabc type veth peer name eth0 netns /run/tsd/netns/c1', 'link set vethabc master tsd0', 'link set vethabc up']);
-  t.same(v.inside, ['link set eth0 address 02:42:ac:1f:00:02', 'addr add 172.31.0.2/16 dev eth0', 'link set eth0 up', 'route replace default via 172.31.0.1 dev eth0']);
-  t.notOk(planVeth({ ifname: 'eth1', hostVeth: 'v', netnsFile: 'n', bridge: 'b', ip: '1.1.1.2', prefixLen: 24, mac: 'm', gateway: '1.1.1.1', defaultRoute: false }).inside.some((l) => l.includes('default')));
+  const v = planVeth({ newNetns: true, ifname: 'eth0', hostVeth: 'vethabc', hostNetns: '/proc/1/ns/net', bridge: 'tsd0', ip: '172.31.0.2', prefixLen: 16, mac: '02:42:ac:1f:00:02', gateway: '172.31.0.1', defaultRoute: true });
+  t.same(v.inside, [
+    'link set lo up',
+    'link add eth0 address 02:42:ac:1f:00:02 type veth peer name vethabc netns /proc/1/ns/net',
+    'addr add 172.31.0.2/16 dev eth0',
+    'link set eth0 up',
+    'route replace default via 172.31.0.1 dev eth0',
+  ]);
+  t.same(v.host, ['link set vethabc master tsd0', 'link set vethabc up']);
+  const second = planVeth({ newNetns: false, ifname: 'eth1', hostVeth: 'v', hostNetns: 'n', bridge: 'b', ip: '1.1.1.2', prefixLen: 24, mac: 'm', gateway: '1.1.1.1', defaultRoute: false }).inside;
+  t.notOk(second.some((l) => l.includes('default') || l.includes('lo up')), 'an existing netns: no lo, no second default route');
   const a = hostVethName('c1', 'n1');
   t.equal(a, hostVethName('c1', 'n1'), 'deterministic');
   t.not(a, hostVethName('c1', 'n2'));
