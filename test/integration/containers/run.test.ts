@@ -1,0 +1,76 @@
+// docker run / exec over the real CLI: output, exit codes, piped stdin, and
+// interactive TTYs (tmux gives a real pty whose size we change).
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { containerEnv, containerOpts, waitFor } from './helpers.js';
+
+const opts = containerOpts();
+
+t.test('docker run and exec', opts, async (t) => {
+  const e = await containerEnv(t);
+  const { docker, ok } = e;
+
+  await t.test('run --rm echo', async (t) => {
+    const r = await docker(['run', '--rm', 'busybox:fixture', 'echo', 'hi']);
+    t.equal(r.code, 0);
+    t.equal(r.out, 'hi\n');
+  });
+
+  await t.test('exit code propagates', async (t) => {
+    const r = await docker(['run', '--rm', 'busybox:fixture', 'sh', '-c', 'exit 3']);
+    t.equal(r.code, 3);
+  });
+
+  await t.test('stdin piped into run -i', async (t) => {
+    const r = await docker(['run', '--rm', '-i', 'busybox:fixture', 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'hello stdin\n' });
+    t.equal(r.code, 0, r.err);
+    t.equal(r.out, 'HELLO STDIN\ndone\n');
+  });
+
+  await t.test('stdout and stderr are separate', async (t) => {
+    const r = await docker(['run', '--rm', 'busybox:fixture', 'sh', '-c', 'echo out; echo err >&2']);
+    t.equal(r.out, 'out\n');
+    t.equal(r.err, 'err\n');
+  });
+
+  await t.test('run -it under a pty with a set size (script)', async (t) => {
+    const out = execFileSync('script', ['-qec', 'stty rows 30 cols 100; docker run -it --rm busybox:fixture stty size', '/dev/null'],
+      { env: e.d.dockerEnv, timeout: 30_000, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+    t.match(out, /30 100/);
+  });
+
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', `tsdt${process.pid}`, ...args], { env: e.d.dockerEnv, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const pane = (target: string) => tmux('capture-pane', '-p', '-t', target);
+  t.teardown(() => { try { tmux('kill-server'); } catch { /* not started */ } });
+
+  await t.test('run -it in tmux: shell round trip and resize', async (t) => {
+    const name = e.name('it');
+    tmux('new-session', '-d', '-s', 'run', '-x', '80', '-y', '24', `docker run -it --name ${name} busybox:fixture sh`);
+    tmux('send-keys', '-t', 'run', 'echo $((6*7))', 'Enter');
+    await waitFor(() => /^42$/m.test(pane('run')), 15_000, 'shell output');
+    tmux('send-keys', '-t', 'run', 'stty size', 'Enter');
+    await waitFor(() => /^24 80$/m.test(pane('run')), 10_000, 'initial size');
+    tmux('resize-window', '-t', 'run', '-x', '100', '-y', '30');
+    tmux('send-keys', '-t', 'run', 'clear; stty size', 'Enter');
+    await waitFor(() => /^30 100$/m.test(pane('run')), 10_000, 'resized size');
+    tmux('send-keys', '-t', 'run', 'exit 5', 'Enter');
+    await waitFor(async () => (await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).out.trim() === 'exited 5', 10_000, 'exit');
+    t.pass('exited with 5');
+  });
+
+  await t.test('exec -it in tmux: shell round trip and resize', async (t) => {
+    const name = e.name('exec-it');
+    await ok('run', '-d', '--name', name, 'busybox:fixture', 'sleep', '300');
+    tmux('new-session', '-d', '-s', 'exec', '-x', '90', '-y', '20', `docker exec -it ${name} sh`);
+    tmux('send-keys', '-t', 'exec', 'echo $((7*6))x', 'Enter');
+    await waitFor(() => /^42x$/m.test(pane('exec')), 15_000, 'exec output');
+    tmux('send-keys', '-t', 'exec', 'stty size', 'Enter');
+    await waitFor(() => /^20 90$/m.test(pane('exec')), 10_000, 'exec initial size');
+    tmux('resize-window', '-t', 'exec', '-x', '110', '-y', '35');
+    tmux('send-keys', '-t', 'exec', 'clear; stty size', 'Enter');
+    await waitFor(() => /^35 110$/m.test(pane('exec')), 10_000, 'exec resized size');
+    tmux('send-keys', '-t', 'exec', 'exit', 'Enter');
+    t.pass('exec shell resized');
+    await ok('rm', '-f', name);
+  });
+});
