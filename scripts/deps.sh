@@ -40,5 +40,6 @@ fi
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi
+[[ "${TSD_CLEAN_BUILD:-0}" == 1 ]] && rm -rf dist
 npm run -s build
 chmod +x dist/daemon/main.js dist/cli/main.js 2>/dev/null || true

@@ -3,6 +3,6 @@
 # installing what the tests need first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-TSD_WITH_TEST_DEPS=1 bash scripts/deps.sh
+TSD_WITH_TEST_DEPS=1 TSD_CLEAN_BUILD=1 bash scripts/deps.sh
 export TSD_TEST_LOG_LEVEL="${TSD_TEST_LOG_LEVEL:-info}"
 exec npx tap "$@"

@@ -301,7 +301,12 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const images = app.deps.imagePort as { changes?: (m: unknown, i: unknown) => Array<{ Path: string; Kind: number }> } | undefined;
     const m = containers.rootfsOf(c);
     const img = containers.imageOf(c);
-    const list = img ? images?.changes?.(m, img) ?? [] : [];
+    const raw = img ? images?.changes?.(m, img) ?? [] : [];
+    // Mount points the runtime creates (Docker keeps them in an init layer, so its diff never shows them).
+    const RUNTIME = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys', '/dev/shm', '/dev/pts', '/dev/mqueue', '/dev/console']);
+    const mountpoints = new Set([...RUNTIME, ...c.runtime.mounts.map((x) => x.Destination)]);
+    const kept = raw.filter((e) => !(e.Kind === 1 && mountpoints.has(e.Path)));
+    const list = kept.filter((e) => e.Kind !== 0 || !raw.some((x) => x.Path.startsWith(e.Path + '/')) || kept.some((x) => x.Path.startsWith(e.Path + '/')));
     return list.length ? list : null;
   });
 

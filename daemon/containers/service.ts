@@ -439,6 +439,7 @@ export class ContainerService {
         ports: i === 0 ? ports : [],
       });
       endpoints.push(ep);
+      this.d.events.publish('network', 'connect', ep.networkId, { container: c.id, name: ep.networkName, type: 'bridge' });
       for (const p of ep.ports) {
         const key = `${p.containerPort}/${p.protocol}`;
         (published[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
