@@ -35,12 +35,14 @@ const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
 const nullLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const newId = () => randomBytes(32).toString('hex');
 const nowRfc3339Nano = () => new Date().toISOString().replace(/Z$/, '000000Z');
-const existsLink = (name: string) => fs.existsSync(`/sys/class/net/${name}`);
+const sysfsLinkExists = (name: string) => fs.existsSync(`/sys/class/net/${name}`);
 
 export interface ControllerDeps {
   sys?: Syscalls;
   ip?: IpExecutor;
   iptables?: IptablesExecutor;
+  /** Whether a host network device exists (default: /sys/class/net/<name>). */
+  linkExists?: (name: string) => boolean;
   /** Turns on IPv4 forwarding (default: writes /proc/sys/net/ipv4/ip_forward). */
   enableForwarding?: () => void;
 }
@@ -66,6 +68,7 @@ export class BridgeNetworkController implements NetworkController {
   private readonly queue = new Queue();
   private readonly forwarding?: () => void;
   private netnsDirReady = false;
+  private readonly existsLink: (name: string) => boolean;
 
   constructor(private readonly opts: NetworkControllerOptions, deps: ControllerDeps = {}) {
     this.store = createNetworkStore(opts.db);
@@ -74,6 +77,7 @@ export class BridgeNetworkController implements NetworkController {
     this.ipt = deps.iptables ?? createIptablesExecutor();
     this.log = opts.log ?? nullLog;
     this.forwarding = deps.enableForwarding;
+    this.existsLink = deps.linkExists ?? sysfsLinkExists;
     this.netnsDir = path.join(opts.execRoot, 'netns');
     if (opts.bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(opts.bridge)) throw invalidParameter(`invalid bridge name: ${opts.bridge}`);
     parseCidr(opts.bip);
@@ -137,14 +141,14 @@ export class BridgeNetworkController implements NetworkController {
 
   private async setupBridge(n: NetworkRecord): Promise<void> {
     const prefixLen = parseCidr(n.subnet).prefix;
-    const lines = planBridge({ bridge: n.bridge, gateway: n.gateway, prefixLen, mac: macFromIp(n.gateway) });
-    await this.ip.host(existsLink(n.bridge) ? lines.slice(1) : lines);
-    await this.ipt.apply(setupCalls(planBridgeRules(n)));
+    const lines = planBridge({ bridge: n.bridge, gateway: n.gateway, prefixLen, mac: macFromIp(n.gateway), mtu: mtuOf(n) });
+    await this.ip.host(this.existsLink(n.bridge) ? lines.slice(1) : lines);
+    await this.ipt.apply(setupCalls(planBridgeRules({ ...n, masquerade: masqueradeOf(n) })));
   }
 
   private async teardownBridge(n: NetworkRecord): Promise<void> {
-    await this.ipt.apply(teardownCalls(planBridgeRules(n)));
-    if (existsLink(n.bridge)) await this.ip.host([`link del ${n.bridge}`], true);
+    await this.ipt.apply(teardownCalls(planBridgeRules({ ...n, masquerade: masqueradeOf(n) })));
+    if (this.existsLink(n.bridge)) await this.ip.host([`link del ${n.bridge}`], true);
   }
 
   // ---- networks --------------------------------------------------------
@@ -239,6 +243,10 @@ export class BridgeNetworkController implements NetworkController {
         const why = checkRequestedIp(subnet, req.gateway, []);
         if (why) throw invalidParameter(`invalid gateway ${req.gateway}: ${why}`);
       }
+      if (options[MTU_OPT] !== undefined && !(/^\d+$/.test(options[MTU_OPT]) && Number(options[MTU_OPT]) >= 68 && Number(options[MTU_OPT]) <= 65535)) {
+        throw invalidParameter(`invalid MTU value: ${options[MTU_OPT]}`);
+      }
+      if (options[MASQ_OPT] !== undefined && !['true', 'false'].includes(options[MASQ_OPT])) throw invalidParameter(`invalid value for ${MASQ_OPT}: ${options[MASQ_OPT]}`);
       const id = newId();
       const bridge = options[BRIDGE_NAME_OPT] || userBridgeName(id);
       if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw invalidParameter(`invalid bridge name: ${bridge}`);
@@ -343,7 +351,8 @@ export class BridgeNetworkController implements NetworkController {
     const created = !isBoundNetns(file);
     const proxies: PortProxy[] = [];
     try {
-      if (existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true);
+      if (!this.existsLink(n.bridge)) await this.setupBridge(n); // removed behind our back: heal
+      if (this.existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true);
       const plan = planVeth({
         newNetns: created,
         ifname: r.ifname,
@@ -355,6 +364,7 @@ export class BridgeNetworkController implements NetworkController {
         mac: r.mac,
         gateway: n.gateway,
         defaultRoute: first && !n.internal,
+        mtu: mtuOf(n),
       });
       if (created) {
         if (!this.netnsDirReady) ensureNetnsDir(this.sys, this.netnsDir);
@@ -368,7 +378,7 @@ export class BridgeNetworkController implements NetworkController {
       for (const b of req.ports ?? []) proxies.push(await startPortProxy(b, r.ip));
     } catch (e) {
       await Promise.all(proxies.map((p) => p.close()));
-      if (existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true).catch(() => undefined);
+      if (this.existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true).catch(() => undefined);
       this.store.deleteEndpoint(containerId, n.id);
       if (created) removeNetnsFile(this.sys, file);
       if (e instanceof DaemonError) throw e;
@@ -400,7 +410,7 @@ export class BridgeNetworkController implements NetworkController {
       eps = eps.filter((e) => e.networkId === n.id);
     }
     for (const e of eps) await this.closeProxies(`${containerId}/${e.networkId}`);
-    const dels = eps.map((e) => hostVethName(containerId, e.networkId)).filter(existsLink);
+    const dels = eps.map((e) => hostVethName(containerId, e.networkId)).filter((v) => this.existsLink(v));
     if (dels.length) await this.ip.host(dels.map((v) => `link del ${v}`), true);
     this.store.transaction(() => {
       for (const e of eps) this.store.deleteEndpoint(containerId, e.networkId);
@@ -531,6 +541,11 @@ export class BridgeNetworkController implements NetworkController {
     });
   }
 }
+
+const MTU_OPT = 'com.docker.network.driver.mtu';
+const MASQ_OPT = 'com.docker.network.bridge.enable_ip_masquerade';
+const mtuOf = (n: NetworkRecord): number | undefined => (n.options[MTU_OPT] && n.options[MTU_OPT] !== '1500' ? Number(n.options[MTU_OPT]) : undefined);
+const masqueradeOf = (n: NetworkRecord): boolean => n.options[MASQ_OPT] !== 'false';
 
 function readOr(file: string, fallback: string): string {
   try {

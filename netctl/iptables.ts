@@ -39,7 +39,8 @@ export interface RulePlan {
 
 export const chainNames = (bridge: string) => ({ accept: `TSD-${bridge}`, isolation: `TSD-ISO-${bridge}`, nat: `TSD-${bridge}` });
 
-export function planBridgeRules(n: { bridge: string; subnet: string; internal: boolean }): RulePlan {
+/** `masquerade: false` is Docker's com.docker.network.bridge.enable_ip_masquerade=false. */
+export function planBridgeRules(n: { bridge: string; subnet: string; internal: boolean; masquerade?: boolean }): RulePlan {
   const { bridge: br, subnet } = n;
   const c = chainNames(br);
   const isolation: string[][] = n.internal
@@ -63,7 +64,7 @@ export function planBridgeRules(n: { bridge: string; subnet: string; internal: b
     { table: 'filter', from: 'FORWARD', where: 'append', args: ['-i', br, '-j', c.accept] },
     { table: 'filter', from: 'FORWARD', where: 'append', args: ['-o', br, '-j', c.accept] },
   ];
-  if (!n.internal) {
+  if (!n.internal && n.masquerade !== false) {
     chains.push({ table: 'nat', chain: c.nat, rules: [['-s', subnet, '!', '-o', br, '-j', 'MASQUERADE']] });
     jumps.push({ table: 'nat', from: 'POSTROUTING', where: 'append', args: ['-s', subnet, '-j', c.nat] });
   }

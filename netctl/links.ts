@@ -21,9 +21,9 @@ export const userBridgeName = (networkId: string): string => `tsd-${networkId.sl
  * The bridge gets a fixed MAC (else it takes the lowest of its ports' and
  * changes as containers come and go, staling their ARP entries for the gateway).
  */
-export function planBridge(n: { bridge: string; gateway: string; prefixLen: number; mac: string }): string[] {
+export function planBridge(n: { bridge: string; gateway: string; prefixLen: number; mac: string; mtu?: number }): string[] {
   return [
-    `link add name ${n.bridge} address ${n.mac} type bridge`,
+    `link add name ${n.bridge} address ${n.mac}${n.mtu ? ` mtu ${n.mtu}` : ''} type bridge`,
     `addr replace ${n.gateway}/${n.prefixLen} dev ${n.bridge}`,
     `link set ${n.bridge} up`,
   ];
@@ -56,11 +56,13 @@ export function planVeth(e: {
   mac: string;
   gateway: string;
   defaultRoute: boolean;
+  mtu?: number;
 }): VethPlan {
+  const mtu = e.mtu ? ` mtu ${e.mtu}` : '';
   return {
     inside: [
       ...(e.newNetns ? ['link set lo up'] : []),
-      `link add ${e.ifname} address ${e.mac} type veth peer name ${e.hostVeth} netns ${e.hostNetns}`,
+      `link add ${e.ifname} address ${e.mac}${mtu} type veth peer name ${e.hostVeth}${mtu} netns ${e.hostNetns}`,
       `addr add ${e.ip}/${e.prefixLen} dev ${e.ifname}`,
       `link set ${e.ifname} up`,
       ...(e.defaultRoute ? [`route replace default via ${e.gateway} dev ${e.ifname}`] : []),

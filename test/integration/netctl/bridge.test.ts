@@ -70,6 +70,14 @@ t.test('bridge networking on a real kernel', privilegedOpts(), async (t) => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
   for (let i = 1; i <= 6; i++) addContainer(db, cid(i), `ctr${i}-${pid}`);
+  // remember every host veth made, to check they are all gone at the end
+  const veths = new Set<string>();
+  const attach = ctl.attach.bind(ctl);
+  ctl.attach = async (c, r) => {
+    const e = await attach(c, r);
+    veths.add(e.hostVeth);
+    return e;
+  };
 
   await ctl.init();
   t.ok(fs.existsSync(`/sys/class/net/${BRIDGE}`), 'default bridge device exists');
@@ -187,6 +195,16 @@ t.test('bridge networking on a real kernel', privilegedOpts(), async (t) => {
     t.notMatch(sh('iptables', ['-S']).out, `TSD-${a.bridge}`, 'user network filter chains gone');
   });
 
+  await t.test('a bridge deleted behind our back is re-created on attach', async (t) => {
+    await ctl.detach(cid(1));
+    await ctl.detach(cid(2));
+    execFileSync('ip', ['link', 'del', BRIDGE]);
+    const e = await ctl.attach(cid(2), { network: 'bridge', hostname: 'two' });
+    t.ok(fs.existsSync(`/sys/class/net/${BRIDGE}`), 'bridge back');
+    t.ok(reach(ctl.netnsPath(cid(2)), e.gateway), 'gateway reachable again');
+    await ctl.detach(cid(2));
+  });
+
   await t.test('attach timing', async (t) => {
     const times: number[] = [];
     const dtimes: number[] = [];
@@ -212,6 +230,7 @@ t.test('bridge networking on a real kernel', privilegedOpts(), async (t) => {
     t.notOk(fs.existsSync(path.join(execRoot, 'netns')), 'netns dir removed');
     t.notMatch(sh('iptables', ['-S']).out, BRIDGE, 'no filter rules');
     t.notMatch(sh('iptables', ['-t', 'nat', '-S']).out, BRIDGE, 'no nat rules');
-    t.notMatch(sh('ip', ['-o', 'link']).out, /veth[0-9a-f]{11}/, 'no veths');
+    t.ok(veths.size > 5, `${veths.size} veths were made`);
+    t.same([...veths].filter((v) => fs.existsSync(`/sys/class/net/${v}`)), [], 'none of them is left');
   });
 });

@@ -68,6 +68,7 @@ t.test('create: validation and Docker errors', async (t) => {
   await t.rejects(h.ctl.create({ name: 'ov', subnet: '10.250.0.128/25' }), { kind: 'forbidden', message: /overlaps/ });
   await t.rejects(h.ctl.create({ name: 'gw', subnet: '10.9.0.0/24', gateway: '10.8.0.1' }), { kind: 'invalid-parameter', message: /gateway/ });
   await t.rejects(h.ctl.create({ name: 'sn', subnet: '10.9.0.0/33' }), { kind: 'invalid-parameter', message: /CIDR/ });
+  await t.rejects(h.ctl.create({ name: 'mtu', options: { 'com.docker.network.driver.mtu': 'big' } }), { kind: 'invalid-parameter', message: /MTU/ });
   const b = await h.ctl.create({ name: 'b', internal: true, options: { 'com.docker.network.bridge.name': 'mybr0' } });
   t.equal(b.bridge, 'mybr0');
   t.not(b.subnet, a.subnet, 'next subnet from the pool');
@@ -135,7 +136,10 @@ t.test('attach/detach: IPAM through endpoints, plans, hosts refresh', async (t) 
   t.equal(fs.readFileSync(files.resolvConf, 'utf8'), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch s.test\n');
 
   await h.ctl.detach(C2);
+  t.ok(h.ipLog.at(-1)!.lines.includes(`link del ${e2.hostVeth}`), 'host veth deleted');
+  const n0 = h.ipLog.length;
   await h.ctl.detach(C2);
+  t.equal(h.ipLog.length, n0, 'a second detach does nothing');
   hosts = fs.readFileSync(files.hosts, 'utf8');
   t.notMatch(hosts, 'two', 'peer gone after detach');
   t.notOk(fs.existsSync(h.ctl.netnsPath(C2)), 'netns file removed');

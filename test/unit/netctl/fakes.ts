@@ -24,16 +24,38 @@ export function harness(opts: { pools?: { base: string; size: number }[]; hostRe
   const db = openDatabase(path.join(dir, 'db.sqlite'));
   const ipLog: Harness['ipLog'] = [];
   const iptLog: IptablesCall[][] = [];
+  const links = new Set<string>(); // host devices the fake "kernel" has
+  const track = (lines: string[]) => {
+    for (const l of lines) {
+      const add = /^link add (?:name )?(\S+)/.exec(l);
+      if (add) links.add(add[1]!);
+      const peer = / peer name (\S+)/.exec(l);
+      if (peer) links.add(peer[1]!);
+      const del = /^link del (\S+)/.exec(l);
+      if (del) links.delete(del[1]!);
+    }
+  };
   const ip: IpExecutor = {
-    host: async (lines) => void ipLog.push({ where: 'host', lines }),
-    inNetns: async (file, lines) => void ipLog.push({ where: `nsenter ${file}`, lines }),
-    createNetns: async (file, lines) => void ipLog.push({ where: `unshare ${file}`, lines }),
+    host: async (lines) => {
+      ipLog.push({ where: 'host', lines });
+      track(lines);
+    },
+    inNetns: async (file, lines) => {
+      ipLog.push({ where: `nsenter ${file}`, lines });
+      track(lines.filter((l) => l.includes(' peer name ')).map((l) => l.replace(/^link add \S+/, 'link add ifname-inside')));
+      links.delete('ifname-inside');
+    },
+    createNetns: async (file, lines) => {
+      ipLog.push({ where: `unshare ${file}`, lines });
+      track(lines.filter((l) => l.includes(' peer name ')).map((l) => l.replace(/^link add \S+/, 'link add ifname-inside')));
+      links.delete('ifname-inside');
+    },
   };
   const iptables: IptablesExecutor = { apply: async (calls) => void iptLog.push(calls) };
   const sys = new FakeSyscalls();
   const ctl = createNetworkController(
     { db, execRoot: path.join(dir, 'run'), bridge: 'tsdu0', bip: '10.250.0.1/24', pools: opts.pools ?? [{ base: '10.251.0.0/16', size: 24 }], hostResolvConf: opts.hostResolvConf ?? path.join(dir, 'none') },
-    { ip, iptables, sys, enableForwarding: () => undefined },
+    { ip, iptables, sys, enableForwarding: () => undefined, linkExists: (name) => links.has(name) },
   );
   return {
     ctl,

@@ -22,6 +22,9 @@ t.test('iptables plan of a bridge network', async (t) => {
   t.same(down.filter((c) => c.args.includes('-X')).map((c) => c.args[4] ?? c.args[3]), ['TSD-ISO-tsd0', 'TSD-tsd0', 'TSD-tsd0']);
   t.ok(down.filter((c) => c.args.includes('-D')).length === p.jumps.length, 'every jump removed');
 
+  t.notOk(planBridgeRules({ bridge: 'b', subnet: '10.0.0.0/24', internal: false, masquerade: false }).chains.some((c) => c.table === 'nat'), 'enable_ip_masquerade=false');
+  t.match(planBridge({ bridge: 'b', gateway: '10.0.0.1', prefixLen: 24, mac: 'm', mtu: 1400 })[0], / mtu 1400 type bridge$/);
+  t.match(planVeth({ newNetns: false, ifname: 'eth0', hostVeth: 'v', hostNetns: 'n', bridge: 'b', ip: '1.1.1.2', prefixLen: 24, mac: 'm', gateway: 'g', defaultRoute: false, mtu: 1400 }).inside[0], /eth0 address m mtu 1400 type veth peer name v mtu 1400 netns n/);
   const internal = planBridgeRules({ bridge: 'br1', subnet: '10.0.0.0/24', internal: true });
   t.notOk(internal.chains.some((c) => c.table === 'nat'), 'internal: no NAT');
   t.same(internal.chains[0]!.rules, [['-i', 'br1', '!', '-o', 'br1', '-j', 'DROP'], ['-o', 'br1', '!', '-i', 'br1', '-j', 'DROP']]);
