@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import type { ContainerService } from '../../daemon/containers/service.js';
 import type { ExecSession } from '../../daemon/containers/exec.js';
+import type { StdioClient } from '../../daemon/stdio.js';
 import { upgradeSocket, rawStreamResponse, readUpgradeBody, hijackContentType, parseDetachKeys, DetachFilter, type HijackedConnection } from '../stream/hijack.js';
 import { commonHeaders } from '../server.js';
 import { stripVersion } from '../version.js';
@@ -32,7 +33,20 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
     const { hub } = await execs.start(s.id, { tty: body.Tty });
     let stdin = s.config.AttachStdin ? conn.stdin : null;
     if (stdin && s.config.Tty) stdin = stdin.pipe(new DetachFilter(parseDetachKeys(s.config.DetachKeys || null, 'exec')));
-    const a = hub.attach(conn, { stdout: !!s.config.AttachStdout, stderr: !!s.config.AttachStderr, stdin });
+    // The hub ends the connection when the output pipes close, which can come
+    // before the exit is recorded; the CLI inspects the exec right after the
+    // close, so hold the close until ExitCode is known (as dockerd does).
+    const client: StdioClient = {
+      write: (stream, buf) => conn.write(stream, buf),
+      get writableLength() { return conn.writableLength; },
+      get closed() { return conn.closed; },
+      close: async () => {
+        await Promise.race([s.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+        await conn.close();
+      },
+      onClose: (fn) => conn.onClose(fn),
+    };
+    const a = hub.attach(client, { stdout: !!s.config.AttachStdout, stderr: !!s.config.AttachStderr, stdin });
     await a.done;
     if (!conn.closed) await conn.close();
   };

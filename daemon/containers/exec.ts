@@ -35,6 +35,9 @@ export interface ExecSession {
   started: boolean;
   done: Promise<void>;
   resolveDone: () => void;
+  /** Resolves once exitCode is recorded (before the output streams are ended). */
+  exited: Promise<void>;
+  resolveExited: () => void;
 }
 
 export class ExecManager {
@@ -47,7 +50,9 @@ export class ExecManager {
     const id = crypto.randomBytes(32).toString('hex');
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
-    this.sessions.set(id, { id, containerId: c.id, config, running: false, exitCode: null, pid: 0, task: null, hub: null, started: false, done, resolveDone });
+    let resolveExited!: () => void;
+    const exited = new Promise<void>((r) => (resolveExited = r));
+    this.sessions.set(id, { id, containerId: c.id, config, running: false, exitCode: null, pid: 0, task: null, hub: null, started: false, done, resolveDone, exited, resolveExited });
     this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, this.containers.eventAttrs(c, { execID: id }), c.config.Image);
     return id;
   }
@@ -81,6 +86,7 @@ export class ExecManager {
     } catch (e) {
       s.exitCode = (e as { exitCode?: number }).exitCode ?? 126;
       s.running = false;
+      s.resolveExited();
       void hub.finishOutput();
       s.resolveDone();
       throw e;
@@ -93,10 +99,13 @@ export class ExecManager {
     else hub.setOutput(task.stdout, task.stderr);
     hub.setStdin(task.pty ? task.pty.stream : task.stdin);
     void task.exited.then(async (r) => {
-      await hub.finishOutput().catch(() => {});
+      // Record the exit before the stream ends: the CLI inspects the exec as
+      // soon as its attach connection closes and takes ExitCode from there.
       s.exitCode = r.exitCode;
       s.running = false;
       s.task = null;
+      s.resolveExited();
+      await hub.finishOutput().catch(() => {});
       this.events.publish('container', 'exec_die', c.id, this.containers.eventAttrs(c, { execID: id, exitCode: String(r.exitCode) }), c.config.Image);
       s.resolveDone();
     }).catch((err) => this.log.warn({ err }, 'exec exit handling failed'));
