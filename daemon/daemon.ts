@@ -14,7 +14,7 @@ import { applyLayer } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
 import { createCgroupManager, detectCgroupMode, removeCgroupParent } from '../cgroupfs/index.js';
 import { launch, execInContainer } from '../runtime/index.js';
-import { LinuxSyscalls } from '../sys/index.js';
+import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
@@ -86,6 +86,11 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   hooks.add(async () => {
     await containers.shutdown();
     await network.shutdown();
+    // The netns dir is a private bind mount of itself (so netns files can be bind-mounted into it); drop it once empty.
+    const netnsDir = path.join(config.execRoot, 'netns');
+    try {
+      if (fs.readdirSync(netnsDir).length === 0) sys.umount2(netnsDir, MNT_DETACH);
+    } catch { /* not there or not mounted */ }
     try { removeCgroupParent({ mode: cgroupMode, parent: config.cgroupParent }); } catch { /* still in use */ }
   });
 

@@ -1,6 +1,6 @@
 // Starts a tsd daemon as a child process on a temporary socket, data root, exec
 // root, bridge and cgroup parent, and always tears it down (t.teardown).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,7 +65,7 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
   };
   t.teardown(async () => {
     await stop();
-    if (process.env.TSD_TEST_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+    if (process.env.TSD_TEST_KEEP !== '1') removeDir(dir);
     if (process.env.TSD_TEST_SHOW_LOG === '1') process.stderr.write(out);
   });
 
@@ -98,4 +98,12 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
     dockerEnv: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     stop,
   };
+}
+
+/** Removes a test directory, first detaching whatever is still mounted below it (a daemon killed with SIGKILL leaves mounts). */
+export function removeDir(dir: string): void {
+  const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
+    .map((m) => m.replace(/\\040/g, ' ')).filter((m) => m === dir || m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  fs.rmSync(dir, { recursive: true, force: true });
 }
