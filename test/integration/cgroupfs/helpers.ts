@@ -69,3 +69,13 @@ export const exited = (c: ChildProcess): Promise<{ code: number | null; signal: 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const readNum = (f: string) => Number(fs.readFileSync(f, 'utf8').trim());
+
+/** Poll `cond` every 20 ms until true or `ms` pass; returns the last result (the machine may be loaded). */
+export async function eventually(cond: () => boolean, ms = 3000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}

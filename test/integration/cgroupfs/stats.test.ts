@@ -24,7 +24,10 @@ t.test('stats report plausible numbers and translate for docker stats', privileg
   const d = toDockerStats(b, a, { id: 'x', name: '/x' });
   const pct = cpuPercent(d);
   t.comment(`docker stats would show CPU ${pct.toFixed(1)}%, MEM ${memUsageNoCache(d)} / ${d.memory_stats.limit}`);
-  t.ok(pct > 60 && pct < 130, `CPU% ${pct.toFixed(1)} near 100% (one CPU, limit 1.0)`);
+  // The limit caps it at one CPU (100%); how much it gets below that depends on the host's load.
+  t.ok(pct > 5 && pct < 110, `CPU% ${pct.toFixed(1)} in (5, 110): a busy loop limited to 1 CPU`);
+  const direct = ((b.cpu.usageNs - a.cpu.usageNs) / (b.host.systemCpuUsageNs - a.host.systemCpuUsageNs)) * b.host.onlineCpus * 100;
+  t.ok(Math.abs(pct - direct) < 1e-6, 'same figure as the cgroup and /proc/stat deltas');
   t.equal(d.memory_stats.limit, 128 << 20);
   t.ok(memUsageNoCache(d) > 20 << 20);
   t.equal(d.pids_stats.limit, 50);
