@@ -133,10 +133,12 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
 
   app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/wait', async (req, reply) => {
     // Validate and register before any byte goes out; then flush headers at once (the CLI waits for them before start).
-    const p = containers.wait(req.params.id, req.query.condition ?? 'not-running');
+    const w = containers.wait(req.params.id, req.query.condition ?? 'not-running');
     const s = startStream(reply, { contentType: 'application/json' });
-    s.onClose(() => { /* the client went away (docker run -d): nothing to do */ });
-    const r = await p;
+    // The client may go away (docker run -d closes its wait): forget the waiter.
+    s.onClose(() => w.cancel());
+    const r = await Promise.race([w.result, new Promise<null>((resolve) => s.onClose(() => resolve(null)))]);
+    if (!r) return;
     if (!s.closed) {
       s.write(JSON.stringify(r) + '\n');
       s.end();

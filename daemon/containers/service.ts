@@ -572,26 +572,29 @@ export class ContainerService {
    * Returns a promise for the wait body. The promise itself is returned
    * synchronously after validation so the route can flush headers first.
    */
-  wait(ref: string, condition: string = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+  wait(ref: string, condition: string = 'not-running'): { result: Promise<{ StatusCode: number; Error: { Message: string } | null }>; cancel(): void } {
     if (!['not-running', 'next-exit', 'removed', ''].includes(condition)) {
       throw invalidParameter(`invalid condition: "${condition}"`);
     }
     const cond = (condition || 'not-running') as Waiter['condition'];
     const c = this.get(ref);
     const running = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
-    if (cond === 'not-running' && !running) return Promise.resolve({ StatusCode: c.exitCode, Error: null });
-    return new Promise((resolve) => {
+    if (cond === 'not-running' && !running) return { result: Promise.resolve({ StatusCode: c.exitCode, Error: null }), cancel: () => {} };
+    let waiter!: Waiter;
+    const result = new Promise<{ StatusCode: number; Error: { Message: string } | null }>((resolve) => {
+      waiter = { condition: cond, resolve };
       const list = this.waiters.get(c.id) ?? [];
-      list.push({ condition: cond, resolve });
+      list.push(waiter);
       this.waiters.set(c.id, list);
     });
-  }
-
-  /** Drop a waiter whose client went away. */
-  cancelWaits(id: string, resolveFn: unknown): void {
-    const list = this.waiters.get(id);
-    if (!list) return;
-    this.waiters.set(id, list.filter((w) => w.resolve !== resolveFn));
+    const cancel = () => {
+      const list = this.waiters.get(c.id);
+      if (!list) return;
+      const rest = list.filter((w) => w !== waiter);
+      if (rest.length) this.waiters.set(c.id, rest);
+      else this.waiters.delete(c.id);
+    };
+    return { result, cancel };
   }
 
   // ------------------------------------------------------------ stop / kill
