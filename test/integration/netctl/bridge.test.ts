@@ -12,9 +12,9 @@ import { privilegedOpts } from '../../helpers/privileged.js';
 const BB = '/bin/busybox';
 const pid = process.pid;
 const octet = pid % 200 + 20;
-const BRIDGE = `tsdt${pid}`.slice(0, 15);
-const BIP = `10.213.${octet}.1/24`;
-const POOL = `10.214.${octet}.0/24`;
+const BRIDGE = `tsnb${pid}`.slice(0, 15);
+const BIP = `10.231.${octet}.1/24`;
+const POOL = `10.232.${octet}.0/24`;
 
 function addContainer(db: DB, id: string, name: string): void {
   db.prepare(
@@ -90,10 +90,10 @@ t.test('bridge networking on a real kernel', privilegedOpts(), async (t) => {
     const t1 = performance.now();
     const e2 = await ctl.attach(cid(2), { network: 'bridge', hostname: 'two' });
     t.comment(`attach (new netns): ${(t1 - t0).toFixed(1)} ms, ${(performance.now() - t1).toFixed(1)} ms`);
-    t.equal(e1.ip, `10.213.${octet}.2`);
-    t.equal(e2.ip, `10.213.${octet}.3`);
-    t.equal(e1.mac, `02:42:0a:d5:${octet.toString(16).padStart(2, '0')}:02`);
-    t.equal(e1.gateway, `10.213.${octet}.1`);
+    t.equal(e1.ip, `10.231.${octet}.2`);
+    t.equal(e2.ip, `10.231.${octet}.3`);
+    t.equal(e1.mac, `02:42:0a:e7:${octet.toString(16).padStart(2, '0')}:02`);
+    t.equal(e1.gateway, `10.231.${octet}.1`);
     t.equal(e1.prefixLen, 24);
     t.ok(fs.existsSync(ctl.netnsPath(cid(1))), 'netns file exists');
     t.ok(reach(ctl.netnsPath(cid(1)), e1.gateway), 'c1 → gateway');
@@ -140,10 +140,10 @@ t.test('bridge networking on a real kernel', privilegedOpts(), async (t) => {
   await t.test('user networks: isolation, hosts entries, name clash', async (t) => {
     const a = await ctl.create({ name: `neta-${pid}`, labels: { l: 'a' } });
     const b = await ctl.create({ name: `netb-${pid}` });
-    t.equal(a.subnet, `10.214.${octet}.0/26`);
-    t.equal(b.subnet, `10.214.${octet}.64/26`);
+    t.equal(a.subnet, `10.232.${octet}.0/26`);
+    t.equal(b.subnet, `10.232.${octet}.64/26`);
     await t.rejects(ctl.create({ name: `neta-${pid}` }), { kind: 'conflict', message: `network with name neta-${pid} already exists` });
-    await t.rejects(ctl.create({ name: `netc-${pid}`, subnet: `10.214.${octet}.0/25` }), { kind: 'forbidden', message: /./ });
+    await t.rejects(ctl.create({ name: `netc-${pid}`, subnet: `10.232.${octet}.0/25` }), { kind: 'forbidden', message: /./ });
     const ea = await ctl.attach(cid(3), { network: a.name, hostname: 'three', aliases: ['web'] });
     const ea2 = await ctl.attach(cid(5), { network: a.id.slice(0, 12), hostname: 'five' });
     const eb = await ctl.attach(cid(6), { network: b.name, hostname: 'six' });

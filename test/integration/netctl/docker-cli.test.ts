@@ -27,14 +27,14 @@ t.test('docker network commands and container networking', containerOpts(), asyn
   const ls = await ok('network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}}');
   t.same(ls.trim().split('\n').sort(), ['bridge bridge local', 'host host local', 'none null local'], 'predefined networks');
 
-  const id = (await ok('network', 'create', '--subnet', `10.223.${octet}.0/24`, '--label', 'suite=netctl', n1)).trim();
+  const id = (await ok('network', 'create', '--subnet', `10.236.${octet}.0/24`, '--label', 'suite=netctl', n1)).trim();
   t.match(id, /^[0-9a-f]{64}$/);
-  await ok('network', 'create', '--subnet', `10.224.${octet}.0/24`, n2);
+  await ok('network', 'create', '--subnet', `10.237.${octet}.0/24`, n2);
   const dup = await docker(['network', 'create', n1]);
   t.not(dup.code, 0);
   t.match(dup.err, `network with name ${n1} already exists`);
   const info = JSON.parse(await ok('network', 'inspect', n1))[0];
-  t.match(info, { Name: n1, Id: id, Driver: 'bridge', Scope: 'local', Labels: { suite: 'netctl' }, IPAM: { Config: [{ Subnet: `10.223.${octet}.0/24`, Gateway: `10.223.${octet}.1` }] } });
+  t.match(info, { Name: n1, Id: id, Driver: 'bridge', Scope: 'local', Labels: { suite: 'netctl' }, IPAM: { Config: [{ Subnet: `10.236.${octet}.0/24`, Gateway: `10.236.${octet}.1` }] } });
   t.same((await ok('network', 'ls', '--filter', 'label=suite=netctl', '--format', '{{.Name}}')).trim(), n1, 'label filter');
   const missing = await docker(['network', 'inspect', 'nosuchnet']);
   t.not(missing.code, 0);
@@ -50,7 +50,7 @@ t.test('docker network commands and container networking', containerOpts(), asyn
   }
   t.match(body, 'hello-from-web', 'published port reachable from the host');
   const webIp = (await ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${n1}").IPAddress}}`, web)).trim();
-  t.match(webIp, new RegExp(`^10\\.223\\.${octet}\\.\\d+$`));
+  t.match(webIp, new RegExp(`^10\\.236\\.${octet}\\.\\d+$`));
 
   const peer = await docker(['run', '--rm', '--network', n1, 'busybox:fixture', 'sh', '-c', 'ping -c1 -W2 ' + web + ' >/dev/null && ping -c1 -W2 www >/dev/null && echo resolved && cat /etc/hosts']);
   t.equal(peer.code, 0, peer.err);
@@ -62,7 +62,7 @@ t.test('docker network commands and container networking', containerOpts(), asyn
 
   await ok('network', 'connect', n2, web);
   const n2Ip = (await ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${n2}").IPAddress}}`, web)).trim();
-  t.match(n2Ip, new RegExp(`^10\\.224\\.${octet}\\.\\d+$`), 'connected: an address on n2');
+  t.match(n2Ip, new RegExp(`^10\\.237\\.${octet}\\.\\d+$`), 'connected: an address on n2');
   const viaN2 = await docker(['run', '--rm', '--network', n2, 'busybox:fixture', 'ping', '-c1', '-W2', web]);
   t.equal(viaN2.code, 0, 'after connect, reachable by name from n2');
   await ok('network', 'disconnect', n2, web);

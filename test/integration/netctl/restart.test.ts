@@ -46,13 +46,13 @@ t.test('two daemons coexist; a restarted controller reconciles leftovers', privi
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-netctl-rs-'));
   const mk = (tag: string, bridge: string, bip: string) => {
     const db = openDatabase(path.join(tmp, `${tag}.db`));
-    const ctl = createNetworkController({ db, execRoot: path.join(tmp, tag), bridge, bip, pools: [{ base: `10.218.${octet}.0/24`, size: 26 }] });
+    const ctl = createNetworkController({ db, execRoot: path.join(tmp, tag), bridge, bip, pools: [{ base: `10.235.${octet}.0/24`, size: 26 }] });
     return { db, ctl };
   };
-  const BRA = `tsdA${pid}`.slice(0, 15);
-  const BRB = `tsdB${pid}`.slice(0, 15);
-  const A = mk('a', BRA, `10.216.${octet}.1/24`);
-  const B = mk('b', BRB, `10.217.${octet}.1/24`);
+  const BRA = `tsnA${pid}`.slice(0, 15);
+  const BRB = `tsnB${pid}`.slice(0, 15);
+  const A = mk('a', BRA, `10.233.${octet}.1/24`);
+  const B = mk('b', BRB, `10.234.${octet}.1/24`);
   const ctls: NetworkController[] = [A.ctl, B.ctl];
   const procs: ChildProcess[] = [];
   t.teardown(async () => {
@@ -90,7 +90,7 @@ t.test('two daemons coexist; a restarted controller reconciles leftovers', privi
   await t.rejects(httpGet(port), 'proxy stopped with the daemon');
   t.ok(fs.existsSync(A.ctl.netnsPath(cid('a1'))), 'netns files survive a plain shutdown');
 
-  const A2 = createNetworkController({ db: A.db, execRoot: path.join(tmp, 'a'), bridge: BRA, bip: `10.216.${octet}.1/24` });
+  const A2 = createNetworkController({ db: A.db, execRoot: path.join(tmp, 'a'), bridge: BRA, bip: `10.233.${octet}.1/24` });
   ctls.push(A2);
   await A2.init();
   await A2.reconcile(new Set([cid('a2')]));
