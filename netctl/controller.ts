@@ -10,6 +10,7 @@ import { HOSTS_MARKER, ownHostNames, parseExtraHosts, renderHostsHead, renderHos
 import { createIptablesExecutor, planBridgeRules, setupCalls, teardownCalls, type IptablesExecutor } from './iptables.js';
 import { allocateIp, checkRequestedIp, cidrsOverlap, firstHost, intToIp, macFromIp, networkCidr, parseCidr, parseProcNetRoute, selectSubnet } from './ipam.js';
 import { createIpExecutor, hostVethName, planBridge, planVeth, userBridgeName, type IpExecutor } from './links.js';
+import { KeyedMutex, RwLock } from './locks.js';
 import { ensureNetnsDir, isBoundNetns, removeNetnsDir, removeNetnsFile } from './netns.js';
 import { startPortProxy, type PortProxy } from './ports.js';
 import type {
@@ -47,16 +48,6 @@ export interface ControllerDeps {
   enableForwarding?: () => void;
 }
 
-/** Serializes mutations (they are short: tens of ms). */
-class Queue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
-    this.tail = p.catch(() => undefined);
-    return p;
-  }
-}
-
 export class BridgeNetworkController implements NetworkController {
   private readonly store: NetworkStore;
   private readonly sys: Syscalls;
@@ -65,7 +56,9 @@ export class BridgeNetworkController implements NetworkController {
   private readonly log: Logger;
   private readonly netnsDir: string;
   private readonly proxies = new Map<string, PortProxy[]>();
-  private readonly queue = new Queue();
+  private readonly lock = new RwLock();
+  private readonly perContainer = new KeyedMutex();
+  private readonly healing = new Map<string, Promise<void>>();
   private readonly forwarding?: () => void;
   private netnsDirReady = false;
   private readonly existsLink: (name: string) => boolean;
@@ -86,7 +79,7 @@ export class BridgeNetworkController implements NetworkController {
   // ---- lifecycle -------------------------------------------------------
 
   init(): Promise<void> {
-    return this.queue.run(async () => {
+    return this.lock.write(async () => {
       ensureNetnsDir(this.sys, this.netnsDir);
       this.netnsDirReady = true;
       const stale = this.store.transaction((): NetworkRecord | undefined => {
@@ -144,6 +137,16 @@ export class BridgeNetworkController implements NetworkController {
     const lines = planBridge({ bridge: n.bridge, gateway: n.gateway, prefixLen, mac: macFromIp(n.gateway), mtu: mtuOf(n) });
     await this.ip.host(this.existsLink(n.bridge) ? lines.slice(1) : lines);
     await this.ipt.apply(setupCalls(planBridgeRules({ ...n, masquerade: masqueradeOf(n) })));
+  }
+
+  /** Re-create a bridge that vanished; concurrent attaches share one attempt. */
+  private healBridge(n: NetworkRecord): Promise<void> {
+    let p = this.healing.get(n.id);
+    if (!p) {
+      p = this.setupBridge(n).finally(() => this.healing.delete(n.id));
+      this.healing.set(n.id, p);
+    }
+    return p;
   }
 
   private async teardownBridge(n: NetworkRecord): Promise<void> {
@@ -214,7 +217,7 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   create(req: NetworkCreateRequest): Promise<Network> {
-    return this.queue.run(async () => {
+    return this.lock.write(async () => {
       const name = req.name ?? '';
       if (!name) throw invalidParameter('network name is required');
       if (!NAME_RE.test(name)) throw invalidParameter(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
@@ -266,7 +269,7 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   remove(idOrName: string): Promise<void> {
-    return this.queue.run(() => this.removeLocked(this.find(idOrName)));
+    return this.lock.write(() => this.removeLocked(this.find(idOrName)));
   }
 
   private async removeLocked(n: NetworkRecord): Promise<void> {
@@ -279,7 +282,7 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   prune(filters: { label?: string[]; until?: number } = {}): Promise<string[]> {
-    return this.queue.run(async () => {
+    return this.lock.write(async () => {
       const removed: string[] = [];
       for (const n of this.list({ label: filters.label })) {
         if (n.predefined || n.endpoints.length > 0) continue;
@@ -302,7 +305,7 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   attach(containerId: string, req: AttachRequest): Promise<Endpoint> {
-    return this.queue.run(() => this.attachLocked(containerId, req));
+    return this.lock.read(() => this.perContainer.run(containerId, () => this.attachLocked(containerId, req)));
   }
 
   private async attachLocked(containerId: string, req: AttachRequest): Promise<Endpoint> {
@@ -351,7 +354,7 @@ export class BridgeNetworkController implements NetworkController {
     const created = !isBoundNetns(file);
     const proxies: PortProxy[] = [];
     try {
-      if (!this.existsLink(n.bridge)) await this.setupBridge(n); // removed behind our back: heal
+      if (!this.existsLink(n.bridge)) await this.healBridge(n); // removed behind our back
       if (this.existsLink(hostVeth)) await this.ip.host([`link del ${hostVeth}`], true);
       const plan = planVeth({
         newNetns: created,
@@ -395,7 +398,7 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   detach(containerId: string, network?: string): Promise<void> {
-    return this.queue.run(() => this.detachLocked(containerId, network));
+    return this.lock.read(() => this.perContainer.run(containerId, () => this.detachLocked(containerId, network)));
   }
 
   private async detachLocked(containerId: string, network?: string): Promise<void> {
@@ -497,7 +500,7 @@ export class BridgeNetworkController implements NetworkController {
   // ---- boot and shutdown -----------------------------------------------
 
   reconcile(live: Set<string>): Promise<void> {
-    return this.queue.run(async () => {
+    return this.lock.write(async () => {
       for (const cid of this.store.containersWithEndpoints()) {
         if (!live.has(cid)) await this.detachLocked(cid);
       }
@@ -530,7 +533,7 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   shutdown(o: { removeBridge?: boolean } = {}): Promise<void> {
-    return this.queue.run(async () => {
+    return this.lock.write(async () => {
       for (const key of [...this.proxies.keys()]) await this.closeProxies(key);
       if (!o.removeBridge) return;
       for (const cid of this.store.containersWithEndpoints()) await this.detachLocked(cid);

@@ -205,6 +205,19 @@ t.test('bridge networking on a real kernel', privilegedOpts(), async (t) => {
     await ctl.detach(cid(2));
   });
 
+  await t.test('concurrent attaches get distinct addresses and all work', async (t) => {
+    const ids = [1, 2, 3, 4, 5].map(cid);
+    const t0 = performance.now();
+    const eps = await Promise.all(ids.map((c, i) => ctl.attach(c, { network: 'bridge', hostname: `p${i}` })));
+    t.comment(`5 concurrent attaches: ${(performance.now() - t0).toFixed(1)} ms`);
+    t.equal(new Set(eps.map((e) => e.ip)).size, 5, 'distinct addresses');
+    for (const [i, e] of eps.entries()) t.ok(reach(ctl.netnsPath(ids[i]!), e.gateway), `${e.ip} reaches the gateway`);
+    const t1 = performance.now();
+    await Promise.all(ids.map((c) => ctl.detach(c)));
+    t.comment(`5 concurrent detaches: ${(performance.now() - t1).toFixed(1)} ms`);
+    t.same(ctl.inspect('bridge').endpoints, []);
+  });
+
   await t.test('attach timing', async (t) => {
     const times: number[] = [];
     const dtimes: number[] = [];

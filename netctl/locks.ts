@@ -1,0 +1,68 @@
+// Concurrency control for the controller: network-wide operations (init,
+// create, remove, prune, reconcile, shutdown) are exclusive; attach/detach of
+// different containers run concurrently (their IP reservation is a synchronous
+// transaction), serialized per container.
+
+type Waiter = { write: boolean; resolve: () => void };
+
+/** A FIFO readers-writer lock: a queued writer holds back later readers. */
+export class RwLock {
+  private readers = 0;
+  private writer = false;
+  private readonly waiters: Waiter[] = [];
+
+  read<T>(fn: () => Promise<T>): Promise<T> {
+    return this.with(false, fn);
+  }
+
+  write<T>(fn: () => Promise<T>): Promise<T> {
+    return this.with(true, fn);
+  }
+
+  private async with<T>(write: boolean, fn: () => Promise<T>): Promise<T> {
+    await new Promise<void>((resolve) => {
+      this.waiters.push({ write, resolve });
+      this.pump();
+    });
+    try {
+      return await fn();
+    } finally {
+      if (write) this.writer = false;
+      else this.readers--;
+      this.pump();
+    }
+  }
+
+  private pump(): void {
+    while (this.waiters.length > 0) {
+      const w = this.waiters[0]!;
+      if (w.write) {
+        if (this.writer || this.readers > 0) return;
+        this.waiters.shift();
+        this.writer = true;
+        w.resolve();
+        return;
+      }
+      if (this.writer) return;
+      this.waiters.shift();
+      this.readers++;
+      w.resolve();
+    }
+  }
+}
+
+/** Serializes async work per key. */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const p = prev.then(fn, fn);
+    const tail = p.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return p;
+  }
+}
