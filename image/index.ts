@@ -10,7 +10,7 @@ export {
   parseReference, parseNormalized, withDefaultTag, familiarName, familiarString, familiarize, referenceString, fullName, looksLikeId,
   type Reference,
 } from './reference.js';
-export { decodeRegistryAuth, isInsecure, parseChallenge, MEDIA } from './registry/client.js';
+export { RegistryClient, RegistryError, decodeRegistryAuth, isInsecure, parseChallenge, MEDIA } from './registry/client.js';
 export { selectManifest, parsePlatform, hostPlatform, type Platform, type Descriptor } from './platform.js';
 export { applyLayer, cleanEntryName, whiteoutOf, safeParent, HostileLayerError } from './unpack.js';
 export { HashStream, DigestMismatchError, chainIds, sha256 } from './digest.js';
