@@ -31,3 +31,16 @@ t.test('chain IDs follow the OCI formula', async (t) => {
   t.equal(c[1], sha256(`${a} ${b}`));
   t.same(chainIds([]), []);
 });
+
+t.test('compression choice; zstd gives a clear error when zlib lacks it', async (t) => {
+  const { compressionOfMediaType, compressionOfMagic, decompressor } = await import('../../../image/compression.js');
+  t.equal(compressionOfMediaType('application/vnd.docker.image.rootfs.diff.tar.gzip'), 'gzip');
+  t.equal(compressionOfMediaType('application/vnd.oci.image.layer.v1.tar'), 'none');
+  t.equal(compressionOfMediaType('application/vnd.oci.image.layer.v1.tar+zstd'), 'zstd');
+  t.equal(compressionOfMagic(Buffer.from([0x1f, 0x8b, 8, 0])), 'gzip');
+  t.equal(compressionOfMagic(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])), 'zstd');
+  t.equal(compressionOfMagic(Buffer.from('ustar')), 'none');
+  const zlib = await import('node:zlib');
+  if (typeof (zlib as unknown as Record<string, unknown>).createZstdDecompress === 'function') t.ok(decompressor('zstd'));
+  else t.throws(() => decompressor('zstd'), { code: 'TSD_ERR_ZSTD_UNSUPPORTED', message: /zstd-compressed layers are not supported/ });
+});
