@@ -7,6 +7,7 @@ import tar from 'tar-stream';
 import { Readable } from 'node:stream';
 import { invalidParameter } from '../errors/index.js';
 import type { Syscalls } from '../sys/index.js';
+import { bytesToPax } from './tar-pax.js';
 import { OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX } from './unpack.js';
 import type { Change, ImageRunConfig } from './types.js';
 
@@ -28,7 +29,7 @@ function xattrsOf(sys: Syscalls | undefined, p: string): Record<string, string> 
     if (n.startsWith('trusted.overlay.')) continue;
     if (!/^(security|user|trusted)\./.test(n)) continue;
     const v = sys.lgetxattr(p, n);
-    if (v) pax[`SCHILY.xattr.${n}`] = v.toString('utf8');
+    if (v) pax[`SCHILY.xattr.${n}`] = bytesToPax(v);
   }
   return Object.keys(pax).length ? pax : undefined;
 }

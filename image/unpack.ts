@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { DaemonError } from '../errors/index.js';
 import type { Syscalls } from '../sys/index.js';
+import { paxToBytes } from './tar-pax.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
@@ -120,7 +121,7 @@ export async function applyLayer(input: Readable, dest: string, sys: Syscalls, o
         if (!k.startsWith('SCHILY.xattr.')) continue;
         const name = k.slice('SCHILY.xattr.'.length);
         if (!asRoot && (name.startsWith('trusted.') || name.startsWith('security.'))) continue;
-        sys.lsetxattr(abs, name, Buffer.from(v, 'utf8'));
+        sys.lsetxattr(abs, name, paxToBytes(v));
       }
     }
     const mtime = h.mtime ?? new Date(0);

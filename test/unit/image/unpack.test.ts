@@ -93,3 +93,19 @@ t.test('changes (import/commit)', async (t) => {
   t.same(c.Volumes, { '/data': {} });
   t.throws(() => applyChanges({}, ['RUN x']), { code: 'TSD_ERR_INVALID_PARAMETER', kind: 'invalid-parameter' });
 });
+
+t.test('PAX xattr values survive as bytes', async (t) => {
+  const { encodePax, decodePax } = await import('../../../image/tar-pax.js');
+  const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x80, 0xff, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const enc = encodePax({ name: 'dir/ünïcode-' + 'x'.repeat(120), pax: { 'SCHILY.xattr.security.capability': cap.toString('latin1'), 'SCHILY.xattr.user.k': 'v' } });
+  const dec = decodePax(enc);
+  t.equal(dec.path, 'dir/ünïcode-' + 'x'.repeat(120));
+  t.same(Buffer.from(dec['SCHILY.xattr.security.capability']!, 'latin1'), cap);
+  t.equal(dec['SCHILY.xattr.user.k'], 'v');
+  const dir = tmp(t);
+  const sys = new FakeSyscalls();
+  await applyLayer(Readable.from([await makeTar([{ name: 'bin/ping', content: 'x', pax: { 'SCHILY.xattr.security.capability': cap.toString('latin1') } }])]), dir, sys);
+  const set = sys.calls.find((c) => c.call === 'lsetxattr' && c.args[1] === 'security.capability');
+  if (process.getuid?.() === 0) t.same(set?.args[2], cap, 'the exact bytes reach lsetxattr');
+  else t.notOk(set, 'security.* skipped when not root');
+});
