@@ -3,7 +3,7 @@
 // every container the file created (docker rm -f) before the daemon stops.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { privilegedOpts } from '../../helpers/privileged.js';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { busyboxSaveTar } from '../../fixtures/images.js';
@@ -45,9 +45,24 @@ async function removeNetworking(d: TestDaemon): Promise<void> {
   }
 }
 
+/**
+ * A bridge subnet no host route uses yet. startDaemon derives one from the pid,
+ * which can collide with bridges other daemons left behind; a duplicate route
+ * sends traffic for published ports to the wrong bridge.
+ */
+function freeBip(): string {
+  const routes = execFileSync('ip', ['-4', '-o', 'route'], { encoding: 'utf8' });
+  for (let i = 0; i < 200; i++) {
+    const a = 100 + Math.floor(Math.random() * 150);
+    const b = Math.floor(Math.random() * 250);
+    if (!routes.includes(`10.${a}.${b}.`)) return `10.${a}.${b}.1/24`;
+  }
+  throw new Error('no free 10.x.y.0/24 for the test bridge');
+}
+
 export async function containerEnv(t: Teardownable): Promise<Env> {
   const later: Array<() => unknown> = [];
-  const d = await startDaemon({ teardown: (fn) => later.push(fn) });
+  const d = await startDaemon({ teardown: (fn) => later.push(fn) }, ['--bip', freeBip()]);
   t.teardown(async () => {
     await d.stop();
     await removeNetworking(d);
