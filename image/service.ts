@@ -829,7 +829,7 @@ export class ImageService {
   }
 
   prepareRootfs(containerId: string, image: Image): RootfsPlan {
-    return planRootfs(path.join(this.opts.dataRoot, 'containers', containerId), this.shortLayerDirs(image));
+    return planRootfs(path.join(this.opts.dataRoot, 'containers', containerId), this.shortLayerDirs(image), this.opts.dataRoot);
   }
 
   mountRootfs(plan: RootfsPlan): void {

@@ -82,6 +82,8 @@ export interface RootfsPlan {
   target: string;
   /** the overlay mount data string */
   mountOptions: string;
+  /** set when mountOptions holds paths relative to this dir (too many layers for absolute paths) */
+  cwd?: string;
 }
 
 export interface ProgressEvent {

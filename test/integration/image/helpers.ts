@@ -14,8 +14,10 @@ export interface ImageEnv {
   mounts: string[];
 }
 
-export function imageEnv(t: Teardownable): ImageEnv {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-img-${process.pid}-`));
+export function imageEnv(t: Teardownable, suffix = ''): ImageEnv {
+  const top = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-img-${process.pid}-`));
+  const dir = suffix ? path.join(top, suffix) : top;
+  fs.mkdirSync(dir, { recursive: true });
   const db = openDatabase(path.join(dir, 'tsd.db'));
   const svc = createImageService({ db, dataRoot: dir, insecureRegistries: [] });
   const env: ImageEnv = { dir, svc, mounts: [] };
@@ -24,7 +26,7 @@ export function imageEnv(t: Teardownable): ImageEnv {
       try { svc.unmountRootfs(m); } catch { /* already gone */ }
     }
     db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(top, { recursive: true, force: true });
   });
   return env;
 }

@@ -179,6 +179,21 @@ t.test('image service against a real registry', opts, async (t) => {
     t.equal(plan.lowerdirs.length, 60);
     t.equal(fs.readdirSync(plan.target).length, 60);
     t.equal(fs.readFileSync(path.join(plan.target, 'f59'), 'utf8'), '59');
+    t.equal(plan.cwd, undefined, 'absolute short paths fit');
+  });
+
+  t.test('128 layers under a long data root mount with relative lowerdirs', async (t) => {
+    const env = imageEnv(t, 'x'.repeat(80));
+    const layers = [];
+    for (let i = 0; i < 128; i++) layers.push(layerFromTar(await makeTar([{ name: `f${i}`, content: String(i) }])));
+    const img = buildImage(layers);
+    await pushBuilt(reg.url, 'many128', 'v1', img);
+    await (await env.svc.preparePull(`${reg.host}/many128:v1`, undefined)).run(drain());
+    const plan = mountFor(env, `${reg.host}/many128:v1`);
+    t.ok(plan.cwd, 'relative form used');
+    t.ok(plan.mountOptions.length < 4096);
+    t.equal(fs.readdirSync(plan.target).length, 128);
+    t.equal(fs.readFileSync(path.join(plan.target, 'f0'), 'utf8'), '0');
   });
 });
 
