@@ -270,7 +270,40 @@ export class ImageService {
       if (/^[a-z0-9]+:/.test(tag)) ref = parseReference(`${fullName(ref)}@${tag}`);
       else ref = parseReference(`${fullName(ref)}:${tag}`);
     }
-    ref = withDefaultTag(ref);
+    if (!ref.tag && !ref.digest) return this.preparePullAll(ref, auth, platform);
+    return this.preparePullOne(ref, auth, platform);
+  }
+
+  /** A name without tag or digest pulls every tag of the repository (Docker's `pull -a`). */
+  private async preparePullAll(repo: Reference, auth: RegistryAuth, platform?: Platform): Promise<PreparedPull> {
+    const c = this.client(repo.domain, auth);
+    const res = await c.send('GET', `/v2/${repo.path}/tags/list`, `repository:${repo.path}:pull`);
+    if (res.status !== 200) throw await this.pullError(res, repo);
+    const tags = (((await res.body.json()) as { tags?: string[] | null }).tags ?? []).sort();
+    if (tags.length === 0) throw new RegistryError('not-found', `no tags found for ${familiarName(repo)}`, 404);
+    const name = familiarName(repo);
+    return {
+      ref: name,
+      run: async (progress) => {
+        let last = { imageId: '', digest: '' };
+        let newer = false;
+        for (const t of tags) {
+          const p = await this.preparePullOne({ ...repo, tag: t }, auth, platform);
+          last = await p.run((e) => {
+            if (e.status.startsWith('Status: ')) {
+              if (e.status.startsWith('Status: Downloaded')) newer = true;
+              return;
+            }
+            progress(e);
+          });
+        }
+        progress({ status: newer ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}` });
+        return last;
+      },
+    };
+  }
+
+  private async preparePullOne(ref: Reference, auth: RegistryAuth, platform?: Platform): Promise<PreparedPull> {
     const want = platform ?? this.platform;
     const c = this.client(ref.domain, auth);
     const scope = `repository:${ref.path}:pull`;

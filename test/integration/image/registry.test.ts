@@ -63,7 +63,7 @@ t.test('image service against a real registry', opts, async (t) => {
     t.same(env.svc.resolveImage(`${reg.host}/busybox@${r.digest}`).id, r.imageId, 'digest ref resolves');
 
     const again2: string[] = [];
-    await (await env.svc.preparePull(ref, undefined)).run((e) => again2.push(e.status));
+    await (await env.svc.preparePull(`${reg.host}/busybox`, 'fixture')).run((e) => again2.push(e.status));
     t.ok(again2.includes('Already exists'));
     t.match(again2[again2.length - 1], 'Status: Image is up to date');
 
@@ -87,6 +87,12 @@ t.test('image service against a real registry', opts, async (t) => {
     t.equal(r.imageId, amd.id);
     t.equal(r.digest, idx, 'the repo digest is the index digest');
     t.equal(fs.readFileSync(path.join(env.svc.resolveImage(r.imageId).layerDirs[0]!, 'arch'), 'utf8'), 'amd64');
+    // a name without a tag pulls every tag
+    await pushBuilt(reg.url, 'multi', 'v2', buildImage([layerFromTar(await makeTar([{ name: 'v2', content: '2' }]))]));
+    const statuses: string[] = [];
+    await (await env.svc.preparePull(`${reg.host}/multi`, undefined)).run((e) => statuses.push(e.status));
+    t.ok(env.svc.findImage(`${reg.host}/multi:v2`), 'all tags pulled');
+    t.equal(statuses[statuses.length - 1], `Status: Downloaded newer image for ${reg.host}/multi`);
     const dist = await env.svc.distribution(`${reg.host}/multi:v1`);
     t.equal(dist.descriptor.digest, idx);
     t.same(dist.platforms.map((p) => p.architecture).sort(), ['amd64', 'arm64']);
