@@ -74,12 +74,12 @@ function openStdio(s: Syscalls, ttyMode: boolean, openStdin: boolean, consoleSiz
  * Spawns the init with its PID namespace set for the spawn only: `pidns` null =
  * a new namespace (the init becomes its PID 1), else an fd of the namespace to enter.
  */
-function spawnInit(s: Syscalls, pidns: number | null, stdio: StdioOptions): ChildProcess {
+function spawnInit(s: Syscalls, pidns: number | null, stdio: StdioOptions, extra: string[] = []): ChildProcess {
   selfPidNs ??= fs.openSync('/proc/self/ns/pid', 'r');
   if (pidns === null) s.unshare(CLONE_NEWPID);
   else s.setns(pidns, CLONE_NEWPID);
   try {
-    return spawn(process.execPath, [INIT_MAIN], { stdio, detached: true, env: {}, cwd: '/' });
+    return spawn(process.execPath, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
   } finally {
     s.setns(selfPidNs, CLONE_NEWPID);
   }
@@ -87,12 +87,21 @@ function spawnInit(s: Syscalls, pidns: number | null, stdio: StdioOptions): Chil
 
 const signalNumber = (sig: string | null): number => (sig ? (os.constants.signals as Record<string, number>)[sig] ?? 0 : 0);
 
-/** Sends the plan, waits for exec (clean close) or an error, and builds the Task. */
-function start(child: ChildProcess, plan: InitPlan, io: Stdio): Promise<Task> {
-  const exited = new Promise<{ exitCode: number; signal: string | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ exitCode: code ?? 128 + signalNumber(signal), signal }));
-    child.once('error', () => resolve({ exitCode: 128, signal: null }));
-  });
+/** A spawned init: its process, protocol socket, buffered output, and protocol messages as they arrive. */
+interface Spawned {
+  child: ChildProcess;
+  proto: Duplex;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  exited: Promise<{ exitCode: number; signal: string | null }>;
+  /** set by the current owner (the pool, then start()) */
+  onMessage: (m: InitMessage) => void;
+  onClose: () => void;
+  spawnError: Error | null;
+  closed: boolean;
+}
+
+function track(child: ChildProcess): Spawned {
   const proto = child.stdio[3] as Duplex;
   // Node discards unread child output when the child exits (flushStdio resumes the
   // streams); a short-lived container can exit before the caller attaches, so the
@@ -103,44 +112,57 @@ function start(child: ChildProcess, plan: InitPlan, io: Stdio): Promise<Task> {
     r.pipe(p);
     return p;
   };
-  const stdout = keep(child.stdout);
-  const stderr = keep(child.stderr);
-  return new Promise<Task>((resolve, reject) => {
-    let buf = '';
-    let failed: InitMessage | null = null;
-    let spawnError: Error | null = null;
-    child.once('error', (e) => { spawnError = e; });
-    proto.setEncoding('utf8');
-    proto.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const m = JSON.parse(line) as InitMessage;
-          if (m.t === 'error' && !failed) failed = m;
-        } catch {
-          // not ours: ignore
-        }
+  const sp: Spawned = {
+    child, proto, stdout: keep(child.stdout), stderr: keep(child.stderr),
+    exited: new Promise((resolve) => {
+      child.once('exit', (code, signal) => resolve({ exitCode: code ?? 128 + signalNumber(signal), signal }));
+      child.once('error', () => resolve({ exitCode: 128, signal: null }));
+    }),
+    onMessage: () => {}, onClose: () => {}, spawnError: null, closed: false,
+  };
+  child.once('error', (e) => { sp.spawnError = e; });
+  let buf = '';
+  proto.setEncoding('utf8');
+  proto.on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        sp.onMessage(JSON.parse(line));
+      } catch {
+        // not ours: ignore
       }
-    });
-    proto.on('error', () => { /* EPIPE when the init died early: the exit tells */ });
-    proto.once('close', () => {
-      if (failed || spawnError) {
+    }
+  });
+  proto.on('error', () => { /* EPIPE when the init died early: the exit tells */ });
+  proto.once('close', () => { sp.closed = true; sp.onClose(); });
+  return sp;
+}
+
+/** Sends the plan, waits for exec (clean close) or an error, and builds the Task. */
+function start(sp: Spawned, plan: InitPlan, master: number | null, pipes: boolean): Promise<Task> {
+  const { child, exited } = sp;
+  return new Promise<Task>((resolve, reject) => {
+    let failed: Extract<InitMessage, { t: 'error' }> | null = null;
+    sp.onMessage = (m) => {
+      if (m.t === 'error' && !failed) failed = m;
+    };
+    sp.onClose = () => {
+      if (failed || sp.spawnError) {
         const f = failed;
         // leave nothing behind: the init exits right after reporting
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         void exited.then(() => {
-          if (io.master !== null) fs.closeSync(io.master);
+          if (master !== null) fs.closeSync(master);
           if (f) reject(new RuntimeStartError(f.message, f.exitCode, f.step));
-          else reject(systemError(`failed to start the init: ${spawnError!.message}`, spawnError));
+          else reject(systemError(`failed to start the init: ${sp.spawnError!.message}`, sp.spawnError));
         });
         return;
       }
       let pty: Task['pty'] = null;
-      if (io.master !== null) {
-        const master = io.master;
+      if (master !== null) {
         const stream = new tty.ReadStream(master);
         stream.on('error', (e: NodeJS.ErrnoException) => {
           if (e.code === 'EIO') stream.push(null); // the slave side closed: end of output
@@ -149,17 +171,18 @@ function start(child: ChildProcess, plan: InitPlan, io: Stdio): Promise<Task> {
       }
       resolve({
         pid: child.pid!,
-        stdin: io.master === null ? (child.stdin as Writable | null) : null,
-        stdout: io.master === null ? stdout : null,
-        stderr: io.master === null ? stderr : null,
+        stdin: pipes ? (child.stdin as Writable | null) : null,
+        stdout: pipes ? sp.stdout : null,
+        stderr: pipes ? sp.stderr : null,
         pty,
         exited,
         kill: (signal) => {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         },
       });
-    });
-    proto.write(encode({ t: 'plan', plan }));
+    };
+    if (sp.closed) sp.onClose();
+    else sp.proto.write(encode({ t: 'plan', plan }));
   });
 }
 
@@ -175,7 +198,114 @@ function run(plan: InitPlan, pidns: number | null, ttyMode: boolean, openStdin: 
   } finally {
     if (io.slave !== null) fs.closeSync(io.slave);
   }
-  return start(child, plan, io);
+  return start(track(child), plan, io.master, io.master === null);
+}
+
+// ---- warm pool -------------------------------------------------------------
+// Inits spawned ahead of time: already PID 1 of a fresh PID namespace, libraries
+// loaded, blocked reading their plan. Their stdio are pipes made at spawn; for a
+// tty container the plan names the pty slave and the init puts it on fds 0-2.
+
+const pool: { size: number; idle: Spawned[]; ready: Set<Spawned>; refilling: boolean; waiters: Array<() => void>; failures: number } =
+  { size: 0, idle: [], ready: new Set(), refilling: false, waiters: [], failures: 0 };
+
+function spawnWarm(): void {
+  const s = (sys ??= new LinuxSyscalls());
+  let child: ChildProcess;
+  try {
+    child = spawnInit(s, null, ['pipe', 'pipe', 'pipe', 'pipe'], ['--warm']);
+  } catch {
+    return; // the cold path still works
+  }
+  const sp = track(child);
+  child.unref();
+  for (const x of child.stdio) (x as { unref?: () => void } | null)?.unref?.();
+  sp.onMessage = (m) => {
+    if (m.t === 'ready') {
+      pool.failures = 0;
+      pool.ready.add(sp);
+      if (pool.ready.size >= Math.min(pool.size, pool.idle.length)) for (const w of pool.waiters.splice(0)) w();
+    }
+  };
+  sp.onClose = () => {
+    // an idle init died (killed, or broken): replace it, but give up after repeated failures
+    const wasReady = pool.ready.delete(sp);
+    const i = pool.idle.indexOf(sp);
+    if (i >= 0) pool.idle.splice(i, 1);
+    pool.failures = wasReady ? 0 : pool.failures + 1;
+    if (pool.failures >= 3) pool.size = 0;
+    if (pool.size === 0) for (const w of pool.waiters.splice(0)) w();
+    else refill();
+  };
+  pool.idle.push(sp);
+}
+
+function refill(): void {
+  if (pool.refilling) return;
+  pool.refilling = true;
+  setImmediate(() => {
+    pool.refilling = false;
+    while (pool.size > 0 && pool.idle.length < pool.size) spawnWarm();
+  });
+}
+
+function takeWarm(): Spawned | null {
+  const sp = pool.idle.find((x) => pool.ready.has(x)) ?? null;
+  if (!sp) return null;
+  pool.idle.splice(pool.idle.indexOf(sp), 1);
+  pool.ready.delete(sp);
+  sp.child.ref();
+  for (const x of sp.child.stdio) (x as { ref?: () => void } | null)?.ref?.();
+  return sp;
+}
+
+/** The warm pool (off by default): launch() takes a pre-spawned init when one is ready, else spawns cold. */
+export const warmPool = {
+  /** Keep `size` inits ready. */
+  enable(size = 2): void {
+    pool.size = Math.max(0, Math.floor(size));
+    refill();
+  },
+  /** Stop and kill the idle inits. */
+  disable(): void {
+    pool.size = 0;
+    for (const w of pool.waiters.splice(0)) w();
+    for (const sp of pool.idle.splice(0)) {
+      sp.proto.destroy();
+      sp.child.kill('SIGKILL');
+    }
+    pool.ready.clear();
+  },
+  /** Resolves when the pool is full of ready inits. */
+  ready(): Promise<void> {
+    if (pool.size === 0 || (pool.ready.size >= pool.size)) return Promise.resolve();
+    // the idle inits are unref'd: hold the event loop open while waiting for them
+    const hold = setInterval(() => {}, 1000);
+    return new Promise<void>((resolve) => pool.waiters.push(resolve)).finally(() => clearInterval(hold));
+  },
+  /** Ready idle inits. */
+  available(): number {
+    return pool.ready.size;
+  },
+};
+
+function runWarm(sp: Spawned, plan: InitPlan, ttyMode: boolean, openStdin: boolean, consoleSize?: [number, number]): Promise<Task> {
+  let master: number | null = null;
+  if (ttyMode) {
+    const s = (sys ??= new LinuxSyscalls());
+    const pt = s.openpt();
+    master = pt.master;
+    if (consoleSize && consoleSize[0] > 0 && consoleSize[1] > 0) s.setWinsize(master, consoleSize[0], consoleSize[1]);
+    plan = { ...plan, stdio: { tty: pt.slavePath, stdinNull: false } };
+    for (const x of [sp.child.stdin, sp.child.stdout, sp.child.stderr]) x?.destroy();
+  } else if (!openStdin) {
+    plan = { ...plan, stdio: { tty: null, stdinNull: true } };
+    sp.child.stdin?.destroy();
+  }
+  // refill once this one runs: a Node start competes for the CPU with this container's init
+  const started = start(sp, plan, master, master === null);
+  started.then(refill, refill);
+  return started.then((task) => (openStdin || ttyMode ? task : { ...task, stdin: null }));
 }
 
 /**
@@ -185,6 +315,8 @@ function run(plan: InitPlan, pidns: number | null, ttyMode: boolean, openStdin: 
  */
 export async function launch(spec: RuntimeSpec): Promise<Task> {
   const plan = buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo());
+  const warm = pool.size > 0 ? takeWarm() : null;
+  if (warm) return runWarm(warm, plan, spec.tty, spec.openStdin, spec.consoleSize);
   return run(plan, null, spec.tty, spec.openStdin, spec.consoleSize);
 }
 

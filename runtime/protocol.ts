@@ -2,6 +2,7 @@
 // launcher creates; the init marks it close-on-exec).
 //
 // Order:
+//   0. init -> parent: {t:'ready'}            warm inits only: libraries loaded, waiting
 //   1. parent -> init: {t:'plan', plan}        (one line)
 //   2. init -> parent: {t:'error', ...}        only on failure, then the init exits
 //   3. execve closes fd 3: the parent reads EOF with no error = the entrypoint runs.
@@ -10,6 +11,6 @@ import type { InitPlan } from './types.js';
 export const PROTOCOL_FD = 3;
 
 export type ParentMessage = { t: 'plan'; plan: InitPlan };
-export type InitMessage = { t: 'error'; step: string; message: string; errno?: string; exitCode: number };
+export type InitMessage = { t: 'error'; step: string; message: string; errno?: string; exitCode: number } | { t: 'ready' };
 
 export const encode = (m: ParentMessage | InitMessage): string => `${JSON.stringify(m)}\n`;

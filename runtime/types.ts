@@ -127,6 +127,11 @@ export interface InitPlan {
   noNewPrivileges: boolean;
   seccomp: SeccompFilter | null;
   tty: boolean;
+  /**
+   * Set by the launcher for a warm init, whose stdio were made before the container
+   * was known: open this pty slave onto fds 0-2, or /dev/null onto fd 0.
+   */
+  stdio?: { tty: string | null; stdinNull: boolean };
 }
 
 /** A running process (the container's PID 1, or an exec'd process). */

@@ -44,6 +44,11 @@ function report(m: InitMessage): void {
 }
 
 function main(): void {
+  if (process.argv.includes('--warm')) {
+    // pre-spawned: load everything now, say so, then wait for a plan
+    preloadLibraries(true);
+    report({ t: 'ready' });
+  }
   const line = readLine(PROTOCOL_FD);
   if (!line) process.exit(1); // parent went away before sending a plan
   const msg = JSON.parse(line) as ParentMessage;

@@ -4,13 +4,15 @@
 import type { InitContext } from './context.js';
 import { joinCgroup, network, unshareNamespaces, joinNamespaces, hostname } from './steps/namespaces.js';
 import { makePrivate, bindRootfs, mounts, pivotRoot, readonlyRootfs } from './steps/rootfs.js';
-import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, controllingTty, raiseEffective } from './steps/process.js';
+import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, controllingTty, raiseEffective, stdio } from './steps/process.js';
 import { seccompEarly, capabilities, noNewPrivs, seccompLate } from './steps/security.js';
 import { execve } from './steps/exec.js';
 
 export interface Step { name: string; modes: Array<'create' | 'exec'>; run: (ctx: InitContext) => void }
 
 export const steps: Step[] = [
+  // Warm inits: the pty slave or /dev/null onto fds 0-2, by host path, before anything hides it.
+  { name: 'stdio', modes: ['create', 'exec'], run: stdio },
   // First, while the host's /sys/fs/cgroup is still visible and before the cgroup
   // namespace is created, so the namespace's root is the container's cgroup.
   { name: 'cgroup', modes: ['create', 'exec'], run: joinCgroup },

@@ -75,3 +75,19 @@ export function chdirAsUser(ctx: InitContext): void {
 export function controllingTty(ctx: InitContext): void {
   if (ctx.plan.tty) ctx.sys.ioctlInt(0, K.TIOCSCTTY, 0);
 }
+
+/** Warm inits only: their stdio were made at spawn; put the pty slave (or /dev/null as stdin) in place. */
+export function stdio(ctx: InitContext): void {
+  const io = ctx.plan.stdio;
+  if (!io) return;
+  const O_RDWR = 2, O_NOCTTY = 0o400;
+  if (io.tty) {
+    const fd = ctx.sys.open(io.tty, O_RDWR | O_NOCTTY);
+    for (const n of [0, 1, 2]) ctx.sys.dup2(fd, n);
+    ctx.sys.close(fd);
+  } else if (io.stdinNull) {
+    const fd = ctx.sys.open('/dev/null', O_RDWR);
+    ctx.sys.dup2(fd, 0);
+    ctx.sys.close(fd);
+  }
+}

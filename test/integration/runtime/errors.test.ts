@@ -8,7 +8,8 @@ import { launch, RuntimeStartError } from '../../../runtime/index.js';
 import type { RuntimeSpec } from '../../../runtime/index.js';
 import { overlayRootfs, baseSpec } from './helpers.js';
 
-const mountCount = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+// mounts under the rootfs (other tests may mount elsewhere on this host meanwhile)
+const mountCount = (rootfs: string) => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(rootfs)).length;
 const childPids = () => {
   try {
     return fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
@@ -18,7 +19,8 @@ const childPids = () => {
 };
 
 async function expectFailure(t: Test, spec: RuntimeSpec, code: number, message: string | RegExp, step?: string) {
-  const mounts = mountCount();
+  const mounts = mountCount(spec.rootfs);
+  t.equal(mounts, 1, 'only the overlay itself');
   const err = await launch(spec).then(() => null, (e: unknown) => e);
   t.ok(err instanceof RuntimeStartError, 'a RuntimeStartError');
   const e = err as RuntimeStartError;
@@ -27,7 +29,7 @@ async function expectFailure(t: Test, spec: RuntimeSpec, code: number, message: 
   else t.match(e.message, message);
   if (step) t.equal(e.step, step);
   t.equal(e.kind, 'system');
-  t.equal(mountCount(), mounts, 'no mount left behind');
+  t.equal(mountCount(spec.rootfs), mounts, 'no mount left behind');
   t.same(childPids(), [], 'no process left behind');
 }
 
