@@ -119,9 +119,17 @@ export class LayerFiles {
     return removed;
   }
 
-  /** Removes leftovers of interrupted operations. */
+  /** Removes leftovers of interrupted operations: temp dirs, layer dirs without a row, dangling short links. */
   cleanTemp(): void {
     for (const e of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, e), { recursive: true, force: true });
+    const known = new Set(this.rows.all().map((r) => hexOf(r.chainId)));
+    for (const e of fs.readdirSync(this.layersDir)) {
+      if (!known.has(e)) fs.rmSync(path.join(this.layersDir, e), { recursive: true, force: true });
+    }
+    for (const e of fs.readdirSync(this.linkDir)) {
+      const l = path.join(this.linkDir, e);
+      if (!fs.existsSync(l)) fs.rmSync(l, { force: true });
+    }
   }
 
   randomName(): string {

@@ -245,3 +245,20 @@ t.test('save -> rmi -> load round-trips; OCI layout loads; import makes an image
   env.svc.setContainerUsage(() => null);
   t.throws(() => env.svc.remove('nosuch:1'), { code: 'TSD_ERR_NO_SUCH_IMAGE', kind: 'not-found' });
 });
+
+t.test('a restart removes half-written layers and temp dirs', async (t) => {
+  const { openDatabase } = await import('../../../store/index.js');
+  const { createImageService } = await import('../../../image/index.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-img-${process.pid}-`));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase(path.join(dir, 'tsd.db'));
+  t.teardown(() => db.close());
+  createImageService({ db, dataRoot: dir });
+  fs.mkdirSync(path.join(dir, 'layers', 'a'.repeat(64), 'diff'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'tmp', 'layer-x'), { recursive: true });
+  fs.symlinkSync('../layers/' + 'b'.repeat(64) + '/diff', path.join(dir, 'l', 'bbbbbbbbbbbb'));
+  createImageService({ db, dataRoot: dir });
+  t.same(fs.readdirSync(path.join(dir, 'layers')), []);
+  t.same(fs.readdirSync(path.join(dir, 'tmp')), []);
+  t.same(fs.readdirSync(path.join(dir, 'l')), []);
+});
