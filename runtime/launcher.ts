@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../errors/index.js';
-import { LinuxSyscalls, CLONE_NEWPID } from '../sys/index.js';
+import { LinuxSyscalls, CLONE_NEWPID, seccompCompile } from '../sys/index.js';
 import type { Syscalls } from '../sys/index.js';
 import { RuntimeStartError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';
@@ -40,6 +40,21 @@ export function hostInfo(): HostInfo {
     host = { kernel: os.release(), arch, lastCap };
   }
   return host;
+}
+
+const bpfCache = new Map<string, string>();
+
+/** Compiles the plan's seccomp filter to BPF once per distinct filter (the init then loads it with one prctl). */
+function withBpf(plan: InitPlan): InitPlan {
+  if (!plan.seccomp) return plan;
+  const key = JSON.stringify(plan.seccomp);
+  let bpf = bpfCache.get(key);
+  if (!bpf) {
+    bpf = seccompCompile(plan.seccomp).toString('base64');
+    if (bpfCache.size > 64) bpfCache.clear();
+    bpfCache.set(key, bpf);
+  }
+  return { ...plan, seccomp: { ...plan.seccomp, rules: [] }, seccompBpf: bpf };
 }
 
 /** Replaces `seccomp=<file>` by the file's contents (buildInitPlan stays pure). */
@@ -314,7 +329,7 @@ function runWarm(sp: Spawned, plan: InitPlan, ttyMode: boolean, openStdin: boole
  * (exitCode 127/126/128) when the init failed, or a DaemonError for bad input.
  */
 export async function launch(spec: RuntimeSpec): Promise<Task> {
-  const plan = buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo());
+  const plan = withBpf(buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   const warm = pool.size > 0 ? takeWarm() : null;
   if (warm) return runWarm(warm, plan, spec.tty, spec.openStdin, spec.consoleSize);
   return run(plan, null, spec.tty, spec.openStdin, spec.consoleSize);
@@ -327,7 +342,7 @@ export async function launch(spec: RuntimeSpec): Promise<Task> {
  * cwd and security profile.
  */
 export async function execInContainer(containerPid: number, spec: ExecSpec): Promise<Task> {
-  const plan = buildExecPlan(containerPid, { ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo());
+  const plan = withBpf(buildExecPlan(containerPid, { ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   let pidns: number;
   try {
     pidns = fs.openSync(`/proc/${containerPid}/ns/pid`, 'r');

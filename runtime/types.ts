@@ -126,6 +126,11 @@ export interface InitPlan {
   lastCap: number;
   noNewPrivileges: boolean;
   seccomp: SeccompFilter | null;
+  /**
+   * Set by the launcher: `seccomp` compiled to BPF (base64), loaded by the init with
+   * one prctl; `seccomp.rules` is then left empty in the message.
+   */
+  seccompBpf?: string;
   tty: boolean;
   /**
    * Set by the launcher for a warm init, whose stdio were made before the container

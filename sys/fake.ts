@@ -64,4 +64,5 @@ export class FakeSyscalls implements Syscalls {
   dup2(oldfd: number, newfd: number) { this.rec('dup2', [oldfd, newfd]); }
   linkUp(name: string) { this.rec('linkUp', [name], name); }
   seccompLoad(filter: SeccompFilter) { this.rec('seccompLoad', [filter]); }
+  seccompLoadBpf(bpf: Buffer) { this.rec('seccompLoadBpf', [bpf]); }
 }

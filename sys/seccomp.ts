@@ -1,5 +1,8 @@
 // libseccomp through koffi: builds a filter from resolved data (SeccompFilter)
 // and loads it on the calling thread. Only the init calls this, right before execve.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SyscallError } from '../errors/index.js';
 import { koffi } from './libc.js';
 import { errnoName } from './syscalls.js';
@@ -40,6 +43,7 @@ function bind() {
     resolve: s.func('int seccomp_syscall_resolve_name(const char *name)'),
     ruleAddArray: s.func('int seccomp_rule_add_array(void *ctx, uint32 action, int syscall, unsigned int arg_cnt, const uint8_t *args)'),
     load: s.func('int seccomp_load(void *ctx)'),
+    exportBpf: s.func('int seccomp_export_bpf(void *ctx, int fd)'),
   };
 }
 
@@ -53,12 +57,8 @@ export function seccompResolve(name: string): number {
   return lib.resolve(name);
 }
 
-/**
- * Builds and loads `filter` on the calling thread. It does not set no_new_privs
- * (the caller decides; without it the thread needs CAP_SYS_ADMIN). Syscall names
- * unknown here are skipped, as runc does.
- */
-export function seccompLoad(filter: SeccompFilter): void {
+/** Builds a libseccomp context for `filter`; the caller releases it. */
+function build(filter: SeccompFilter): { l: NonNullable<typeof lib>; ctx: unknown } {
   lib ??= bind();
   const l = lib;
   const ctx = l.init(filter.defaultAction >>> 0);
@@ -83,11 +83,75 @@ export function seccompLoad(filter: SeccompFilter): void {
       rc = l.ruleAddArray(ctx, r.action >>> 0, nr, r.args.length, r.args.length ? buf : null);
       if (rc < 0) fail('seccomp_rule_add', rc, r.syscall);
     }
-    rc = l.load(ctx);
+  } catch (e) {
+    l.release(ctx);
+    throw e;
+  }
+  return { l, ctx };
+}
+
+/**
+ * Builds and loads `filter` on the calling thread. It does not set no_new_privs
+ * (the caller decides; without it the thread needs CAP_SYS_ADMIN). Syscall names
+ * unknown here are skipped, as runc does.
+ */
+export function seccompLoad(filter: SeccompFilter): void {
+  const { l, ctx } = build(filter);
+  try {
+    const rc = l.load(ctx);
     if (rc < 0) fail('seccomp_load', rc);
   } finally {
     l.release(ctx);
   }
+}
+
+/**
+ * Compiles `filter` to a classic BPF program (struct sock_filter[]), without
+ * loading it: the daemon does this once per profile, the init loads the result
+ * with seccompLoadBpf in microseconds instead of building it (~10 ms).
+ */
+export function seccompCompile(filter: SeccompFilter): Buffer {
+  const { l, ctx } = build(filter);
+  const file = path.join(os.tmpdir(), `tsd-bpf-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fd = fs.openSync(file, 'w+', 0o600);
+  try {
+    fs.unlinkSync(file);
+    const rc = l.exportBpf(ctx, fd);
+    if (rc < 0) fail('seccomp_export_bpf', rc);
+    const size = fs.fstatSync(fd).size;
+    const out = Buffer.alloc(size);
+    fs.readSync(fd, out, 0, size, 0);
+    return out;
+  } finally {
+    fs.closeSync(fd);
+    l.release(ctx);
+  }
+}
+
+let prctlFprog: ((option: number, mode: number, prog: { len: number; filter: Buffer }, a4: number, a5: number) => number) | undefined;
+
+function bindFprog() {
+  if (!prctlFprog) {
+    const c = koffi.load('libc.so.6');
+    koffi.struct('tsd_sock_fprog', { len: 'uint16', filter: 'void *' });
+    prctlFprog = c.func('int prctl(int option, unsigned long mode, tsd_sock_fprog *prog, unsigned long a4, unsigned long a5)');
+  }
+  return prctlFprog;
+}
+
+/** Loads a compiled BPF program as the calling thread's seccomp filter (prctl PR_SET_SECCOMP). */
+export function seccompLoadBpf(bpf: Buffer): void {
+  if (bpf.length === 0 || bpf.length % 8 !== 0) throw new SyscallError('prctl', 22, 'EINVAL', undefined, 'PR_SET_SECCOMP: bad program');
+  const PR_SET_SECCOMP = 22, SECCOMP_MODE_FILTER = 2;
+  if (bindFprog()(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, { len: bpf.length / 8, filter: bpf }, 0, 0) !== 0) {
+    const e = koffi.errno();
+    throw new SyscallError('prctl', e, errnoName(e), undefined, 'PR_SET_SECCOMP');
+  }
+}
+
+/** Binds prctl for seccompLoadBpf now (the init calls it before pivot_root). */
+export function seccompBpfPreload(): void {
+  bindFprog();
 }
 
 /** Loads libseccomp now (the init calls this before pivot_root: the container has no copy). */

@@ -4,7 +4,7 @@ import { constants as osc } from 'node:os';
 import { SyscallError } from '../errors/index.js';
 import { libc, errno, koffi } from './libc.js';
 import * as K from './constants.js';
-import { seccompLoad, seccompPreload } from './seccomp.js';
+import { seccompLoad, seccompPreload, seccompLoadBpf, seccompBpfPreload } from './seccomp.js';
 import type { SeccompFilter } from './seccomp.js';
 
 const SYS_pivot_root = 155; // x86_64
@@ -67,6 +67,8 @@ export interface Syscalls {
   linkUp(name: string): void;
   /** Builds and loads a seccomp filter on the calling thread (libseccomp). */
   seccompLoad(filter: SeccompFilter): void;
+  /** Loads a BPF program compiled by seccompCompile (prctl PR_SET_SECCOMP). */
+  seccompLoadBpf(bpf: Buffer): void;
 }
 
 const makedev = (major: number, minor: number): bigint =>
@@ -231,6 +233,9 @@ export class LinuxSyscalls implements Syscalls {
   seccompLoad(filter: SeccompFilter): void {
     seccompLoad(filter);
   }
+  seccompLoadBpf(bpf: Buffer): void {
+    seccompLoadBpf(bpf);
+  }
 }
 
 let net: { socket: (d: number, t: number, p: number) => number; ioctl_buf: (fd: number, req: number, buf: Buffer) => number; fchdir: (fd: number) => number } | undefined;
@@ -255,5 +260,6 @@ export { koffi };
 export function preloadLibraries(seccomp: boolean): void {
   libc();
   netlib();
+  seccompBpfPreload();
   if (seccomp) seccompPreload();
 }

@@ -46,13 +46,13 @@ function report(m: InitMessage): void {
 function main(): void {
   if (process.argv.includes('--warm')) {
     // pre-spawned: load everything now, say so, then wait for a plan
-    preloadLibraries(true);
+    preloadLibraries(false);
     report({ t: 'ready' });
   }
   const line = readLine(PROTOCOL_FD);
   if (!line) process.exit(1); // parent went away before sending a plan
   const msg = JSON.parse(line) as ParentMessage;
-  preloadLibraries(msg.plan.seccomp !== null);
+  preloadLibraries(msg.plan.seccomp !== null && !msg.plan.seccompBpf);
   const ctx: InitContext = { plan: msg.plan, sys: new LinuxSyscalls(), protocolFd: PROTOCOL_FD, env: [...msg.plan.env], uid: 0, gid: 0 };
   try {
     runSteps(ctx);

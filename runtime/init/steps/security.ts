@@ -5,12 +5,17 @@ import type { InitContext } from '../context.js';
 
 /** Loading a filter without no_new_privs needs CAP_SYS_ADMIN, so it runs before the capability drop then. */
 export function seccompEarly(ctx: InitContext): void {
-  if (ctx.plan.seccomp && !ctx.plan.noNewPrivileges) ctx.sys.seccompLoad(ctx.plan.seccomp);
+  if (!ctx.plan.noNewPrivileges) loadSeccomp(ctx);
+}
+
+function loadSeccomp(ctx: InitContext): void {
+  if (ctx.plan.seccompBpf) ctx.sys.seccompLoadBpf(Buffer.from(ctx.plan.seccompBpf, 'base64'));
+  else if (ctx.plan.seccomp) ctx.sys.seccompLoad(ctx.plan.seccomp);
 }
 
 /** With no_new_privs the filter goes last, so it has to allow as little of the init as possible. */
 export function seccompLate(ctx: InitContext): void {
-  if (ctx.plan.seccomp && ctx.plan.noNewPrivileges) ctx.sys.seccompLoad(ctx.plan.seccomp);
+  if (ctx.plan.noNewPrivileges) loadSeccomp(ctx);
 }
 
 export function capabilities(ctx: InitContext): void {
