@@ -282,7 +282,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   });
 
   // dockerode may attach without Upgrade: answer with a raw stream on a plain response.
-  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/attach', { preParsing: async () => Readable.from([]) }, async (req, reply) => {
+  app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/attach', { preParsing: async (req) => leaveBodyUnread(req.headers['content-length']) }, async (req, reply) => {
     const { c, hub } = containers.attachHub(req.params.id);
     const { rawStreamResponse } = await import('../stream/hijack.js');
     const conn = rawStreamResponse(reply, { tty: c.config.Tty, headers: commonHeaders, parsedBody: {} });
@@ -366,4 +366,17 @@ function emptyStats(c: Container): Record<string, unknown> {
     blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
     cpu_stats: cpu, precpu_stats: cpu, memory_stats: {},
   };
+}
+
+/**
+ * preParsing for routes that read their JSON body (and stdin after it) from
+ * req.raw themselves: the parser gets an empty stream, which must claim the
+ * declared length or Fastify rejects a plain POST with a body
+ * ("Request body size did not match Content-Length", e.g. `docker exec -d`).
+ */
+function leaveBodyUnread(contentLength: string | undefined): Readable {
+  const empty = Readable.from([]) as Readable & { receivedEncodedLength?: number };
+  const n = Number(contentLength);
+  if (Number.isFinite(n) && n > 0) empty.receivedEncodedLength = n;
+  return empty;
 }

@@ -74,7 +74,7 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
 
   // Without Upgrade (dockerode, testcontainers): the JSON body may be followed by stdin on an open
   // request, so the body is read here from the stream rather than by the JSON parser.
-  app.post<{ Params: { id: string } }>('/exec/:id/start', { preParsing: async () => Readable.from([]) }, async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/exec/:id/start', { preParsing: async (req) => leaveBodyUnread(req.headers['content-length']) }, async (req, reply) => {
     const s = execs.get(req.params.id);
     const conn = rawStreamResponse(reply, { tty: !!s.config.Tty, headers: commonHeaders, bodyInStream: true });
     let b: StartBody;
@@ -120,4 +120,17 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
       Pid: s.pid,
     };
   });
+}
+
+/**
+ * preParsing for routes that read their JSON body (and stdin after it) from
+ * req.raw themselves: the parser gets an empty stream, which must claim the
+ * declared length or Fastify rejects a plain POST with a body
+ * ("Request body size did not match Content-Length", e.g. `docker exec -d`).
+ */
+function leaveBodyUnread(contentLength: string | undefined): Readable {
+  const empty = Readable.from([]) as Readable & { receivedEncodedLength?: number };
+  const n = Number(contentLength);
+  if (Number.isFinite(n) && n > 0) empty.receivedEncodedLength = n;
+  return empty;
 }
