@@ -74,6 +74,21 @@ t.test('dockerode and cleanup after rm', opts, async (t) => {
     s2.end('piped through exec\n');
     await new Promise<void>((resolve) => { s2.on('end', resolve); s2.on('close', resolve); });
     t.equal(o2.text(), 'piped through exec\n', 'stdin reaches the exec');
+
+    // without hijack: a plain POST with a JSON body, answered with the raw stream
+    const ex3 = await c.exec({ Cmd: ['sh', '-c', 'echo plain; exit 5'], AttachStdout: true, AttachStderr: true });
+    const s3 = await ex3.start({});
+    const o3 = collect();
+    c.modem.demuxStream(s3, o3.stream, o3.stream);
+    await new Promise<void>((resolve) => { s3.on('end', resolve); s3.on('close', resolve); });
+    t.equal(o3.text(), 'plain\n', 'non-hijacked exec start streams output');
+    t.equal((await ex3.inspect()).ExitCode, 5);
+
+    // detached: a plain POST with {"Detach":true}, as `docker exec -d` sends
+    const ex4 = await c.exec({ Cmd: ['sh', '-c', 'echo detached > /tmp/d'], AttachStdout: false, AttachStderr: false });
+    await ex4.start({ Detach: true });
+    await waitFor(async () => (await ex4.inspect()).Running === false && (await ex4.inspect()).ExitCode === 0, 5000, 'detached exec');
+    t.equal(await ok('exec', c.id, 'cat', '/tmp/d'), 'detached\n');
     await c.remove({ force: true });
   });
 

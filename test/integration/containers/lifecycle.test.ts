@@ -80,6 +80,9 @@ t.test('container lifecycle over the docker CLI', opts, async (t) => {
     t.not(stopped.code, 0);
     t.match(stopped.err, /is not running/);
     t.equal((await ok('exec', '-i', web, 'cat')), '', 'exec -i with closed stdin');
+    t.equal((await ok('exec', '-d', '-e', 'BG=1', '-w', '/tmp', web, 'sh', '-c', 'echo $BG $(pwd) > /tmp/bg')), '', 'exec -d prints nothing');
+    await waitFor(async () => (await docker(['exec', web, 'cat', '/tmp/bg'])).out === '1 /tmp\n', 5000, 'exec -d ran');
+    t.pass('exec -d ran with its env and workdir');
   });
 
   await t.test('top and stats', async (t) => {
