@@ -70,19 +70,10 @@ function readSeccompFiles(opts: string[]): string[] {
   });
 }
 
-interface Stdio { stdio: StdioOptions; master: number | null; slave: number | null }
-
-function openStdio(s: Syscalls, ttyMode: boolean, openStdin: boolean, consoleSize?: [number, number]): Stdio {
-  if (!ttyMode) return { stdio: [openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'], master: null, slave: null };
-  const { master, slavePath } = s.openpt();
-  try {
-    if (consoleSize && consoleSize[0] > 0 && consoleSize[1] > 0) s.setWinsize(master, consoleSize[0], consoleSize[1]);
-    const slave = fs.openSync(slavePath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
-    return { stdio: [slave, slave, slave, 'pipe'], master, slave };
-  } catch (e) {
-    fs.closeSync(master);
-    throw e;
-  }
+/** stdio of a cold init: pipes, or nothing for a tty (the init opens its pty in the container). */
+function coldStdio(ttyMode: boolean, openStdin: boolean): StdioOptions {
+  if (ttyMode) return ['ignore', 'ignore', 'ignore', 'pipe'];
+  return [openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'];
 }
 
 /**
@@ -157,12 +148,23 @@ function track(child: ChildProcess): Spawned {
 }
 
 /** Sends the plan, waits for exec (clean close) or an error, and builds the Task. */
-function start(sp: Spawned, plan: InitPlan, master: number | null, pipes: boolean): Promise<Task> {
+function start(sp: Spawned, plan: InitPlan): Promise<Task> {
   const { child, exited } = sp;
+  const pipes = !plan.tty;
+  let master: number | null = null;
   return new Promise<Task>((resolve, reject) => {
     let failed: Extract<InitMessage, { t: 'error' }> | null = null;
     sp.onMessage = (m) => {
       if (m.t === 'error' && !failed) failed = m;
+      if (m.t === 'pty' && plan.tty && master === null) {
+        try {
+          master = (sys ??= new LinuxSyscalls()).pidfdGetfd(child.pid!, m.fd);
+          sp.proto.write(encode({ t: 'pty-ack' }));
+        } catch (e) {
+          failed = { t: 'error', step: 'tty', message: `failed to take the pty: ${(e as Error).message}`, exitCode: 128 };
+          child.kill('SIGKILL');
+        }
+      }
     };
     sp.onClose = () => {
       if (failed || sp.spawnError) {
@@ -171,18 +173,25 @@ function start(sp: Spawned, plan: InitPlan, master: number | null, pipes: boolea
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         void exited.then(() => {
           if (master !== null) fs.closeSync(master);
+          master = null;
           if (f) reject(new RuntimeStartError(f.message, f.exitCode, f.step));
           else reject(systemError(`failed to start the init: ${sp.spawnError!.message}`, sp.spawnError));
         });
         return;
       }
       let pty: Task['pty'] = null;
+      if (plan.tty && master === null) {
+        reject(systemError('the init did not hand over its pty'));
+        child.kill('SIGKILL');
+        return;
+      }
       if (master !== null) {
-        const stream = new tty.ReadStream(master);
+        const m = master;
+        const stream = new tty.ReadStream(m);
         stream.on('error', (e: NodeJS.ErrnoException) => {
           if (e.code === 'EIO') stream.push(null); // the slave side closed: end of output
         });
-        pty = { stream, resize: (rows, cols) => { try { (sys ??= new LinuxSyscalls()).setWinsize(master, rows, cols); } catch { /* exited */ } } };
+        pty = { stream, resize: (rows, cols) => { try { (sys ??= new LinuxSyscalls()).setWinsize(m, rows, cols); } catch { /* exited */ } } };
       }
       resolve({
         pid: child.pid!,
@@ -201,19 +210,10 @@ function start(sp: Spawned, plan: InitPlan, master: number | null, pipes: boolea
   });
 }
 
-function run(plan: InitPlan, pidns: number | null, ttyMode: boolean, openStdin: boolean, consoleSize?: [number, number]): Promise<Task> {
+function run(plan: InitPlan, pidns: number | null, openStdin: boolean): Promise<Task> {
   const s = (sys ??= new LinuxSyscalls());
-  const io = openStdio(s, ttyMode, openStdin, consoleSize);
-  let child: ChildProcess;
-  try {
-    child = spawnInit(s, pidns, io.stdio);
-  } catch (e) {
-    if (io.master !== null) fs.closeSync(io.master);
-    throw e;
-  } finally {
-    if (io.slave !== null) fs.closeSync(io.slave);
-  }
-  return start(track(child), plan, io.master, io.master === null);
+  const child = spawnInit(s, pidns, coldStdio(plan.tty, openStdin));
+  return start(track(child), plan);
 }
 
 // ---- warm pool -------------------------------------------------------------
@@ -304,23 +304,17 @@ export const warmPool = {
   },
 };
 
-function runWarm(sp: Spawned, plan: InitPlan, ttyMode: boolean, openStdin: boolean, consoleSize?: [number, number]): Promise<Task> {
-  let master: number | null = null;
-  if (ttyMode) {
-    const s = (sys ??= new LinuxSyscalls());
-    const pt = s.openpt();
-    master = pt.master;
-    if (consoleSize && consoleSize[0] > 0 && consoleSize[1] > 0) s.setWinsize(master, consoleSize[0], consoleSize[1]);
-    plan = { ...plan, stdio: { tty: pt.slavePath, stdinNull: false } };
+function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Task> {
+  if (plan.tty) {
     for (const x of [sp.child.stdin, sp.child.stdout, sp.child.stderr]) x?.destroy();
   } else if (!openStdin) {
-    plan = { ...plan, stdio: { tty: null, stdinNull: true } };
+    plan = { ...plan, stdio: { stdinNull: true } };
     sp.child.stdin?.destroy();
   }
   // refill once this one runs: a Node start competes for the CPU with this container's init
-  const started = start(sp, plan, master, master === null);
+  const started = start(sp, plan);
   started.then(refill, refill);
-  return started.then((task) => (openStdin || ttyMode ? task : { ...task, stdin: null }));
+  return started.then((task) => (openStdin && !plan.tty ? task : { ...task, stdin: null }));
 }
 
 /**
@@ -331,8 +325,8 @@ function runWarm(sp: Spawned, plan: InitPlan, ttyMode: boolean, openStdin: boole
 export async function launch(spec: RuntimeSpec): Promise<Task> {
   const plan = withBpf(buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   const warm = pool.size > 0 ? takeWarm() : null;
-  if (warm) return runWarm(warm, plan, spec.tty, spec.openStdin, spec.consoleSize);
-  return run(plan, null, spec.tty, spec.openStdin, spec.consoleSize);
+  if (warm) return runWarm(warm, plan, spec.openStdin);
+  return run(plan, null, spec.openStdin);
 }
 
 /**
@@ -350,7 +344,7 @@ export async function execInContainer(containerPid: number, spec: ExecSpec): Pro
     throw systemError(`container process ${containerPid} is not running: ${(e as Error).message}`, e);
   }
   try {
-    return await run(plan, pidns, spec.tty, spec.openStdin, spec.consoleSize);
+    return await run(plan, pidns, spec.openStdin);
   } finally {
     fs.closeSync(pidns);
   }

@@ -198,6 +198,7 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
     noNewPrivileges: sec.noNewPrivileges,
     seccomp: sec.seccomp,
     tty: spec.tty,
+    consoleSize: spec.tty && spec.consoleSize && spec.consoleSize[0] > 0 && spec.consoleSize[1] > 0 ? [spec.consoleSize[0], spec.consoleSize[1]] : null,
   };
 }
 
@@ -231,5 +232,6 @@ export function buildExecPlan(containerPid: number, spec: ExecSpec, host: HostIn
     noNewPrivileges: sec.noNewPrivileges,
     seccomp: sec.seccomp,
     tty: spec.tty,
+    consoleSize: spec.tty && spec.consoleSize && spec.consoleSize[0] > 0 && spec.consoleSize[1] > 0 ? [spec.consoleSize[0], spec.consoleSize[1]] : null,
   };
 }

@@ -136,7 +136,9 @@ export interface InitPlan {
    * Set by the launcher for a warm init, whose stdio were made before the container
    * was known: open this pty slave onto fds 0-2, or /dev/null onto fd 0.
    */
-  stdio?: { tty: string | null; stdinNull: boolean };
+  stdio?: { stdinNull: boolean };
+  /** tty: initial window size of the pty the init creates */
+  consoleSize: [rows: number, cols: number] | null;
 }
 
 /** A running process (the container's PID 1, or an exec'd process). */

@@ -65,4 +65,6 @@ export class FakeSyscalls implements Syscalls {
   linkUp(name: string) { this.rec('linkUp', [name], name); }
   seccompLoad(filter: SeccompFilter) { this.rec('seccompLoad', [filter]); }
   seccompLoadBpf(bpf: Buffer) { this.rec('seccompLoadBpf', [bpf]); }
+  openptIn(ptmx: string, ptsDir: string) { this.rec('openptIn', [ptmx, ptsDir], ptmx); return { master: 101, slavePath: `${ptsDir}/0` }; }
+  pidfdGetfd(pid: number, fd: number) { this.rec('pidfdGetfd', [pid, fd]); return this.nextFd++; }
 }

@@ -69,6 +69,10 @@ export interface Syscalls {
   seccompLoad(filter: SeccompFilter): void;
   /** Loads a BPF program compiled by seccompCompile (prctl PR_SET_SECCOMP). */
   seccompLoadBpf(bpf: Buffer): void;
+  /** Opens a new pty master through `ptmx` (e.g. a container's /dev/ptmx), unlocked; the slave is `${ptsDir}/N`. */
+  openptIn(ptmx: string, ptsDir: string): { master: number; slavePath: string };
+  /** Copies file descriptor `fd` of process `pid` into this process (pidfd_open + pidfd_getfd; close-on-exec). */
+  pidfdGetfd(pid: number, fd: number): number;
 }
 
 const makedev = (major: number, minor: number): bigint =>
@@ -236,9 +240,37 @@ export class LinuxSyscalls implements Syscalls {
   seccompLoadBpf(bpf: Buffer): void {
     seccompLoadBpf(bpf);
   }
+  openptIn(ptmx: string, ptsDir: string): { master: number; slavePath: string } {
+    const l = libc();
+    const O_RDWR = 2, O_NOCTTY = 0o400, O_CLOEXEC = 0o2000000;
+    const master = check(l.open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC, 0), 'open', ptmx);
+    try {
+      check(l.ioctl_intp(master, K.TIOCSPTLCK, [0]), 'ioctl', ptmx, 'TIOCSPTLCK');
+      const n = [0];
+      check(l.ioctl_intp(master, K.TIOCGPTN, n), 'ioctl', ptmx, 'TIOCGPTN');
+      return { master, slavePath: `${ptsDir}/${n[0]}` };
+    } catch (e) {
+      l.close(master);
+      throw e;
+    }
+  }
+  pidfdGetfd(pid: number, fd: number): number {
+    const SYS_pidfd_open = 434, SYS_pidfd_getfd = 438;
+    const pidfd = check(netlib().syscall3(SYS_pidfd_open, pid, 0, 0), 'pidfd_open', undefined, String(pid));
+    try {
+      return check(netlib().syscall3(SYS_pidfd_getfd, pidfd, fd, 0), 'pidfd_getfd', undefined, `${pid} fd ${fd}`);
+    } finally {
+      libc().close(pidfd);
+    }
+  }
 }
 
-let net: { socket: (d: number, t: number, p: number) => number; ioctl_buf: (fd: number, req: number, buf: Buffer) => number; fchdir: (fd: number) => number } | undefined;
+let net: {
+  socket: (d: number, t: number, p: number) => number;
+  ioctl_buf: (fd: number, req: number, buf: Buffer) => number;
+  fchdir: (fd: number) => number;
+  syscall3: (nr: number, a: number, b: number, c: number) => number;
+} | undefined;
 function netlib() {
   if (!net) {
     const c = koffi.load('libc.so.6');
@@ -246,6 +278,7 @@ function netlib() {
       socket: c.func('int socket(int domain, int type, int protocol)'),
       ioctl_buf: c.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *buf)'),
       fchdir: c.func('int fchdir(int fd)'),
+      syscall3: c.func('long syscall(long nr, long a, long b, long c)'),
     };
   }
   return net;

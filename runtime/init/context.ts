@@ -1,6 +1,7 @@
 // What every init step sees: the plan, the syscalls, and what earlier steps found out.
 import type { Syscalls } from '../../sys/index.js';
 import type { InitPlan } from '../types.js';
+import type { InitMessage, ParentMessage } from '../protocol.js';
 
 export interface InitContext {
   plan: InitPlan;
@@ -9,6 +10,9 @@ export interface InitContext {
   protocolFd: number;
   /** the environment passed to execve (HOME added by the user step) */
   env: string[];
+  /** protocol: send a message to the parent / block for its next one (null at EOF) */
+  send: (m: InitMessage) => void;
+  receive: () => ParentMessage | null;
   /** set by the user step */
   uid: number;
   gid: number;

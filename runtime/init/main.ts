@@ -10,10 +10,18 @@ import { runSteps } from './steps.js';
 import { InitError } from './context.js';
 import type { InitContext } from './context.js';
 
+let pending = Buffer.alloc(0);
+
+/** Blocks for the next line on `fd` (sync: no event loop in the init); '' at EOF. */
 function readLine(fd: number): string {
-  const chunks: Buffer[] = [];
   const buf = Buffer.alloc(65536);
   for (;;) {
+    const nl = pending.indexOf(10);
+    if (nl >= 0) {
+      const line = pending.subarray(0, nl).toString('utf8');
+      pending = Buffer.from(pending.subarray(nl + 1));
+      return line;
+    }
     let n: number;
     try {
       n = fs.readSync(fd, buf, 0, buf.length, null);
@@ -24,16 +32,15 @@ function readLine(fd: number): string {
       }
       throw e;
     }
-    if (n === 0) break;
-    const nl = buf.subarray(0, n).indexOf(10);
-    if (nl >= 0) {
-      chunks.push(Buffer.from(buf.subarray(0, nl)));
-      break;
-    }
-    chunks.push(Buffer.from(buf.subarray(0, n)));
+    if (n === 0) return '';
+    pending = Buffer.concat([pending, buf.subarray(0, n)]);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
+
+const receive = (): ParentMessage | null => {
+  const line = readLine(PROTOCOL_FD);
+  return line ? (JSON.parse(line) as ParentMessage) : null;
+};
 
 function report(m: InitMessage): void {
   try {
@@ -49,11 +56,10 @@ function main(): void {
     preloadLibraries(false);
     report({ t: 'ready' });
   }
-  const line = readLine(PROTOCOL_FD);
-  if (!line) process.exit(1); // parent went away before sending a plan
-  const msg = JSON.parse(line) as ParentMessage;
+  const msg = receive();
+  if (msg?.t !== 'plan') process.exit(1); // parent went away before sending a plan
   preloadLibraries(msg.plan.seccomp !== null && !msg.plan.seccompBpf);
-  const ctx: InitContext = { plan: msg.plan, sys: new LinuxSyscalls(), protocolFd: PROTOCOL_FD, env: [...msg.plan.env], uid: 0, gid: 0 };
+  const ctx: InitContext = { plan: msg.plan, sys: new LinuxSyscalls(), protocolFd: PROTOCOL_FD, env: [...msg.plan.env], uid: 0, gid: 0, send: report, receive };
   try {
     runSteps(ctx);
     report({ t: 'error', step: 'exec', message: 'execve returned', exitCode: 128 });

@@ -4,14 +4,14 @@
 import type { InitContext } from './context.js';
 import { joinCgroup, network, unshareNamespaces, joinNamespaces, hostname } from './steps/namespaces.js';
 import { makePrivate, bindRootfs, mounts, pivotRoot, readonlyRootfs } from './steps/rootfs.js';
-import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, controllingTty, raiseEffective, stdio } from './steps/process.js';
+import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, tty, raiseEffective, stdio } from './steps/process.js';
 import { seccompEarly, capabilities, noNewPrivs, seccompLate } from './steps/security.js';
 import { execve } from './steps/exec.js';
 
 export interface Step { name: string; modes: Array<'create' | 'exec'>; run: (ctx: InitContext) => void }
 
 export const steps: Step[] = [
-  // Warm inits: the pty slave or /dev/null onto fds 0-2, by host path, before anything hides it.
+  // Warm inits: /dev/null as stdin when the container has none (the host's, before pivot_root).
   { name: 'stdio', modes: ['create', 'exec'], run: stdio },
   // First, while the host's /sys/fs/cgroup is still visible and before the cgroup
   // namespace is created, so the namespace's root is the container's cgroup.
@@ -48,8 +48,9 @@ export const steps: Step[] = [
   { name: 'cwd_user', modes: ['create', 'exec'], run: chdirAsUser },
   // Effective set back from the permitted one, so seccomp and capset still may.
   { name: 'raise_effective', modes: ['create', 'exec'], run: raiseEffective },
-  // The pty slave already is fds 0-2 and spawn made a new session.
-  { name: 'tty', modes: ['create', 'exec'], run: controllingTty },
+  // A pty of the container's devpts (after pivot_root / the mnt join), while still
+  // root with all capabilities (mounting /dev/console); the parent takes the master.
+  { name: 'tty', modes: ['create', 'exec'], run: tty },
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capability drop.
   { name: 'seccomp', modes: ['create', 'exec'], run: seccompEarly },
   // Effective, permitted, inheritable (empty, as Docker since 20.10), ambient cleared.

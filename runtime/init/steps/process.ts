@@ -71,23 +71,38 @@ export function chdirAsUser(ctx: InitContext): void {
   }
 }
 
-/** The session was created at spawn (detached); make the pty slave on fd 0 its controlling terminal. */
-export function controllingTty(ctx: InitContext): void {
-  if (ctx.plan.tty) ctx.sys.ioctlInt(0, K.TIOCSCTTY, 0);
+/**
+ * tty: a pty from the container's own devpts (so /dev/pts/N and `tty` make sense
+ * inside), the slave on fds 0-2 as controlling terminal (spawn made a new session),
+ * bound over /dev/console when creating, and the master handed to the parent
+ * (it copies the fd with pidfd_getfd before we go on).
+ */
+export function tty(ctx: InitContext): void {
+  if (!ctx.plan.tty) return;
+  const { master, slavePath } = ctx.sys.openptIn('/dev/ptmx', '/dev/pts');
+  try {
+    if (ctx.plan.consoleSize) ctx.sys.setWinsize(master, ctx.plan.consoleSize[0], ctx.plan.consoleSize[1]);
+    const O_RDWR = 2, O_NOCTTY = 0o400;
+    const slave = ctx.sys.open(slavePath, O_RDWR | O_NOCTTY);
+    for (const n of [0, 1, 2]) ctx.sys.dup2(slave, n);
+    ctx.sys.close(slave);
+    ctx.sys.ioctlInt(0, K.TIOCSCTTY, 0);
+    if (ctx.plan.mode === 'create') {
+      if (!fs.existsSync('/dev/console')) fs.closeSync(fs.openSync('/dev/console', 'a', 0o600));
+      ctx.sys.mount(slavePath, '/dev/console', null, K.MS_BIND, null);
+    }
+    ctx.send({ t: 'pty', fd: master });
+    const ack = ctx.receive();
+    if (ack?.t !== 'pty-ack') throw new InitError('the daemon did not take the pty');
+  } finally {
+    ctx.sys.close(master);
+  }
 }
 
-/** Warm inits only: their stdio were made at spawn; put the pty slave (or /dev/null as stdin) in place. */
+/** Warm inits only: their stdio were made at spawn; a container without stdin gets /dev/null. */
 export function stdio(ctx: InitContext): void {
-  const io = ctx.plan.stdio;
-  if (!io) return;
-  const O_RDWR = 2, O_NOCTTY = 0o400;
-  if (io.tty) {
-    const fd = ctx.sys.open(io.tty, O_RDWR | O_NOCTTY);
-    for (const n of [0, 1, 2]) ctx.sys.dup2(fd, n);
-    ctx.sys.close(fd);
-  } else if (io.stdinNull) {
-    const fd = ctx.sys.open('/dev/null', O_RDWR);
-    ctx.sys.dup2(fd, 0);
-    ctx.sys.close(fd);
-  }
+  if (!ctx.plan.stdio?.stdinNull || ctx.plan.tty) return;
+  const fd = ctx.sys.open('/dev/null', 2 /* O_RDWR */);
+  ctx.sys.dup2(fd, 0);
+  ctx.sys.close(fd);
 }

@@ -132,7 +132,7 @@ t.test('stdin pipe, exit codes, signals, PID namespace dies with PID 1', privile
 
 t.test('tty: pty stream, controlling terminal, resize', privilegedOpts(), async (t) => {
   const { rootfs } = overlayRootfs(t);
-  const task = guard(t, await launch(baseSpec(rootfs, ['sh', '-c', 'stty size; read line; echo "got:$line"; stty size; [ -t 0 ] && echo is-tty'], { tty: true, openStdin: true, consoleSize: [30, 100] })));
+  const task = guard(t, await launch(baseSpec(rootfs, ['sh', '-c', 'stty size; read line; echo "got:$line"; stty size; [ -t 0 ] && echo is-tty; tty; ls -l /dev/console | grep -c "136,\\s*0"'], { tty: true, openStdin: true, consoleSize: [30, 100] })));
   t.ok(task.pty);
   t.equal(task.stdout, null);
   let out = '';
@@ -144,7 +144,7 @@ t.test('tty: pty stream, controlling terminal, resize', privilegedOpts(), async 
   for (let i = 0; i < 50 && !out.includes('is-tty'); i++) await new Promise((r) => setTimeout(r, 20));
   t.equal(ex.exitCode, 0);
   t.match(out, /30 100\r\n/);
-  t.match(out, /got:hi\r\n40 120\r\nis-tty/);
+  t.match(out, /got:hi\r\n40 120\r\nis-tty\r\n\/dev\/pts\/0\r\n1\r\n/, 'a pty of the container\'s devpts, bound on \/dev\/console');
 });
 
 t.test('network: join a prepared netns, or the host one', privilegedOpts(), async (t) => {

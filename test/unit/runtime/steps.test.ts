@@ -19,7 +19,8 @@ const spec = (rootfs: string, extra: Partial<RuntimeSpec> = {}): RuntimeSpec => 
 });
 
 function execute(plan: InitPlan, sys = new FakeSyscalls()): { sys: FakeSyscalls; error: Error & { step?: string } } {
-  const ctx: InitContext = { plan, sys, protocolFd: 3, env: [...plan.env], uid: 0, gid: 0 };
+  const sent: unknown[] = [];
+  const ctx: InitContext = { plan, sys, protocolFd: 3, env: [...plan.env], uid: 0, gid: 0, send: (m) => sent.push(m), receive: () => ({ t: 'pty-ack' }) };
   try {
     runSteps(ctx);
   } catch (e) {
