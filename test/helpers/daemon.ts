@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
+import { openDatabase } from '../../store/index.js';
+import { createNetworkController } from '../../netctl/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const distRoot = path.resolve(here, '..', '..'); // dist/
@@ -65,6 +67,7 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
   };
   t.teardown(async () => {
     await stop();
+    await removeNetworking(dataRoot, execRoot, bridge).catch((err) => process.stderr.write(`network cleanup failed: ${err}\n`));
     if (process.env.TSD_TEST_KEEP !== '1') removeDir(dir);
     if (process.env.TSD_TEST_SHOW_LOG === '1') process.stderr.write(out);
   });
@@ -98,6 +101,21 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
     dockerEnv: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     stop,
   };
+}
+
+/**
+ * The daemon keeps its bridges, iptables chains and netns dir mount at shutdown
+ * (as dockerd keeps docker0); a test removes them with netctl's own teardown.
+ */
+export async function removeNetworking(dataRoot: string, execRoot: string, bridge: string): Promise<void> {
+  const dbPath = path.join(dataRoot, 'tsd.db');
+  if (!fs.existsSync(dbPath)) return;
+  const db = openDatabase(dbPath);
+  try {
+    await createNetworkController({ db, execRoot, bridge, bip: '10.255.255.1/24' }).shutdown({ removeBridge: true });
+  } finally {
+    db.close();
+  }
 }
 
 /** Removes a test directory, first detaching whatever is still mounted below it (a daemon killed with SIGKILL leaves mounts). */
