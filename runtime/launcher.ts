@@ -16,7 +16,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../errors/index.js';
 import { LinuxSyscalls, CLONE_NEWPID, seccompCompile } from '../sys/index.js';
 import type { Syscalls } from '../sys/index.js';
-import { RuntimeStartError } from './errors.js';
+import { startError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';
 import { buildExecPlan, buildInitPlan } from './spec.js';
 import type { ExecSpec, HostInfo, InitPlan, RuntimeSpec, Task } from './types.js';
@@ -174,7 +174,7 @@ function start(sp: Spawned, plan: InitPlan): Promise<Task> {
         void exited.then(() => {
           if (master !== null) fs.closeSync(master);
           master = null;
-          if (f) reject(new RuntimeStartError(f.message, f.exitCode, f.step));
+          if (f) reject(startError(f.message, f.step, plan.args[0] ?? ''));
           else reject(systemError(`failed to start the init: ${sp.spawnError!.message}`, sp.spawnError));
         });
         return;

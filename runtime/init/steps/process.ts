@@ -9,11 +9,12 @@ export function rlimits(ctx: InitContext): void {
   for (const r of ctx.plan.rlimits) ctx.sys.setrlimit(r.resource, { soft: r.soft, hard: r.hard });
 }
 
-/** First try as root: create the directory if missing (as Docker does at create time). */
+/** First try as root: create the directory if missing (as Docker does at create time; not for exec). */
 export function chdirAsRoot(ctx: InitContext): void {
   try {
     ctx.sys.chdir(ctx.plan.cwd);
   } catch {
+    if (ctx.plan.mode !== 'create') return;
     try {
       fs.mkdirSync(ctx.plan.cwd, { recursive: true, mode: 0o755 });
     } catch {
