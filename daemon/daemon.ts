@@ -13,7 +13,7 @@ import { createImageService, type Image, type ImageService } from '../image/inde
 import { applyLayer } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
 import { createCgroupManager, detectCgroupMode, removeCgroupParent } from '../cgroupfs/index.js';
-import { launch, execInContainer } from '../runtime/index.js';
+import { launch, execInContainer, warmPool } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
@@ -83,7 +83,9 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     resolveImageId: (ref: string) => images.findImage(ref)?.id ?? null,
   });
   await containers.reconcile();
+  if (config.initPool > 0) warmPool.enable(config.initPool);
   hooks.add(async () => {
+    warmPool.disable();
     await containers.shutdown();
     await network.shutdown();
     // The netns dir is a private bind mount of itself (so netns files can be bind-mounted into it); drop it once empty.
