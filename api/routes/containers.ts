@@ -10,6 +10,7 @@ import { fromDockerCreate, validateName, toDockerInspect, toDockerListEntry, val
 import { translateDockerResources } from '../translate/resources.js';
 import { toDockerStats, type DockerStats } from '../translate/stats.js';
 import { parseFilters } from '../translate/events.js';
+import { parseUntil } from '../translate/network.js';
 import { startStream } from '../stream/chunked.js';
 import { upgradeSocket, hijackContentType, parseDetachKeys, DetachFilter } from '../stream/hijack.js';
 import { frame } from '../stream/mux.js';
@@ -294,7 +295,9 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   // ---------------------------------------------------------------- prune, changes, export
 
   app.post<{ Querystring: Q }>('/containers/prune', async (req) => {
-    const r = await containers.prune(parseFilters(req.query.filters));
+    const filters = parseFilters(req.query.filters);
+    for (const k of Object.keys(filters)) if (!['until', 'label', 'label!'].includes(k)) throw invalidParameter(`invalid filter '${k}'`);
+    const r = await containers.prune(filters, filters.until?.[0] ? parseUntil(filters.until[0]) : undefined);
     return { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed };
   });
 

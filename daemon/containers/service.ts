@@ -25,7 +25,7 @@ import type { DaemonConfig } from '../config.js';
 import { KeyedLock } from '../lock.js';
 import { StdioHub } from '../stdio.js';
 import { createLogSink, parseLogConfig, readContainerLogs, type LogSink, type LogEntry, JsonFileLogWriter } from '../logs/index.js';
-import type { VolumeService } from '../volumes.js';
+import { dirSize, type VolumeService } from '../volumes.js';
 import type { Container, ContainerConfig, ContainerState, EndpointState, HostConfig, RuntimeState } from './types.js';
 import { ZERO_TIME } from './types.js';
 import { randomName, newId } from './names.js';
@@ -742,16 +742,16 @@ export class ContainerService {
     this.notify(c.id, ['removed', 'not-running', 'next-exit'], c.exitCode);
   }
 
-  async prune(filters: Record<string, string[]> = {}): Promise<{ deleted: string[]; reclaimed: number }> {
+  /** `until`: only containers created before this time (ms since the epoch). */
+  async prune(filters: Record<string, string[]> = {}, until?: number): Promise<{ deleted: string[]; reclaimed: number }> {
     const deleted: string[] = [];
     let reclaimed = 0;
-    const until = filters.until?.[0] ? parseUntil(filters.until[0]) : undefined;
     for (const c of this.list()) {
       if (c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead') continue;
       if (until !== undefined && Date.parse(c.createdAt) > until) continue;
       if (filters.label && !filters.label.every((l) => matchLabel(c.config.Labels ?? {}, l))) continue;
       if (filters['label!'] && filters['label!'].some((l) => matchLabel(c.config.Labels ?? {}, l))) continue;
-      reclaimed += dirBytes(path.join(this.containerDir(c.id), 'upper'));
+      reclaimed += dirSize(path.join(this.containerDir(c.id), 'upper'));
       try {
         await this.remove(c.id, {});
         deleted.push(c.id);
@@ -1155,22 +1155,4 @@ function matchLabel(labels: Record<string, string>, l: string): boolean {
   return i < 0 ? l in labels : labels[l.slice(0, i)] === l.slice(i + 1);
 }
 
-function parseUntil(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const d = /^(\d+)(s|m|h)$/.exec(v);
-  if (d) return Date.now() - Number(d[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[d[2]!]! * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalidParameter(`invalid filter 'until=${v}'`);
-  return t;
-}
-
-function dirBytes(p: string): number {
-  let total = 0;
-  let st: fs.Stats;
-  try { st = fs.lstatSync(p); } catch { return 0; }
-  if (!st.isDirectory()) return st.size;
-  for (const e of fs.readdirSync(p)) total += dirBytes(path.join(p, e));
-  return total;
-}
-
-export { dirBytes };
+export { dirSize as dirBytes };
