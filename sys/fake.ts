@@ -66,5 +66,6 @@ export class FakeSyscalls implements Syscalls {
   seccompLoad(filter: SeccompFilter) { this.rec('seccompLoad', [filter]); }
   seccompLoadBpf(bpf: Buffer) { this.rec('seccompLoadBpf', [bpf]); }
   openptIn(ptmx: string, ptsDir: string) { this.rec('openptIn', [ptmx, ptsDir], ptmx); return { master: 101, slavePath: `${ptsDir}/0` }; }
+  signalDefault(sig: number) { this.rec('signal', [sig]); }
   pidfdGetfd(pid: number, fd: number) { this.rec('pidfdGetfd', [pid, fd]); return this.nextFd++; }
 }

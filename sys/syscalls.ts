@@ -73,6 +73,8 @@ export interface Syscalls {
   openptIn(ptmx: string, ptsDir: string): { master: number; slavePath: string };
   /** Copies file descriptor `fd` of process `pid` into this process (pidfd_open + pidfd_getfd; close-on-exec). */
   pidfdGetfd(pid: number, fd: number): number;
+  /** Sets a signal's disposition back to SIG_DFL (Node ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve). */
+  signalDefault(sig: number): void;
 }
 
 const makedev = (major: number, minor: number): bigint =>
@@ -254,6 +256,13 @@ export class LinuxSyscalls implements Syscalls {
       throw e;
     }
   }
+  signalDefault(sig: number): void {
+    const SIG_ERR = -1;
+    if (Number(netlib().signal(sig, null)) === SIG_ERR) {
+      const e = errno();
+      throw new SyscallError('signal', e, errnoName(e), undefined, String(sig));
+    }
+  }
   pidfdGetfd(pid: number, fd: number): number {
     const SYS_pidfd_open = 434, SYS_pidfd_getfd = 438;
     const pidfd = check(netlib().syscall3(SYS_pidfd_open, pid, 0, 0), 'pidfd_open', undefined, String(pid));
@@ -270,6 +279,7 @@ let net: {
   ioctl_buf: (fd: number, req: number, buf: Buffer) => number;
   fchdir: (fd: number) => number;
   syscall3: (nr: number, a: number, b: number, c: number) => number;
+  signal: (sig: number, handler: null) => number | bigint;
 } | undefined;
 function netlib() {
   if (!net) {
@@ -279,6 +289,7 @@ function netlib() {
       ioctl_buf: c.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *buf)'),
       fchdir: c.func('int fchdir(int fd)'),
       syscall3: c.func('long syscall(long nr, long a, long b, long c)'),
+      signal: c.func('intptr_t signal(int sig, void *handler)'),
     };
   }
   return net;

@@ -28,6 +28,10 @@ export function execve(ctx: InitContext): void {
   const file = lookPath(argv0, ctx.env);
   ctx.sys.setCloexec(ctx.protocolFd, true);
   for (const fd of [0, 1, 2]) ctx.sys.setCloexec(fd, false);
+  // Node ignores SIGPIPE and SIGXFSZ; ignored signals survive execve (Docker's processes start with none ignored)
+  const SIGPIPE = 13, SIGXFSZ = 25;
+  ctx.sys.signalDefault(SIGPIPE);
+  ctx.sys.signalDefault(SIGXFSZ);
   try {
     ctx.sys.execve(file, ctx.plan.args, ctx.env);
   } catch (e) {

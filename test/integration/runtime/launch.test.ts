@@ -16,7 +16,7 @@ t.test('PID 1 is the entrypoint and ps sees only the container', privilegedOpts(
 
 t.test('hostname, network none, default security profile', privilegedOpts(), async (t) => {
   const { rootfs } = overlayRootfs(t);
-  const r = await run(t, baseSpec(rootfs, ['sh', '-c', 'hostname; grep -E "^(CapEff|CapBnd|Seccomp|NoNewPrivs):" /proc/self/status; ls /sys/class/net'], { hostname: 'box1' }));
+  const r = await run(t, baseSpec(rootfs, ['sh', '-c', 'hostname; grep -E "^(CapEff|CapBnd|Seccomp|NoNewPrivs|SigIgn|SigBlk):" /proc/self/status; ls /sys/class/net'], { hostname: 'box1' }));
   t.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
   t.equal(lines[0], 'box1');
@@ -24,6 +24,8 @@ t.test('hostname, network none, default security profile', privilegedOpts(), asy
   t.match(r.out, /CapBnd:\t00000000a80425fb/);
   t.match(r.out, /Seccomp:\t2/);
   t.match(r.out, /NoNewPrivs:\t0/);
+  t.match(r.out, /SigBlk:\t0000000000000000/);
+  t.match(r.out, /SigIgn:\t0000000000000000/, 'no signal ignored (Node\'s SIGPIPE/SIGXFSZ reset)');
   t.equal(lines.at(-1), 'lo', 'a new network namespace with only lo');
 });
 
