@@ -4,7 +4,7 @@
 import type { InitContext } from './context.js';
 import { joinCgroup, network, unshareNamespaces, joinNamespaces, hostname } from './steps/namespaces.js';
 import { makePrivate, bindRootfs, mounts, pivotRoot, readonlyRootfs } from './steps/rootfs.js';
-import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, tty, raiseEffective, stdio } from './steps/process.js';
+import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, tty, raiseEffective, stdio, closeExtraFds } from './steps/process.js';
 import { seccompEarly, capabilities, noNewPrivs, seccompLate } from './steps/security.js';
 import { execve } from './steps/exec.js';
 
@@ -51,6 +51,9 @@ export const steps: Step[] = [
   // A pty of the container's devpts (after pivot_root / the mnt join), while still
   // root with all capabilities (mounting /dev/console); the parent takes the master.
   { name: 'tty', modes: ['create', 'exec'], run: tty },
+  // Late, when the init opens nothing more: fds above 2 close on exec (Node's spawn passes
+  // on whatever the daemon inherited without close-on-exec).
+  { name: 'cloexec', modes: ['create', 'exec'], run: closeExtraFds },
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capability drop.
   { name: 'seccomp', modes: ['create', 'exec'], run: seccompEarly },
   // Effective, permitted, inheritable (empty, as Docker since 20.10), ambient cleared.

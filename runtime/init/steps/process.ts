@@ -107,3 +107,23 @@ export function stdio(ctx: InitContext): void {
   ctx.sys.dup2(fd, 0);
   ctx.sys.close(fd);
 }
+
+/**
+ * Every fd above 2 becomes close-on-exec, so nothing the daemon (or whoever
+ * started it) left open reaches the container: spawn passes inherited fds on.
+ */
+export function closeExtraFds(ctx: InitContext): void {
+  let fds: number[];
+  try {
+    fds = fs.readdirSync('/proc/self/fd').map(Number).filter((n) => n > 2);
+  } catch {
+    return;
+  }
+  for (const fd of fds) {
+    try {
+      ctx.sys.setCloexec(fd, true);
+    } catch {
+      // the directory fd of the readdir itself, already closed
+    }
+  }
+}

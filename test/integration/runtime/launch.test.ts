@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { privilegedOpts } from '../../helpers/privileged.js';
 import { launch } from '../../../runtime/index.js';
+import { LinuxSyscalls } from '../../../sys/index.js';
 import { overlayRootfs, baseSpec, run, guard, collect, pidsInNamespace } from './helpers.js';
 
 t.test('PID 1 is the entrypoint and ps sees only the container', privilegedOpts(), async (t) => {
@@ -112,6 +113,17 @@ t.test('mounts: bind ro/rw, tmpfs, /etc files, shm size, ulimits', privilegedOpt
   t.equal(r.code, 0, r.err);
   t.same(r.out.trim().split('\n'), ['from-host', 'data-rw', 'from-host', 'ro-ro', '10.9.9.9 magic', 'size=1024k', '8192', '1234']);
   t.equal(fs.readFileSync(path.join(src, 'w'), 'utf8'), 'w\n', 'the rw bind wrote through to the host dir');
+});
+
+t.test('only fds 0-2 reach the container', privilegedOpts(), async (t) => {
+  const { rootfs } = overlayRootfs(t);
+  // an fd the daemon holds without close-on-exec must not leak
+  const leak = fs.openSync('/dev/null', fs.constants.O_RDONLY);
+  new LinuxSyscalls().setCloexec(leak, false);
+  t.teardown(() => fs.closeSync(leak));
+  const r = await run(t, baseSpec(rootfs, ['ls', '/proc/self/fd']));
+  // ls's own directory fd is 3
+  t.same(r.out.trim().split(/\s+/), ['0', '1', '2', '3']);
 });
 
 t.test('stdin pipe, exit codes, signals, PID namespace dies with PID 1', privilegedOpts(), async (t) => {

@@ -70,7 +70,9 @@ t.test('create: namespaces, mounts, pivot_root, then identity and security, exec
   t.equal(exec, names.length - 1, 'execve is last');
   t.equal(sys.calls.filter((c) => c.call === 'prctl' && c.args[0] === K.PR_CAPBSET_DROP).length, 41 - 14);
   t.same(sys.calls[capset]!.args, [{ effective: 0xa80425fbn, permitted: 0xa80425fbn, inheritable: 0n }]);
-  t.same(sys.calls.filter((c) => c.call === 'fcntl').map((c) => c.args), [[3, true], [0, false], [1, false], [2, false]]);
+  const fcntl = sys.calls.filter((c) => c.call === 'fcntl').map((c) => c.args as [number, boolean]);
+  t.same(fcntl.slice(-4), [[3, true], [0, false], [1, false], [2, false]], 'protocol fd closes on exec, stdio does not');
+  t.ok(fcntl.slice(0, -4).every(([fd, on]) => fd > 2 && on), 'every other fd (this process\'s, here) marked close-on-exec');
 });
 
 t.test('no_new_privs: the filter loads last, after prctl', async (t) => {
