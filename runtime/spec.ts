@@ -108,6 +108,7 @@ function systemMounts(spec: RuntimeSpec): MountOp[] {
   const ops: MountOp[] = [
     { op: 'mount', source: 'proc', destination: '/proc', fstype: 'proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: null, create: 'dir' },
     { op: 'mount', source: 'sysfs', destination: '/sys', fstype: 'sysfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | (spec.privileged ? 0 : MS_RDONLY), data: null, create: 'dir' },
+    { op: 'cgroupfs', destination: '/sys/fs/cgroup', readonly: !spec.privileged },
     { op: 'mount', source: 'tmpfs', destination: '/dev', fstype: 'tmpfs', flags: MS_NOSUID | MS_STRICTATIME, data: 'mode=755,size=65536k', create: 'dir' },
   ];
   if (spec.privileged) ops.push({ op: 'hostDevices', destination: '/dev' });

@@ -90,6 +90,12 @@ export type MountOp =
       label?: string }
   | { op: 'mknod'; destination: string; major: number; minor: number; mode: number }
   | { op: 'symlink'; destination: string; target: string }
+  /**
+   * The cgroup hierarchies the host has mounted under /sys/fs/cgroup, mounted again
+   * here (a tmpfs with one cgroup mount per hierarchy): inside the container's cgroup
+   * namespace they show its own cgroup as the root.
+   */
+  | { op: 'cgroupfs'; destination: string; readonly: boolean }
   /** privileged: every device node of the host's /dev */
   | { op: 'hostDevices'; destination: string }
   /** files: bind /dev/null over them; directories: a read-only tmpfs. Missing paths are skipped. */

@@ -86,6 +86,43 @@ function hostDevices(ctx: InitContext, dest: string, dir = '/dev'): void {
   }
 }
 
+/** Host cgroup hierarchies under `base` from /proc/self/mountinfo: name (dir), fstype, controller options. */
+function cgroupHierarchies(base = '/sys/fs/cgroup'): Array<{ name: string; fstype: 'cgroup' | 'cgroup2'; data: string | null }> {
+  const out: Array<{ name: string; fstype: 'cgroup' | 'cgroup2'; data: string | null }> = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    const mnt = pre.split(' ')[4] ?? '';
+    const [fstype, , superOpts = ''] = post.split(' ');
+    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
+    if (mnt === base && fstype === 'cgroup2') return [{ name: '', fstype, data: null }]; // unified only
+    if (path.dirname(mnt) !== base) continue;
+    const opts = superOpts.split(',').filter((o) => o !== 'rw' && o !== 'ro');
+    out.push({ name: path.basename(mnt), fstype, data: fstype === 'cgroup' ? opts.join(',') : null });
+  }
+  return out;
+}
+
+function cgroupfs(ctx: InitContext, target: string, readonly: boolean): void {
+  const hier = cgroupHierarchies();
+  if (!hier.length) return;
+  const flags = K.MS_NOSUID | K.MS_NODEV | K.MS_NOEXEC | (readonly ? K.MS_RDONLY : 0);
+  if (hier.length === 1 && hier[0]!.name === '') {
+    ctx.sys.mount('cgroup2', target, 'cgroup2', flags, null);
+    return;
+  }
+  ctx.sys.mount('tmpfs', target, 'tmpfs', K.MS_NOSUID | K.MS_NODEV | K.MS_NOEXEC, 'mode=755');
+  for (const h of hier) {
+    fs.mkdirSync(`${target}/${h.name}`, { recursive: true });
+    ctx.sys.mount('cgroup', `${target}/${h.name}`, h.fstype, flags, h.data);
+  }
+  // the host's links (cpu -> cpu,cpuacct and the like)
+  for (const e of fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+    if (e.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(`/sys/fs/cgroup/${e.name}`), `${target}/${e.name}`);
+  }
+  if (readonly) ctx.sys.mount(null, target, null, K.MS_BIND | K.MS_REMOUNT | K.MS_RDONLY | K.MS_NOSUID | K.MS_NODEV | K.MS_NOEXEC, null);
+}
+
 function runOp(ctx: InitContext, r: string, op: MountOp): void {
   const target = secureJoin(r, op.destination);
   switch (op.op) {
@@ -126,6 +163,13 @@ function runOp(ctx: InitContext, r: string, op: MountOp): void {
       return;
     case 'hostDevices':
       hostDevices(ctx, target);
+      return;
+    case 'cgroupfs':
+      try {
+        cgroupfs(ctx, target, op.readonly);
+      } catch (e) {
+        throw new InitError(`error mounting cgroup hierarchies on ${op.destination}: ${(e as Error).message}`);
+      }
       return;
     case 'mask': {
       let st: fs.Stats;

@@ -56,11 +56,11 @@ t.test('cgroup: the init joins the given cgroup before exec, in a cgroup namespa
   fs.mkdirSync(cg);
   t.teardown(() => fs.rmdirSync(cg));
   fs.writeFileSync(`${cg}/pids.max`, '5');
-  const task = guard(t, await launch(baseSpec(rootfs, ['sh', '-c', 'grep pids /proc/self/cgroup; for i in 1 2 3 4 5 6; do sleep 5 & done 2>&1 | head -1; echo done'], { cgroupProcs: [`${cg}/cgroup.procs`] })));
+  const task = guard(t, await launch(baseSpec(rootfs, ['sh', '-c', 'grep pids /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max; echo 9 > /sys/fs/cgroup/pids/pids.max 2>/dev/null || echo cgroupfs-ro; for i in 1 2 3 4 5 6; do sleep 5 & done 2>&1 | head -1; echo done'], { cgroupProcs: [`${cg}/cgroup.procs`] })));
   const host = fs.readFileSync(`/proc/${task.pid}/cgroup`, 'utf8');
   t.match(host, new RegExp(`pids:/tsd-rt-${process.pid}\\n`), 'seen from the host: in our cgroup');
   const [out] = await Promise.all([collect(task.stdout), task.exited]);
-  t.match(out, /^\d+:pids:\/\n/, 'seen from inside: the cgroup namespace root');
+  t.match(out, /^\d+:pids:\/\n5\ncgroupfs-ro\n/, 'seen from inside: the cgroup namespace root, its limit in a read-only /sys/fs/cgroup');
   t.match(out, /fork|Resource temporarily unavailable|can't fork/i, 'pids.max applies');
   task.kill('SIGKILL');
 });

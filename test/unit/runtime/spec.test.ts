@@ -21,8 +21,9 @@ t.test('default plan: namespaces, system mounts in order, masks last', async (t)
   t.equal(p.cwd, '/');
   t.same(p.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=1']);
   const d = dests(p.mounts);
-  t.same(d.slice(0, 3), ['mount /proc', 'mount /sys', 'mount /dev']);
-  t.same(d.slice(3, 9), ['mknod /dev/null', 'mknod /dev/zero', 'mknod /dev/full', 'mknod /dev/random', 'mknod /dev/urandom', 'mknod /dev/tty']);
+  t.same(d.slice(0, 4), ['mount /proc', 'mount /sys', 'cgroupfs /sys/fs/cgroup', 'mount /dev']);
+  t.match(p.mounts[2], { op: 'cgroupfs', readonly: true });
+  t.same(d.slice(4, 10), ['mknod /dev/null', 'mknod /dev/zero', 'mknod /dev/full', 'mknod /dev/random', 'mknod /dev/urandom', 'mknod /dev/tty']);
   t.ok(d.indexOf('mount /dev/pts') > d.indexOf('symlink /dev/ptmx'));
   t.same(d.slice(-MASKED_PATHS.length - READONLY_PATHS.length), [...MASKED_PATHS.map((x) => `mask ${x}`), ...READONLY_PATHS.map((x) => `readonly ${x}`)]);
   const sys = p.mounts.find((m) => m.destination === '/sys') as Extract<MountOp, { op: 'mount' }>;
