@@ -25,7 +25,7 @@ export const defaults: DaemonConfig = {
   logLevel: 'info',
   insecureRegistries: [],
   socketGroup: 'tsd',
-  initPool: 0,
+  initPool: 2,
 };
 
 const flagMap: Record<string, keyof DaemonConfig> = {
@@ -61,7 +61,7 @@ Options:
       --bip string               bridge address/prefix (default ${defaults.bip})
       --insecure-registry list   registries reached over plain HTTP (repeatable)
   -G, --group string             group owning the socket, if it exists (default ${defaults.socketGroup})
-      --init-pool int            number of pre-spawned container inits (default ${defaults.initPool})
+      --init-pool int            pre-spawned container inits kept warm, 0 to disable (default ${defaults.initPool})
   -l, --log-level string         debug, info, warn, error (default ${defaults.logLevel})
   -h, --help                     print this help
 `;

@@ -345,7 +345,7 @@ export class ContainerService {
         id: c.id,
         rootfs: rootfs.target,
         args: [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])],
-        env: withPath(c.config.Env, c.config.Hostname),
+        env: withPath(c.config.Env, c.config.Hostname, c.config.Tty),
         cwd: c.config.WorkingDir || '/',
         user: c.config.User,
         groupAdd: c.hostConfig.GroupAdd ?? [],
@@ -921,7 +921,7 @@ export class ContainerService {
       pid: live.task.pid,
       spec: {
         args: s.config.Cmd,
-        env: withPath(env, c.config.Hostname),
+        env: withPath(env, c.config.Hostname, !!s.config.Tty),
         cwd: s.config.WorkingDir || c.config.WorkingDir || '/',
         user: s.config.User || c.config.User,
         groupAdd: c.hostConfig.GroupAdd ?? [],
@@ -1050,9 +1050,10 @@ function tmpfsMode(o?: { SizeBytes?: number; Mode?: number }): string {
   return parts.join(',');
 }
 
-/** Env with PATH and HOSTNAME defaults, as Docker sets them. */
-function withPath(env: string[], hostname: string): string[] {
+/** Env with PATH, HOSTNAME (and TERM for a tty) defaults, as Docker sets them. */
+function withPath(env: string[], hostname: string, tty = false): string[] {
   const out = [...env];
+  if (tty && !out.some((e) => e.startsWith('TERM='))) out.push('TERM=xterm');
   if (!out.some((e) => e.startsWith('PATH='))) out.unshift(`PATH=${DEFAULT_PATH}`);
   if (!out.some((e) => e.startsWith('HOSTNAME='))) out.splice(1, 0, `HOSTNAME=${hostname}`);
   return out;
