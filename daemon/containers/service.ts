@@ -480,6 +480,9 @@ export class ContainerService {
   // ------------------------------------------------------------ exit
 
   private async onExit(id: string, live: Live, r: { exitCode: number; signal: string | null }): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const marks: Record<string, number> = {};
+    const mark = (k: string) => { marks[k] = Number(process.hrtime.bigint() - t0) / 1e6; };
     this.health.stop(id);
     let oom = false;
     try {
@@ -488,10 +491,16 @@ export class ContainerService {
     // Everything else in the container dies with its PID 1; make sure, then tear down.
     await live.hub.finishOutput().catch(() => {});
     await live.log.close().catch(() => {});
+    mark('output');
     await this.execs.containerStopped(id);
+    mark('execs');
     try { await live.cgroup.destroy(); } catch (err) { this.d.log.warn({ err, ctr: id }, 'cgroup destroy failed'); }
+    mark('cgroup');
     if (this.d.network) await this.d.network.detach(id).catch((err) => this.d.log.warn({ err, ctr: id }, 'network detach failed'));
+    mark('network');
     try { this.d.images.unmountRootfs(live.rootfs.target); } catch (err) { this.d.log.warn({ err, ctr: id }, 'unmount failed'); }
+    mark('rootfs');
+    this.d.log.debug({ ctr: id, ms: marks }, 'container exited');
     this.live.delete(id);
     const row = this.store.get(id);
     if (!row) return;
