@@ -530,7 +530,12 @@ export class ContainerService {
       return;
     }
     if (c.hostConfig.AutoRemove && !this.shuttingDown) {
-      await this.lock.run(id, () => this.removeNow(this.get(id), { volumes: true })).catch((err) => this.d.log.warn({ err, ctr: id }, 'auto-remove failed'));
+      // Not awaited: stop, kill -9 and rm -f hold the container's lock while they
+      // wait for `live.done` (this handler), so taking the lock here would deadlock.
+      void this.lock.run(id, async () => {
+        const cur = this.tryGet(id);
+        if (cur && cur.state !== 'running' && !this.live.has(id)) await this.removeNow(cur, { volumes: true });
+      }).catch((err) => this.d.log.warn({ err, ctr: id }, 'auto-remove failed'));
     }
   }
 
