@@ -203,6 +203,17 @@ t.test('container lifecycle over the docker CLI', opts, async (t) => {
     t.equal((await ok('wait', w)).trim(), '4', 'wait on an exited container returns at once');
   });
 
+  await t.test('stop, kill and rm -f of --rm containers', async (t) => {
+    for (const verb of [['stop', '-t', '1'], ['kill'], ['rm', '-f']]) {
+      const name = e.name('auto');
+      await ok('run', '-d', '--rm', '--name', name, 'busybox:fixture', 'sleep', '300');
+      const r = await Promise.race([docker([...verb, name]), new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
+      t.ok(r && r.code === 0, `${verb[0]} returns`);
+      await waitFor(async () => (await docker(['inspect', name])).code !== 0, 5000, `${name} auto-removed`);
+      t.pass(`${verb[0]}: container removed`);
+    }
+  });
+
   await t.test('rm -f and container prune', async (t) => {
     const live = e.name('live');
     await ok('run', '-d', '--name', live, 'busybox:fixture', 'sleep', '300');
