@@ -58,6 +58,23 @@ t.test('docker run and exec', opts, async (t) => {
     t.pass('exited with 5');
   });
 
+  await t.test('detach with ctrl-p ctrl-q, then docker attach', async (t) => {
+    const name = e.name('det');
+    tmux('new-session', '-d', '-s', 'det', '-x', '80', '-y', '24', `docker run -it --name ${name} busybox:fixture sh`);
+    tmux('send-keys', '-t', 'det', 'echo $((5*5))', 'Enter');
+    await waitFor(() => /^25$/m.test(pane('det')), 15_000, 'shell output');
+    tmux('send-keys', '-t', 'det', 'C-p', 'C-q');
+    await waitFor(() => { try { pane('det'); return false; } catch { return true; } }, 10_000, 'docker run detached and exited');
+    t.equal((await ok('inspect', '-f', '{{.State.Status}}', name)).trim(), 'running', 'still running after detach');
+    tmux('new-session', '-d', '-s', 'att', '-x', '70', '-y', '20', `docker attach ${name}`);
+    await new Promise((r) => setTimeout(r, 500));
+    tmux('send-keys', '-t', 'att', 'stty size', 'Enter');
+    await waitFor(() => /^20 70$/m.test(pane('att')), 10_000, 'attached shell answers with the new size');
+    tmux('send-keys', '-t', 'att', 'exit 3', 'Enter');
+    await waitFor(async () => (await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).out.trim() === 'exited 3', 10_000, 'exit');
+    t.pass('attached shell exited with 3');
+  });
+
   await t.test('exec -it in tmux: shell round trip and resize', async (t) => {
     const name = e.name('exec-it');
     await ok('run', '-d', '--name', name, 'busybox:fixture', 'sleep', '300');
