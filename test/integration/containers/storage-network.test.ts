@@ -124,7 +124,16 @@ t.test('volumes, binds and networks', opts, async (t) => {
     t.match(await ok('ps', '--format', '{{.Ports}}', '--filter', `name=${name}`), `${addr}->80/tcp`);
     const none = await docker(['port', name, '81']);
     t.not(none.code, 0);
-    await ok('rm', '-f', name);
+    const clash = await docker(['run', '-d', '--name', e.name('clash'), '-p', `${addr}:80`, 'busybox:fixture', 'true']);
+    t.equal(clash.code, 125, 'a taken host port fails the run');
+    t.match(clash.err, `Bind for ${addr} failed: port is already allocated`);
+    const all = e.name('puball');
+    await ok('run', '-d', '--name', all, '-P', '--expose', '80', '--expose', '81/udp', 'busybox:fixture', 'sleep', '300');
+    const ports = (await ok('port', all)).trim().split('\n').sort();
+    t.equal(ports.length, 2, `-P publishes every exposed port: ${ports.join(', ')}`);
+    t.match(ports[0], /^80\/tcp -> 0\.0\.0\.0:\d+$/);
+    t.match(ports[1], /^81\/udp -> 0\.0\.0\.0:\d+$/);
+    await ok('rm', '-f', name, all);
   });
 
   await t.test('--network none and --network host', async (t) => {
