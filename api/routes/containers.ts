@@ -55,6 +55,8 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     for (const s of filters.status ?? []) {
       if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalidParameter(`invalid filter 'status=${s}'`);
     }
+    const publish = portFilter('publish', filters.publish);
+    const expose = portFilter('expose', filters.expose);
     let list = containers.list();
     const beforeC = filters.before?.[0] ? containers.get(filters.before[0]) : null;
     const sinceC = filters.since?.[0] ? containers.get(filters.since[0]) : null;
@@ -69,6 +71,8 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
       if (filters.volume?.length && !filters.volume.some((v) => c.runtime.mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v))) return false;
       if (filters.network?.length && !filters.network.some((n) => n in c.runtime.networks || Object.values(c.runtime.networks).some((e) => e.NetworkID.startsWith(n)))) return false;
       if (filters.health?.length && !filters.health.includes(c.runtime.health?.Status ?? 'none')) return false;
+      if (publish && !Object.entries(c.runtime.ports ?? {}).some(([p, b]) => b?.length && publish.has(p))) return false;
+      if (expose && !Object.keys(c.config.ExposedPorts ?? {}).some((p) => expose.has(p.includes('/') ? p : `${p}/tcp`))) return false;
       if (beforeC && !(Date.parse(c.createdAt) < Date.parse(beforeC.createdAt))) return false;
       if (sinceC && !(Date.parse(c.createdAt) > Date.parse(sinceC.createdAt))) return false;
       return true;
@@ -382,4 +386,21 @@ function leaveBodyUnread(contentLength: string | undefined): Readable {
   const n = Number(contentLength);
   if (Number.isFinite(n) && n > 0) empty.receivedEncodedLength = n;
   return empty;
+}
+
+/** `publish` / `expose` list filters as dockerd reads them: port[-port][/proto], tcp by default. */
+function portFilter(key: string, values: string[] | undefined): Set<string> | null {
+  if (!values?.length) return null;
+  const set = new Set<string>();
+  for (const v of values) {
+    if (v.includes(':')) throw invalidParameter(`filter for '${key}' should not contain ':': ${v}`);
+    const [range = '', proto = 'tcp'] = v.split('/');
+    const m = /^(\d+)(?:-(\d+))?$/.exec(range);
+    if (!m) throw invalidParameter(`invalid port specification: "${range}"`);
+    const start = Number(m[1]);
+    const end = m[2] !== undefined ? Number(m[2]) : start;
+    if (start > 65535 || end > 65535 || end < start) throw invalidParameter(`invalid port specification: "${range}"`);
+    for (let i = start; i <= end; i++) set.add(`${i}/${proto.toLowerCase()}`);
+  }
+  return set;
 }
