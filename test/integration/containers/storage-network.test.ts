@@ -133,6 +133,13 @@ t.test('volumes, binds and networks', opts, async (t) => {
     t.equal(ports.length, 2, `-P publishes every exposed port: ${ports.join(', ')}`);
     t.match(ports[0], /^80\/tcp -> 0\.0\.0\.0:\d+$/);
     t.match(ports[1], /^81\/udp -> 0\.0\.0\.0:\d+$/);
+    const ps = async (f: string) => (await ok('ps', '--filter', f, '--format', '{{.Names}}')).split('\n').filter(Boolean).sort();
+    t.same(await ps('publish=80'), [name, all].sort(), 'ps --filter publish=80');
+    t.same(await ps('publish=81/udp'), [all]);
+    t.same(await ps('publish=79-81/udp'), [all], 'port ranges');
+    t.same(await ps('publish=81'), [], 'tcp by default');
+    t.same(await ps('expose=81/udp'), [all]);
+    t.same(await ps('expose=82'), []);
     await ok('rm', '-f', name, all);
   });
 
