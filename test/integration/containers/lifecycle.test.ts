@@ -230,6 +230,25 @@ t.test('container lifecycle over the docker CLI', opts, async (t) => {
     t.equal((await ok('ps', '-aq')).trim(), '', 'nothing left after prune');
   });
 
+  await t.test('health checks', async (t) => {
+    const name = e.name('hc');
+    await ok('run', '-d', '--name', name, '--health-cmd', 'test -f /tmp/ok', '--health-interval', '200ms', '--health-retries', '2',
+      '--health-start-period', '5s', 'busybox:fixture', 'sh', '-c', 'sleep 0.5; touch /tmp/ok; sleep 300');
+    const health = async () => (await ok('inspect', '-f', '{{.State.Health.Status}}', name)).trim();
+    t.equal(await health(), 'starting');
+    t.match((await ok('ps', '--filter', `name=${name}`, '--format', '{{.Status}}')).trim(), /\(health: starting\)$/);
+    await waitFor(async () => (await health()) === 'healthy', 10_000, 'healthy');
+    t.match((await ok('ps', '--filter', `name=${name}`, '--format', '{{.Status}}')).trim(), /\(healthy\)$/);
+    t.same((await ok('ps', '--filter', 'health=healthy', '--format', '{{.Names}}')).trim(), name);
+    await ok('exec', name, 'rm', '/tmp/ok');
+    await waitFor(async () => (await health()) === 'unhealthy', 10_000, 'unhealthy');
+    const h = (await inspect(name)).State.Health;
+    t.ok(h.FailingStreak >= 2, 'FailingStreak counts the failed probes');
+    t.ok(h.Log.length > 0 && h.Log.length <= 5, 'keeps at most 5 probe results');
+    t.equal(h.Log[h.Log.length - 1].ExitCode, 1);
+    await ok('rm', '-f', name);
+  });
+
   await t.test('events for run --rm', async (t) => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const name = e.name('ev');
