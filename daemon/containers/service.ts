@@ -409,6 +409,10 @@ export class ContainerService {
     if (mode.startsWith('container:')) {
       const other = this.get(mode.slice('container:'.length));
       if (other.state !== 'running' && other.state !== 'paused') throw conflict(`cannot join network of a non running container: ${other.id}`);
+      // As dockerd: a container sharing another's network takes its hostname too.
+      c.config.Hostname = other.config.Hostname;
+      c.config.Domainname = other.config.Domainname;
+      this.store.update(c.id, { config: c.config });
       this.updateRuntime(c, { sandboxKey: `/proc/${other.pid}/ns/net`, hostsPath: other.runtime.hostsPath, resolvConfPath: other.runtime.resolvConfPath, hostnamePath: other.runtime.hostnamePath });
       return {
         spec: { mode: 'netns', path: `/proc/${other.pid}/ns/net` },
