@@ -143,6 +143,24 @@ t.test('volumes, binds and networks', opts, async (t) => {
     await ok('rm', '-f', name, all);
   });
 
+  await t.test('--network container:<name> shares the network and the hostname', async (t) => {
+    const base = e.name('base');
+    await ok('run', '-d', '--name', base, '--hostname', 'basehost', 'busybox:fixture', 'sh', '-c', 'mkdir -p /www && echo shared > /www/index.html && httpd -f -p 8080 -h /www; sleep 300');
+    const ip = (await inspect(base)).NetworkSettings.IPAddress as string;
+    const script = `hostname; ip -o -4 addr show eth0 | awk '{print $4}'; for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 8080 && break; sleep 0.2; done`;
+    const out = await ok('run', '--rm', '--network', `container:${base}`, 'busybox:fixture', 'sh', '-c', script);
+    const lines = out.split('\n');
+    t.equal(lines[0], 'basehost', 'hostname of the joined container');
+    t.equal(lines[1], `${ip}/${(await inspect(base)).NetworkSettings.IPPrefixLen}`, 'same eth0 address');
+    t.match(out, /^shared$/m, "the joined container's localhost");
+    const stopped = e.name('stopped');
+    await ok('create', '--name', stopped, 'busybox:fixture', 'true');
+    const r = await docker(['run', '--rm', '--network', `container:${stopped}`, 'busybox:fixture', 'true']);
+    t.not(r.code, 0);
+    t.match(r.err, /cannot join network of a non running container/);
+    await ok('rm', '-f', base, stopped);
+  });
+
   await t.test('--network none and --network host', async (t) => {
     const none = await ok('run', '--rm', '--network', 'none', 'busybox:fixture', 'sh', '-c', 'ls /sys/class/net');
     t.same(none.split(/\s+/).filter(Boolean), ['lo'], 'only lo');
