@@ -245,6 +245,17 @@ export class ContainerService {
       } else add({ Type: 'tmpfs', Source: '', Destination: m.Target, Mode: tmpfsMode(m.TmpfsOptions), RW: !m.ReadOnly, Propagation: '' });
     }
     for (const [dest, opts] of Object.entries(hc.Tmpfs ?? {})) add({ Type: 'tmpfs', Source: '', Destination: dest, Mode: opts, RW: !opts.split(',').includes('ro'), Propagation: '' });
+    // --volumes-from <container>[:ro|rw]: its volumes and binds, unless a path is already taken.
+    for (const vf of hc.VolumesFrom ?? []) {
+      const i = vf.lastIndexOf(':');
+      const [ref, mode] = i > 0 ? [vf.slice(0, i), vf.slice(i + 1)] : [vf, ''];
+      if (mode && mode !== 'ro' && mode !== 'rw') throw invalidParameter(`invalid mode: ${mode}`);
+      const from = this.get(ref);
+      for (const m of from.runtime.mounts ?? []) {
+        if (m.Type === 'tmpfs' || seen.has(m.Destination)) continue;
+        add({ ...m, RW: m.RW && mode !== 'ro' });
+      }
+    }
     for (const dest of Object.keys(config.Volumes ?? {})) {
       if (seen.has(dest)) continue;
       const name = newId();
