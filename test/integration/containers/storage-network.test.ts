@@ -72,6 +72,23 @@ t.test('volumes, binds and networks', opts, async (t) => {
     t.equal((await ok('volume', 'ls', '-q')).trim(), '');
   });
 
+  await t.test('--volumes-from', async (t) => {
+    const host = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-c6-vf-${process.pid}-`));
+    t.teardown(() => fs.rmSync(host, { recursive: true, force: true }));
+    const src = e.name('vsrc');
+    await ok('run', '-d', '--name', src, '-v', '/shared', '-v', `${host}:/hb`, 'busybox:fixture', 'sh', '-c', 'echo from-src > /shared/x; sleep 300');
+    await waitFor(async () => (await docker(['exec', src, 'cat', '/shared/x'])).out === 'from-src\n', 5000, 'source wrote');
+    t.equal(await ok('run', '--rm', '--volumes-from', src, 'busybox:fixture', 'sh', '-c', 'cat /shared/x; echo w > /hb/w'), 'from-src\n', 'sees the anonymous volume');
+    t.equal(fs.readFileSync(path.join(host, 'w'), 'utf8'), 'w\n', 'and the bind, writable');
+    const ro = await docker(['run', '--rm', '--volumes-from', `${src}:ro`, 'busybox:fixture', 'touch', '/shared/y']);
+    t.not(ro.code, 0);
+    t.match(ro.err, /Read-only file system/);
+    t.match(await ok('run', '--rm', '-v', `${host}:/shared`, '--volumes-from', src, 'busybox:fixture', 'ls', '/shared'), /^w$/m, 'an explicit -v wins over --volumes-from');
+    const anon = ((await inspect(src)).Mounts as Array<Record<string, any>>).find((m) => m.Destination === '/shared')!.Name as string;
+    t.match(await ok('volume', 'ls', '-q'), anon, "the --rm containers left the source's volume alone");
+    await ok('rm', '-f', '-v', src);
+  });
+
   await t.test('--tmpfs and --read-only', async (t) => {
     const out = await ok('run', '--rm', '--tmpfs', '/t', 'busybox:fixture', 'sh', '-c', 'grep " /t " /proc/mounts; echo a > /t/a && cat /t/a');
     t.match(out, /^tmpfs \/t tmpfs rw/);
