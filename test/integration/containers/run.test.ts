@@ -2,7 +2,7 @@
 // interactive TTYs (tmux gives a real pty whose size we change).
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { containerEnv, containerOpts, waitFor } from './helpers.js';
+import { containerEnv, containerOpts, dockerSpawn, waitFor } from './helpers.js';
 
 const opts = containerOpts();
 
@@ -31,6 +31,19 @@ t.test('docker run and exec', opts, async (t) => {
     const r = await docker(['run', '--rm', 'busybox:fixture', 'sh', '-c', 'echo out; echo err >&2']);
     t.equal(r.out, 'out\n');
     t.equal(r.err, 'err\n');
+  });
+
+  await t.test('signals: the CLI proxies TERM; an external kill ends run with 137', async (t) => {
+    const name = e.name('sig');
+    const run = dockerSpawn(e.d, ['run', '--name', name, 'busybox:fixture', 'sh', '-c', 'trap "exit 5" TERM; echo ready; while :; do sleep 0.1; done']);
+    await waitFor(() => run.out().includes('ready'), 10_000, 'ready');
+    run.child.kill('SIGTERM');
+    t.equal(await run.done, 5, 'docker run exits with the trap status');
+    const killed = e.name('killed');
+    const run2 = dockerSpawn(e.d, ['run', '--name', killed, 'busybox:fixture', 'sh', '-c', 'echo ready; sleep 300']);
+    await waitFor(() => run2.out().includes('ready'), 10_000, 'ready');
+    await ok('kill', killed);
+    t.equal(await run2.done, 137);
   });
 
   await t.test('run -it under a pty with a set size (script)', async (t) => {
