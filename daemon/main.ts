@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   const app = await buildServer(daemon.deps, { logger: log.child({ subsystem: 'api' }) });
   await app.ready();
 
+  fs.writeFileSync(path.join(cfg.execRoot, 'tsd.pid'), `${process.pid}\n`);
   const listenFds = Number(process.env.LISTEN_FDS ?? 0);
   const activated = listenFds > 0 && Number(process.env.LISTEN_PID) === process.pid;
   if (activated) {
@@ -84,7 +85,6 @@ async function main(): Promise<void> {
     if (gid !== null) fs.chownSync(cfg.host, 0, gid);
     log.info({ socket: cfg.host }, 'API listening');
   }
-  fs.writeFileSync(path.join(cfg.execRoot, 'tsd.pid'), `${process.pid}\n`);
   sdNotify('READY=1');
 
   let stopping = false;

@@ -75,7 +75,7 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`tsd exited with ${proc.exitCode} before listening:\n${out}`);
-    if (fs.existsSync(socket)) break;
+    if (fs.existsSync(socket) && (await ping(socket))) break;
     if (Date.now() > deadline) throw new Error(`tsd did not listen within 15 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -124,4 +124,14 @@ export function removeDir(dir: string): void {
     .map((m) => m.replace(/\\040/g, ' ')).filter((m) => m === dir || m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
   for (const m of mounts) spawnSync('umount', ['-l', m]);
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function ping(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = new Client('http://localhost', { socketPath: socket });
+    c.request({ method: 'GET', path: '/_ping' })
+      .then(async (r) => { await r.body.text(); resolve(r.statusCode === 200); })
+      .catch(() => resolve(false))
+      .finally(() => void c.close().catch(() => {}));
+  });
 }

@@ -1,12 +1,12 @@
 // The daemon process on its socket, driven by curl, the real docker CLI and tsctl.
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startDaemon, daemonMain, tsctlMain } from '../../helpers/daemon.js';
+import { startDaemon, daemonMain, tsctlMain, removeDir, removeNetworking } from '../../helpers/daemon.js';
 import { privilegedOpts } from '../../helpers/privileged.js';
 
 const run = promisify(execFile);
@@ -84,21 +84,35 @@ t.test('SIGTERM: in-flight requests finish, the socket and pid file go, exit 0',
 
 t.test('systemd: socket activation and READY=1', privilegedOpts(), async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-sd-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const children: ChildProcess[] = [];
+  // One teardown, in order: stop the daemon (and wait), then the receiver, then remove what it left.
+  t.teardown(async () => {
+    for (const c of children.reverse()) {
+      if (c.exitCode === null && c.signalCode === null) {
+        const gone = new Promise((r) => c.once('exit', r));
+        c.kill('SIGTERM');
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
+        c.kill('SIGKILL');
+      }
+    }
+    await removeNetworking(path.join(dir, 'data'), path.join(dir, 'run'), `tsds${process.pid % 100000}`).catch(() => {});
+    removeDir(dir);
+  });
   const sock = path.join(dir, 'act.sock');
   const notify = path.join(dir, 'notify.sock');
   // socat receives the sd_notify datagram.
   const recv = spawn('socat', ['-u', `UNIX-RECV:${notify}`, '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let notified = '';
   recv.stdout.on('data', (b) => (notified += b));
-  t.teardown(() => { recv.kill(); });
+  children.push(recv);
   for (let i = 0; i < 100 && !fs.existsSync(notify); i++) await new Promise((r) => setTimeout(r, 20));
   const act = spawn('systemd-socket-activate', ['-l', sock, '-E', `NOTIFY_SOCKET=${notify}`, process.execPath, daemonMain,
-    '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'run'), '--host', path.join(dir, 'unused.sock')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'run'), '--host', path.join(dir, 'unused.sock'),
+    '--bridge', `tsds${process.pid % 100000}`, '--bip', '10.251.7.1/24', '--cgroup-parent', `tsd-test-sd-${process.pid}`, '--init-pool', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   act.stdout.on('data', (b) => (out += b));
   act.stderr.on('data', (b) => (out += b));
-  t.teardown(() => { act.kill('SIGTERM'); });
+  children.push(act);
   for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
   // The first connection makes systemd-socket-activate start tsd with LISTEN_FDS=1.
   const ping = await run('curl', ['-s', '--max-time', '10', '--unix-socket', sock, 'http://x/_ping']);
