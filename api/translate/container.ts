@@ -70,33 +70,8 @@ export function validateRestartPolicy(rp: unknown, autoRemove: boolean): HostCon
   return { Name: name as HostConfig['RestartPolicy']['Name'], MaximumRetryCount: max };
 }
 
-/** `-v` strings: /host:/ctr[:ro|rw|z|Z|...], name:/ctr[:opts], /ctr (anonymous volume). */
-export interface BindSpec { source: string; destination: string; readonly: boolean; kind: 'bind' | 'volume'; propagation: string; mode: string }
-export function parseBind(spec: string): BindSpec {
-  const parts = spec.split(':');
-  let source = '', destination = '', mode = '';
-  if (parts.length === 1) destination = parts[0]!;
-  else if (parts.length === 2) {
-    if (parts[1]!.startsWith('/')) [source, destination] = parts as [string, string];
-    else [destination, mode] = parts as [string, string];
-  } else if (parts.length === 3) [source, destination, mode] = parts as [string, string, string];
-  else throw invalidParameter(`invalid volume specification: '${spec}'`);
-  if (!destination.startsWith('/')) throw invalidParameter(`invalid volume specification: '${spec}': invalid mount config for type "volume": invalid mount path: '${destination}' mount path must be absolute`);
-  if (destination === '/') throw invalidParameter(`invalid volume specification: '${spec}': invalid mount config for type "bind": invalid specification: destination can't be '/'`);
-  let readonly = false;
-  let propagation = '';
-  for (const o of mode ? mode.split(',') : []) {
-    if (o === 'ro') readonly = true;
-    else if (o === 'rw') readonly = false;
-    else if (['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(o)) propagation = o;
-    else if (['z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated'].includes(o)) { /* accepted, no effect here */ }
-    else throw invalidParameter(`invalid mode: ${o}`);
-  }
-  if (source && !source.startsWith('/') && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(source)) {
-    throw invalidParameter(`create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
-  }
-  return { source, destination, readonly, kind: source.startsWith('/') ? 'bind' : 'volume', propagation: propagation || (source.startsWith('/') ? 'rprivate' : ''), mode };
-}
+export { parseBind, type BindSpec } from '../../daemon/containers/binds.js';
+import { parseBind } from '../../daemon/containers/binds.js';
 
 function parseMounts(v: unknown): MountCfg[] {
   if (v === undefined || v === null) return [];

@@ -29,6 +29,7 @@ import { dirSize, type VolumeService } from '../volumes.js';
 import type { Container, ContainerConfig, ContainerState, EndpointState, HostConfig, RuntimeState } from './types.js';
 import { ZERO_TIME } from './types.js';
 import { randomName, newId } from './names.js';
+import { parseBind } from './binds.js';
 import type { CgroupPort, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort, Task } from './ports.js';
 import type { RuntimeSpec, RuntimeMount, ExecSpec } from '../../runtime/index.js';
 import type { CgroupManager, CgroupStats } from '../../cgroupfs/index.js';
@@ -223,18 +224,11 @@ export class ContainerService {
       out.push(m);
     };
     for (const b of hc.Binds ?? []) {
-      const parts = b.split(':');
-      let source = '', dest = '', mode = '';
-      if (parts.length === 1) dest = parts[0]!;
-      else if (parts.length === 2 && parts[1]!.startsWith('/')) [source, dest] = parts as [string, string];
-      else if (parts.length === 2) [dest, mode] = parts as [string, string];
-      else [source, dest, mode] = parts as [string, string, string];
-      const ro = mode.split(',').includes('ro');
-      const prop = mode.split(',').find((o) => /^r?(private|shared|slave)$/.test(o)) ?? 'rprivate';
-      if (source.startsWith('/')) add({ Type: 'bind', Source: source, Destination: dest, Mode: mode, RW: !ro, Propagation: prop });
+      const spec = parseBind(b);
+      if (spec.kind === 'bind') add({ Type: 'bind', Source: spec.source, Destination: spec.destination, Mode: spec.mode, RW: !spec.readonly, Propagation: spec.propagation });
       else {
-        const name = source || newId();
-        add({ Type: 'volume', Name: name, Source: this.d.volumes.mountpoint(name), Destination: dest, Driver: 'local', Mode: mode || 'z', RW: !ro, Propagation: '' });
+        const name = spec.source || newId();
+        add({ Type: 'volume', Name: name, Source: this.d.volumes.mountpoint(name), Destination: spec.destination, Driver: 'local', Mode: spec.mode || 'z', RW: !spec.readonly, Propagation: '' });
       }
     }
     for (const m of hc.Mounts ?? []) {

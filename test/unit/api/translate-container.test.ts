@@ -19,7 +19,7 @@ t.test('create body: defaults, normalisation and Docker errors', async (t) => {
   t.throws(() => fromDockerCreate({ Image: 'b', WorkingDir: 'rel' }), { message: "the working directory 'rel' is invalid, it needs to be an absolute path" });
   t.throws(() => fromDockerCreate({ Image: 'b', Env: [1] }), /cannot unmarshal/);
   t.throws(() => fromDockerCreate(null), { message: 'config cannot be empty in order to create a container' });
-  t.throws(() => fromDockerCreate({ Image: 'b', HostConfig: { Binds: ['relative:/x:zz'] } }), { message: 'invalid mode: zz' });
+  t.throws(() => fromDockerCreate({ Image: 'b', HostConfig: { Binds: ['vol:/x:zz'] } }), { message: 'invalid mode: zz' });
 });
 
 t.test('ports, binds, names, restart policies', async (t) => {
@@ -29,7 +29,10 @@ t.test('ports, binds, names, restart policies', async (t) => {
   t.match(parseBind('/host:/ctr:ro'), { source: '/host', destination: '/ctr', readonly: true, kind: 'bind' });
   t.match(parseBind('vol:/data'), { source: 'vol', kind: 'volume', readonly: false });
   t.match(parseBind('/anon'), { source: '', destination: '/anon', kind: 'volume' }, 'a lone path is an anonymous volume');
-  t.throws(() => parseBind('/a:rel'), { message: 'invalid mode: rel' });
+  t.throws(() => parseBind('/a:rel'), { message: "invalid volume specification: '/a:rel': invalid mount config for type \"bind\": invalid mount path: 'rel' mount path must be absolute" });
+  t.throws(() => parseBind('/anon:ro'), { message: "invalid volume specification: '/anon:ro'" }, 'volumes cannot include a mode');
+  t.throws(() => parseBind('/a:/b:bogus'), { message: 'invalid mode: bogus' });
+  t.match(parseBind('/a:/b:ro,rshared'), { readonly: true, propagation: 'rshared' });
   t.throws(() => parseBind('a:b:c:d'), /invalid volume specification/);
   t.throws(() => parseBind('/a:/'), /destination can't be '\/'/);
   t.equal(validateName('/web'), 'web');
