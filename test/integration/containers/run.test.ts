@@ -64,8 +64,12 @@ t.test('docker run and exec', opts, async (t) => {
     tmux('send-keys', '-t', 'run', 'stty size', 'Enter');
     await waitFor(() => /^24 80$/m.test(pane('run')), 10_000, 'initial size');
     tmux('resize-window', '-t', 'run', '-x', '100', '-y', '30');
-    tmux('send-keys', '-t', 'run', 'clear; stty size', 'Enter');
-    await waitFor(() => /^30 100$/m.test(pane('run')), 10_000, 'resized size');
+    // The resize travels tmux → SIGWINCH → docker CLI → POST resize → ioctl: ask again until it has arrived.
+    await waitFor(async () => {
+      tmux('send-keys', '-t', 'run', 'clear; stty size', 'Enter');
+      await new Promise((r) => setTimeout(r, 300));
+      return /^30 100$/m.test(pane('run'));
+    }, 10_000, 'resized size');
     tmux('send-keys', '-t', 'run', 'exit 5', 'Enter');
     await waitFor(async () => (await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).out.trim() === 'exited 5', 10_000, 'exit');
     t.pass('exited with 5');
@@ -97,8 +101,12 @@ t.test('docker run and exec', opts, async (t) => {
     tmux('send-keys', '-t', 'exec', 'stty size', 'Enter');
     await waitFor(() => /^20 90$/m.test(pane('exec')), 10_000, 'exec initial size');
     tmux('resize-window', '-t', 'exec', '-x', '110', '-y', '35');
-    tmux('send-keys', '-t', 'exec', 'clear; stty size', 'Enter');
-    await waitFor(() => /^35 110$/m.test(pane('exec')), 10_000, 'exec resized size');
+    // The resize travels tmux → SIGWINCH → docker CLI → POST resize → ioctl: ask again until it has arrived.
+    await waitFor(async () => {
+      tmux('send-keys', '-t', 'exec', 'clear; stty size', 'Enter');
+      await new Promise((r) => setTimeout(r, 300));
+      return /^35 110$/m.test(pane('exec'));
+    }, 10_000, 'exec resized size');
     tmux('send-keys', '-t', 'exec', 'exit', 'Enter');
     t.pass('exec shell resized');
     await ok('rm', '-f', name);
