@@ -48,6 +48,9 @@ export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 export const F_GETFD = 1;
 export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
 export const FD_CLOEXEC = 1;
 
 export const S_IFMT = 0o170000;

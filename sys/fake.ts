@@ -46,6 +46,7 @@ export class FakeSyscalls implements Syscalls {
   lgetxattr(path: string, name: string): Buffer | null { this.rec('lgetxattr', [path, name], path); return null; }
   llistxattr(path: string): string[] { this.rec('llistxattr', [path], path); return []; }
   setCloexec(fd: number, on: boolean) { this.rec('fcntl', [fd, on]); }
+  setBlocking(fd: number) { this.rec('setBlocking', [fd]); }
   setsid() { this.rec('setsid', []); }
   ioctlInt(fd: number, req: number, arg: number) { this.rec('ioctl', [fd, req, arg]); }
   setWinsize(fd: number, rows: number, cols: number) { this.rec('ioctl', [fd, 'TIOCSWINSZ', rows, cols]); }

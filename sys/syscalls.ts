@@ -50,6 +50,8 @@ export interface Syscalls {
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
   setCloexec(fd: number, on: boolean): void;
+  /** Clears O_NONBLOCK (Node leaves its stdio pipes non-blocking; programs expect blocking stdio). */
+  setBlocking(fd: number): void;
   setsid(): void;
   ioctlInt(fd: number, req: number, arg: number): void;
   setWinsize(fd: number, rows: number, cols: number): void;
@@ -176,6 +178,10 @@ export class LinuxSyscalls implements Syscalls {
   }
   setCloexec(fd: number, on: boolean): void {
     check(libc().fcntl(fd, K.F_SETFD, on ? K.FD_CLOEXEC : 0), 'fcntl', undefined, `fd ${fd}`);
+  }
+  setBlocking(fd: number): void {
+    const flags = check(libc().fcntl(fd, K.F_GETFL, 0), 'fcntl', undefined, `F_GETFL fd ${fd}`);
+    if (flags & K.O_NONBLOCK) check(libc().fcntl(fd, K.F_SETFL, flags & ~K.O_NONBLOCK), 'fcntl', undefined, `F_SETFL fd ${fd}`);
   }
   setsid(): void {
     check(libc().setsid(), 'setsid');

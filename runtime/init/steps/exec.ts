@@ -27,7 +27,11 @@ export function execve(ctx: InitContext): void {
   const argv0 = ctx.plan.args[0]!;
   const file = lookPath(argv0, ctx.env);
   ctx.sys.setCloexec(ctx.protocolFd, true);
-  for (const fd of [0, 1, 2]) ctx.sys.setCloexec(fd, false);
+  for (const fd of [0, 1, 2]) {
+    ctx.sys.setCloexec(fd, false);
+    // Node sets its stdio pipes O_NONBLOCK; a program writing to a full pipe would then get EAGAIN ("write error").
+    try { ctx.sys.setBlocking(fd); } catch { /* a closed fd: nothing to do */ }
+  }
   // Node ignores SIGPIPE and SIGXFSZ; ignored signals survive execve (Docker's processes start with none ignored)
   const SIGPIPE = 13, SIGXFSZ = 25;
   ctx.sys.signalDefault(SIGPIPE);
