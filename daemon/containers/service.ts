@@ -393,6 +393,9 @@ export class ContainerService {
       live.done = task.exited.then((r) => this.onExit(c.id, live, r)).catch((err) => this.d.log.error({ err, ctr: c.id }, 'exit handling failed'));
       c.state = 'running';
       c.pid = task.pid;
+      // A container with its own fresh netns (--network none) has no netns file: its namespace is reachable
+      // through its PID 1 (CNI plugins and Nomad read SandboxKey for the pause container of a pod).
+      if (c.hostConfig.NetworkMode === 'none') c.runtime = { ...c.runtime, sandboxKey: `/proc/${task.pid}/ns/net` };
       this.store.update(c.id, {
         state: 'running', pid: task.pid, pidStart: pidStartTime(task.pid), startedAt, exitCode: 0, error: '', oomKilled: false,
         runtime: c.runtime,

@@ -181,6 +181,17 @@ t.test('volumes, binds and networks', opts, async (t) => {
   await t.test('--network none and --network host', async (t) => {
     const none = await ok('run', '--rm', '--network', 'none', 'busybox:fixture', 'sh', '-c', 'ls /sys/class/net');
     t.same(none.split(/\s+/).filter(Boolean), ['lo'], 'only lo');
+    // A pod's pause container: its netns is reachable through SandboxKey (CNI and Nomad use it).
+    const pause = e.name('pause');
+    await ok('run', '-d', '--name', pause, '--network', 'none', 'busybox:fixture', 'sleep', '30');
+    const key = (await ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', pause)).trim();
+    const pid = (await ok('inspect', '-f', '{{.State.Pid}}', pause)).trim();
+    t.equal(key, `/proc/${pid}/ns/net`);
+    t.equal(fs.readlinkSync(key), fs.readlinkSync(`/proc/${pid}/ns/net`));
+    t.not(fs.readlinkSync(key), fs.readlinkSync('/proc/self/ns/net'), 'not the host netns');
+    const joined = await ok('run', '--rm', '--network', `container:${pause}`, 'busybox:fixture', 'readlink', '/proc/self/ns/net');
+    t.equal(joined.trim(), fs.readlinkSync(key), 'container: joins the same netns');
+    await ok('rm', '-f', pause);
     const host = await ok('run', '--rm', '--network', 'host', 'busybox:fixture', 'sh', '-c', 'ls /sys/class/net');
     const hostIfs = fs.readdirSync('/sys/class/net').sort();
     const seen = host.split(/\s+/).filter(Boolean).sort();
