@@ -8,4 +8,4 @@ export { compileProfile, parseProfile } from './seccomp/profile.js';
 export type { SeccompProfile } from './seccomp/profile.js';
 export { defaultProfile } from './seccomp/default.js';
 export { resolveUser } from './user.js';
-export type { RuntimeSpec, ExecSpec, Task, InitPlan, MountOp, HostInfo, RuntimeMount, RuntimeNetwork } from './types.js';
+export type { RuntimeSpec, ExecSpec, Task, InitPlan, MountOp, HostInfo, RuntimeMount, RuntimeNetwork, NamespaceChoice } from './types.js';

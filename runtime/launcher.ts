@@ -80,7 +80,8 @@ function coldStdio(ttyMode: boolean, openStdin: boolean): StdioOptions {
  * Spawns the init with its PID namespace set for the spawn only: `pidns` null =
  * a new namespace (the init becomes its PID 1), else an fd of the namespace to enter.
  */
-function spawnInit(s: Syscalls, pidns: number | null, stdio: StdioOptions, extra: string[] = []): ChildProcess {
+function spawnInit(s: Syscalls, pidns: number | null | 'host', stdio: StdioOptions, extra: string[] = []): ChildProcess {
+  if (pidns === 'host') return spawn(process.execPath, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
   selfPidNs ??= fs.openSync('/proc/self/ns/pid', 'r');
   if (pidns === null) s.unshare(CLONE_NEWPID);
   else s.setns(pidns, CLONE_NEWPID);
@@ -210,7 +211,7 @@ function start(sp: Spawned, plan: InitPlan): Promise<Task> {
   });
 }
 
-function run(plan: InitPlan, pidns: number | null, openStdin: boolean): Promise<Task> {
+function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean): Promise<Task> {
   const s = (sys ??= new LinuxSyscalls());
   const child = spawnInit(s, pidns, coldStdio(plan.tty, openStdin));
   return start(track(child), plan);
@@ -324,6 +325,21 @@ function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Task>
  */
 export async function launch(spec: RuntimeSpec): Promise<Task> {
   const plan = withBpf(buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
+  // Another PID namespace than a fresh one is chosen at spawn: the cold path.
+  if (spec.pid?.mode === 'host') return run(plan, 'host', spec.openStdin);
+  if (spec.pid?.mode === 'join') {
+    let fd: number;
+    try {
+      fd = fs.openSync(spec.pid.path, 'r');
+    } catch (e) {
+      throw systemError(`cannot join PID namespace ${spec.pid.path}: ${(e as Error).message}`, e);
+    }
+    try {
+      return await run(plan, fd, spec.openStdin);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
   const warm = pool.size > 0 ? takeWarm() : null;
   if (warm) return runWarm(warm, plan, spec.openStdin);
   return run(plan, null, spec.openStdin);

@@ -180,8 +180,9 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
     mode: 'create',
     cgroupProcs: [...spec.cgroupProcs],
     network,
-    unshare: ['mnt', 'uts', 'ipc', 'cgroup'],
-    join: [],
+    // IPC: unshared unless the host's or another container's is asked for (then joined by the 'join' step).
+    unshare: ['mnt', 'uts', ...(!spec.ipc || spec.ipc.mode === 'private' ? (['ipc'] as const) : []), 'cgroup'],
+    join: spec.ipc?.mode === 'join' ? [{ type: 'ipc', path: spec.ipc.path }] : [],
     root: null,
     hostname: spec.network.mode === 'host' ? null : spec.hostname || null,
     domainname: spec.network.mode === 'host' ? null : spec.domainname || null,

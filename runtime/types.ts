@@ -47,7 +47,13 @@ export interface RuntimeSpec {
   /** Host files bound over the container's /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etc?: { hosts?: string; hostname?: string; resolvConf?: string };
   consoleSize?: [rows: number, cols: number];
+  /** IPC namespace: a new one (default), the host's, or another container's (`/proc/<pid>/ns/ipc`). */
+  ipc?: NamespaceChoice;
+  /** PID namespace: a new one with the entrypoint as PID 1 (default), the host's, or another container's (`/proc/<pid>/ns/pid`). */
+  pid?: NamespaceChoice;
 }
+
+export type NamespaceChoice = { mode: 'private' } | { mode: 'host' } | { mode: 'join'; path: string };
 
 /** A second process in a running container (docker exec). */
 export interface ExecSpec {

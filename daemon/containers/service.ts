@@ -31,7 +31,7 @@ import { ZERO_TIME } from './types.js';
 import { randomName, newId } from './names.js';
 import { parseBind } from './binds.js';
 import type { CgroupPort, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort, Task } from './ports.js';
-import type { RuntimeSpec, RuntimeMount, ExecSpec } from '../../runtime/index.js';
+import type { RuntimeSpec, RuntimeMount, ExecSpec, NamespaceChoice } from '../../runtime/index.js';
 import type { CgroupManager, CgroupStats } from '../../cgroupfs/index.js';
 import { signalNumber } from './signals.js';
 import { ExecManager, type ExecSession } from './exec.js';
@@ -154,6 +154,11 @@ export class ContainerService {
     const logCfg = parseLogConfig(input.hostConfig.LogConfig);
     input.hostConfig.LogConfig = { Type: logCfg.type, Config: logCfg.options };
     this.checkNetworkMode(input.hostConfig.NetworkMode);
+    for (const [mode, what, allowed] of [[input.hostConfig.IpcMode, 'IPC', ['', 'private', 'shareable', 'none', 'host']], [input.hostConfig.PidMode, 'PID', ['', 'host']]] as const) {
+      if ((allowed as readonly string[]).includes(mode ?? '')) continue;
+      if (mode?.startsWith('container:')) { this.referenced(mode.slice('container:'.length)); continue; }
+      throw invalidParameter(`invalid ${what} mode: ${mode}`);
+    }
     const dir = this.containerDir(id);
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
     try {
@@ -200,9 +205,22 @@ export class ContainerService {
     return `tsd_${newId().slice(0, 12)}`;
   }
 
+  /**
+   * A container named by a create option (--network/--ipc/--pid container:x). Missing, it is a bad
+   * parameter (400), as in dockerd: a 404 on create would make the docker CLI try to pull an image.
+   */
+  private referenced(ref: string): Container {
+    try {
+      return this.get(ref);
+    } catch (e) {
+      if (e instanceof DaemonError && e.kind === 'not-found') throw new DaemonError('invalid-parameter', e.code, e.message);
+      throw e;
+    }
+  }
+
   private checkNetworkMode(mode: string): void {
     if (mode.startsWith('container:')) {
-      this.get(mode.slice('container:'.length));
+      this.referenced(mode.slice('container:'.length));
       return;
     }
     if (['default', 'bridge', 'none', 'host'].includes(mode)) return;
@@ -370,6 +388,8 @@ export class ContainerService {
         cgroupProcs: cgroup.procsFiles(),
         etc: network.etc,
         consoleSize: c.hostConfig.ConsoleSize[0] ? [c.hostConfig.ConsoleSize[0], c.hostConfig.ConsoleSize[1]] : undefined,
+        ipc: this.namespaceChoice(c.hostConfig.IpcMode, 'ipc', 'IPC'),
+        pid: this.namespaceChoice(c.hostConfig.PidMode, 'pid', 'PID'),
       };
       let task: Task;
       try {
@@ -406,6 +426,18 @@ export class ContainerService {
       await rollback();
       throw e;
     }
+  }
+
+  /** IpcMode / PidMode: '' | private | shareable | none (a new namespace), host, container:<ref> (its namespace). */
+  private namespaceChoice(mode: string | undefined, ns: 'ipc' | 'pid', what: string): NamespaceChoice {
+    if (!mode || mode === 'private' || mode === 'shareable' || mode === 'none') return { mode: 'private' };
+    if (mode === 'host') return { mode: 'host' };
+    if (mode.startsWith('container:')) {
+      const other = this.get(mode.slice('container:'.length));
+      if (other.state !== 'running' && other.state !== 'paused') throw conflict(`cannot join ${what} of a non running container: ${other.id}`);
+      return { mode: 'join', path: `/proc/${other.pid}/ns/${ns}` };
+    }
+    throw invalidParameter(`invalid ${what} mode: ${mode}`);
   }
 
   private async setupNetwork(c: Container, dir: string, undo: Array<() => unknown>): Promise<{ spec: RuntimeSpec['network']; etc?: RuntimeSpec['etc'] }> {

@@ -21,7 +21,8 @@ export const steps: Step[] = [
   // mnt, uts, ipc, cgroup in one unshare (PID was done at spawn by the daemon).
   { name: 'namespaces', modes: ['create'], run: unshareNamespaces },
   // exec: ipc, uts, net, cgroup, then unshare(CLONE_FS) + mnt, then chroot to the container's root.
-  { name: 'join', modes: ['exec'], run: joinNamespaces },
+  // create: another container's IPC namespace (--ipc container:x), before /dev/mqueue is mounted in it.
+  { name: 'join', modes: ['create', 'exec'], run: joinNamespaces },
   // Needs the new UTS namespace.
   { name: 'hostname', modes: ['create'], run: hostname },
   // Before any mount, so nothing we mount propagates back to the host.
