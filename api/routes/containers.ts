@@ -18,7 +18,6 @@ import { apiVersionOf, commonHeaders } from '../server.js';
 import { stripVersion } from '../version.js';
 import { invalidParameter } from '../../errors/index.js';
 import { parseTimestampParam, formatRfc3339Nano } from '../../daemon/logs/index.js';
-import { dirBytes } from '../../daemon/containers/service.js';
 import { archiveRoutes } from './archive.js';
 
 const truthy = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
@@ -29,13 +28,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   const containers = app.deps.containers as ContainerService;
   const cgroupMode = (app.deps.cgroupMode as string) ?? 'legacy';
 
-  const sizeOf = (c: Container) => {
-    const dir = containers.containerDir(c.id);
-    const rw = dirBytes(`${dir}/upper`);
-    const img = containers.imageOf(c);
-    const rootFs = rw + (img ? img.layerDirs.reduce((n, d) => n + dirBytes(d), 0) : 0);
-    return { rw, rootFs };
-  };
+  const sizeOf = (c: Container) => containers.sizes(c);
 
   app.post<{ Querystring: Q; Body: unknown }>('/containers/create', async (req, reply) => {
     const name = req.query.name ? validateName(req.query.name) : undefined;

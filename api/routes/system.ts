@@ -5,6 +5,9 @@ import { API_VERSION, MIN_API_VERSION } from '../version.js';
 import { commonHeaders } from '../server.js';
 import { toDockerEvent, parseFilters, eventMatcher, parseTimestamp } from '../translate/events.js';
 import type { DaemonEvent } from '../../daemon/events.js';
+import type { ContainerService } from '../../daemon/containers/service.js';
+import { dirSize, type VolumeService } from '../../daemon/volumes.js';
+import { toDockerListEntry } from '../translate/container.js';
 
 export const TSD_VERSION = '0.1.0';
 
@@ -106,7 +109,21 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
     };
   });
 
-  app.get('/system/df', async () => system.df());
+  // Images and layers come from the store; containers and volumes, when their services run, with live sizes.
+  app.get('/system/df', async () => {
+    const df = system.df() as { Images: Array<Record<string, unknown>>; Containers: unknown[]; Volumes: unknown[] };
+    for (const i of df.Images) i.SharedSize = 0;
+    const containers = app.deps.containers as ContainerService | undefined;
+    const volumes = app.deps.volumes as VolumeService | undefined;
+    if (containers) df.Containers = containers.list().map((c) => toDockerListEntry(c, { size: containers.sizes(c) }));
+    if (volumes) {
+      df.Volumes = volumes.list().map((v) => ({
+        Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, Labels: v.labels, Scope: 'local', Options: v.options, CreatedAt: v.createdAt,
+        UsageData: { Size: dirSize(v.mountpoint), RefCount: volumes.usedBy(v.name).length },
+      }));
+    }
+    return df;
+  });
 
   app.get<{ Querystring: { since?: string; until?: string; filters?: string } }>('/events', async (req, reply) => {
     const since = parseTimestamp(req.query.since, 'since');

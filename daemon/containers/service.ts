@@ -948,6 +948,13 @@ export class ContainerService {
     });
   }
 
+  /** SizeRw (the writable layer) and SizeRootFs (it plus the image's layers), as `ps -s` and inspect -s show them. */
+  sizes(c: Container): { rw: number; rootFs: number } {
+    const rw = dirSize(path.join(this.containerDir(c.id), 'upper'));
+    const img = this.d.images.byId(c.imageId);
+    return { rw, rootFs: rw + (img ? img.layerDirs.reduce((n, d) => n + dirSize(d), 0) : 0) };
+  }
+
   imageOf(c: Container): ImageForContainer | null {
     return this.d.images.byId(c.imageId);
   }
@@ -1214,4 +1221,3 @@ function matchLabel(labels: Record<string, string>, l: string): boolean {
   return i < 0 ? l in labels : labels[l.slice(0, i)] === l.slice(i + 1);
 }
 
-export { dirSize as dirBytes };

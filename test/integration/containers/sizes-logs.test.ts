@@ -17,6 +17,12 @@ t.test('sizes and log rotation', containerOpts(), async (t) => {
   const ps = await ok('ps', '-s', '--filter', `name=${sz}`, '--format', '{{.Size}}');
   t.match(ps.trim(), /^30\dkB \(virtual \d/, `ps -s shows the writable layer: ${ps.trim()}`);
 
+  const df = (await ok('system', 'df', '--format', '{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}')).trim().split('\n');
+  const row = (type: string) => df.find((l) => l.startsWith(`${type}|`))!.split('|');
+  t.same(row('Images').slice(0, 3), ['Images', '1', '1'], 'system df: the image is in use');
+  t.ok(Number(row('Containers')[2]) >= 1, 'system df: a running container is active');
+  t.match(row('Containers')[3], /^30\dkB$/, `system df counts the writable layers (${row('Containers')[3]})`);
+
   const lg = e.name('lg');
   await ok('run', '--name', lg, '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', 'busybox:fixture', 'sh', '-c',
     'i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done');
