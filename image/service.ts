@@ -661,9 +661,9 @@ export class ImageService {
     return out;
   }
 
-  prune(filters: Record<string, string[]> = {}): { deleted: DeleteResult[]; spaceReclaimed: number } {
+  /** `until`: only images created before this time (ms since the epoch; the API parses Docker's forms). */
+  prune(filters: Record<string, string[]> = {}, until: number | null = null): { deleted: DeleteResult[]; spaceReclaimed: number } {
     const danglingOnly = !(filters.dangling?.[0] === 'false' || filters.dangling?.[0] === '0');
-    const until = filters.until?.[0] ? parseUntil(filters.until[0]) : null;
     const deleted: DeleteResult[] = [];
     let space = 0;
     for (const row of this.images.list()) {
@@ -926,12 +926,4 @@ function globToRegex(p: string): RegExp {
   return new RegExp(`^${esc}$`);
 }
 
-function parseUntil(s: string): number {
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const m = /^(\d+)(h|m|s)$/.exec(s);
-  if (m) return Date.now() - Number(m[1]) * ({ h: 3600, m: 60, s: 1 } as Record<string, number>)[m[2]!]! * 1000;
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw invalidParameter(`invalid filter 'until=${s}'`);
-  return t;
-}
 

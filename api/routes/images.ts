@@ -1,5 +1,6 @@
 // Image endpoints: create (pull/import), list, inspect, history, tag, delete,
 // prune, push, save (get), load, distribution.
+import { parseUntil } from '../translate/network.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidParameter, notFound, notImplemented } from '../../errors/index.js';
 import { decodeRegistryAuth, parsePlatform, type ImageService } from '../../image/index.js';
@@ -66,7 +67,7 @@ export default async function imageRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/images/prune', async (req) => {
     const filters = parseFilters(one((req.query as Q).filters));
-    const r = images.prune(filters);
+    const r = images.prune(filters, filters.until?.[0] ? parseUntil(filters.until[0]) : null);
     return { ImagesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed };
   });
 
