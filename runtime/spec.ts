@@ -190,6 +190,13 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
     mounts,
     readonlyRootfs: spec.readonlyRootfs,
     rlimits: rlimits(spec.ulimits),
+    ...processPart(spec, sec, host),
+  };
+}
+
+/** What the init does for the process itself, the same for a container's PID 1 and an exec. */
+function processPart(spec: RuntimeSpec | ExecSpec, sec: ReturnType<typeof security>, host: HostInfo) {
+  return {
     cwd: spec.cwd ? path.posix.normalize(spec.cwd.startsWith('/') ? spec.cwd : `/${spec.cwd}`) : '/',
     user: spec.user,
     groupAdd: spec.groupAdd ?? [],
@@ -200,7 +207,7 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
     noNewPrivileges: sec.noNewPrivileges,
     seccomp: sec.seccomp,
     tty: spec.tty,
-    consoleSize: spec.tty && spec.consoleSize && spec.consoleSize[0] > 0 && spec.consoleSize[1] > 0 ? [spec.consoleSize[0], spec.consoleSize[1]] : null,
+    consoleSize: spec.tty && spec.consoleSize && spec.consoleSize[0] > 0 && spec.consoleSize[1] > 0 ? ([spec.consoleSize[0], spec.consoleSize[1]] as [number, number]) : null,
   };
 }
 
@@ -224,16 +231,6 @@ export function buildExecPlan(containerPid: number, spec: ExecSpec, host: HostIn
     mounts: [],
     readonlyRootfs: false,
     rlimits: [],
-    cwd: spec.cwd ? path.posix.normalize(spec.cwd.startsWith('/') ? spec.cwd : `/${spec.cwd}`) : '/',
-    user: spec.user,
-    groupAdd: spec.groupAdd ?? [],
-    env: withPath(spec.env),
-    args: [...spec.args],
-    capabilities: sec.capabilities,
-    lastCap: host.lastCap,
-    noNewPrivileges: sec.noNewPrivileges,
-    seccomp: sec.seccomp,
-    tty: spec.tty,
-    consoleSize: spec.tty && spec.consoleSize && spec.consoleSize[0] > 0 && spec.consoleSize[1] > 0 ? [spec.consoleSize[0], spec.consoleSize[1]] : null,
+    ...processPart(spec, sec, host),
   };
 }
