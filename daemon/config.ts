@@ -13,6 +13,7 @@ export interface DaemonConfig {
   insecureRegistries: string[];
   socketGroup: string;
   initPool: number;        // warm inits kept ready (0 disables)
+  initPath: string;        // the init run as PID 1 for --init (tini), '' = look it up
 }
 
 export const defaults: DaemonConfig = {
@@ -26,6 +27,7 @@ export const defaults: DaemonConfig = {
   insecureRegistries: [],
   socketGroup: 'tsd',
   initPool: 2,
+  initPath: '',
 };
 
 const flagMap: Record<string, keyof DaemonConfig> = {
@@ -39,12 +41,14 @@ const flagMap: Record<string, keyof DaemonConfig> = {
   '--insecure-registry': 'insecureRegistries',
   '--group': 'socketGroup', '-G': 'socketGroup',
   '--init-pool': 'initPool',
+  '--init-path': 'initPath',
 };
 
 const fileKeys: Record<string, keyof DaemonConfig> = {
   host: 'host', hosts: 'host', 'data-root': 'dataRoot', 'exec-root': 'execRoot', 'cgroup-parent': 'cgroupParent',
   bridge: 'bridge', bip: 'bip', 'log-level': 'logLevel', 'insecure-registries': 'insecureRegistries', group: 'socketGroup',
   'init-pool': 'initPool',
+  'init-path': 'initPath',
 };
 
 export const USAGE = `Usage: tsd [OPTIONS]
@@ -61,6 +65,7 @@ Options:
       --bip string               bridge address/prefix (default ${defaults.bip})
       --insecure-registry list   registries reached over plain HTTP (repeatable)
   -G, --group string             group owning the socket, if it exists (default ${defaults.socketGroup})
+      --init-path string         static init for --init (default: docker-init or tini-static on PATH)
       --init-pool int            pre-spawned container inits kept warm, 0 to disable (default ${defaults.initPool})
   -l, --log-level string         debug, info, warn, error (default ${defaults.logLevel})
   -h, --help                     print this help

@@ -13,6 +13,7 @@ want ip iproute2
 want iptables iptables
 want nsenter util-linux
 want /usr/lib/x86_64-linux-gnu/libseccomp.so.2 libseccomp2
+want /usr/bin/tini-static tini
 if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then
   want /bin/busybox busybox-static
   want docker-registry docker-registry

@@ -74,6 +74,9 @@ interface Live {
 interface Waiter { condition: 'not-running' | 'next-exit' | 'removed'; resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Where --init's binary appears in the container (Docker's path), and where it is looked up on the host. */
+const INIT_IN_CONTAINER = '/sbin/docker-init';
+const INIT_CANDIDATES = ['/usr/local/bin/docker-init', '/usr/bin/docker-init', '/usr/local/bin/tini-static', '/usr/bin/tini-static'];
 
 export class ContainerService {
   readonly store: ContainerStore;
@@ -391,6 +394,12 @@ export class ContainerService {
         ipc: this.namespaceChoice(c.hostConfig.IpcMode, 'ipc', 'IPC'),
         pid: this.namespaceChoice(c.hostConfig.PidMode, 'pid', 'PID'),
       };
+      if (c.hostConfig.Init) {
+        // --init: a tiny init (tini) as PID 1 reaps zombies and forwards signals to the command, as Docker does.
+        const init = this.initBinary();
+        spec.mounts = [{ type: 'bind', source: init, destination: INIT_IN_CONTAINER, readonly: true }, ...spec.mounts];
+        spec.args = [INIT_IN_CONTAINER, '--', ...spec.args];
+      }
       let task: Task;
       try {
         task = await this.d.runtime.launch(spec);
@@ -426,6 +435,14 @@ export class ContainerService {
       await rollback();
       throw e;
     }
+  }
+
+  /** The static init bound into containers run with --init. */
+  initBinary(): string {
+    const candidates = this.d.config.initPath ? [this.d.config.initPath] : INIT_CANDIDATES;
+    const found = candidates.find((p) => fs.existsSync(p));
+    if (!found) throw invalidParameter(`exec: "docker-init": executable file not found in $PATH (looked for ${candidates.join(', ')}; install tini or set --init-path)`);
+    return found;
   }
 
   /** IpcMode / PidMode: '' | private | shareable | none (a new namespace), host, container:<ref> (its namespace). */

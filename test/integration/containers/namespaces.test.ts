@@ -38,3 +38,18 @@ t.test('ipc and pid namespace sharing', containerOpts(), async (t) => {
   t.match(stopped.err, 'cannot join IPC of a non running container');
   await ok('rm', holder);
 });
+
+t.test('--init runs tini as PID 1, which forwards signals', containerOpts(), async (t) => {
+  const e = await containerEnv(t);
+  const { ok } = e;
+  const ps = await ok('run', '--rm', '--init', 'busybox:fixture', 'ps', '-o', 'pid,args');
+  t.match(ps, /^\s*1\s+\/sbin\/docker-init -- ps -o pid,args$/m, 'PID 1 is the init, the command its child');
+  const name = e.name('tini');
+  await ok('run', '-d', '--init', '--name', name, 'busybox:fixture', 'sleep', '100');
+  const t0 = Date.now();
+  await ok('stop', '-t', '8', name);
+  t.ok(Date.now() - t0 < 6000, 'SIGTERM reached sleep through the init (no wait for the kill timeout)');
+  t.equal((await ok('inspect', '-f', '{{.State.ExitCode}} {{.HostConfig.Init}}', name)).trim(), '143 true');
+  t.match(await ok('info', '--format', '{{.InitBinary}}'), 'docker-init');
+  await ok('rm', name);
+});
