@@ -186,4 +186,12 @@ export interface CgroupManager {
   killAll(signal?: number): Promise<void>;
   /** kill what is left, wait, and rmdir the cgroup in every hierarchy. Idempotent. */
   destroy(): Promise<void>;
+  /**
+   * Becomes this cgroup by renaming a sibling (same parent) that already holds
+   * processes, e.g. a pre-started init staged there: renaming does not move tasks,
+   * so it avoids the migration cost. Returns false (changing nothing) where the
+   * kernel cannot rename cgroups (v2) or the sibling is missing; then create() and
+   * join as usual.
+   */
+  adopt(sibling: string): boolean;
 }

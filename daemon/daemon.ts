@@ -66,7 +66,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const imagePort = imagePortOf(images);
   const containers = new ContainerService({
     db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePort,
-    runtime: { launch, exec: execInContainer },
+    runtime: { launch, exec: execInContainer, takeWarm: () => warmPool.take() },
     cgroups: { mode: cgroupMode, manager: (id, parent) => createCgroupManager({ mode: cgroupMode, parent: parent ?? config.cgroupParent, name: id }) },
     network, volumes,
   });
@@ -83,9 +83,22 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     resolveImageId: (ref: string) => images.findImage(ref)?.id ?? null,
   });
   await containers.reconcile();
-  if (config.initPool > 0) warmPool.enable(config.initPool);
+  await removeStaleStaging(cgroupMode, config.cgroupParent).catch((err) => log.warn({ err }, 'stale staging cgroups not removed'));
+  if (config.initPool > 0) {
+    // Warm inits wait in staging cgroups (<parent>/warm-<pid>) that a starting container adopts by rename.
+    const staging = (name: string) => createCgroupManager({ mode: cgroupMode, parent: config.cgroupParent, name });
+    warmPool.enable(config.initPool, {
+      stage: async (pid) => {
+        const m = staging(`warm-${pid}`);
+        m.create();
+        for (const f of m.procsFiles()) await fs.promises.writeFile(f, String(pid));
+        return `warm-${pid}`;
+      },
+      discard: (stage) => staging(stage).destroy().catch((err) => log.debug({ err, stage }, 'staging cgroup not removed')),
+    });
+  }
   hooks.add(async () => {
-    warmPool.disable();
+    await warmPool.disable();
     await containers.shutdown();
     await network.shutdown();
     // The netns dir is a private bind mount of itself (so netns files can be bind-mounted into it); drop it once empty.
@@ -140,4 +153,12 @@ function imagePortOf(images: ImageService): ImagePort {
       ref: o.repo ? `${o.repo}${o.tag ? `:${o.tag}` : ''}` : undefined, containerId: o.containerId, containerConfig: o.containerConfig as never,
     }),
   };
+}
+
+/** Staging cgroups of warm inits left by a daemon that did not shut down cleanly. */
+async function removeStaleStaging(mode: ReturnType<typeof detectCgroupMode>, parent: string): Promise<void> {
+  const base = mode === 'unified' ? path.join('/sys/fs/cgroup', parent) : path.join('/sys/fs/cgroup', 'pids', parent);
+  let names: string[] = [];
+  try { names = fs.readdirSync(base).filter((n) => /^warm-\d+$/.test(n)); } catch { return; }
+  for (const name of names) await createCgroupManager({ mode, parent, name }).destroy();
 }

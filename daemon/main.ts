@@ -55,13 +55,16 @@ async function main(): Promise<void> {
     fail(`another tsd daemon is already running with data root ${cfg.dataRoot}${holder ? ` (pid ${holder})` : ''}`);
   }
 
+  // Refuse a busy socket before touching anything (bridge, cgroups, warm inits).
+  const listenFds = Number(process.env.LISTEN_FDS ?? 0);
+  const activated = listenFds > 0 && Number(process.env.LISTEN_PID) === process.pid;
+  if (!activated && fs.existsSync(cfg.host) && (await socketInUse(cfg.host))) fail(`${cfg.host} is in use by another process`);
+
   const daemon = await createDaemon(cfg, log);
   const app = await buildServer(daemon.deps, { logger: log.child({ subsystem: 'api' }) });
   await app.ready();
 
   fs.writeFileSync(path.join(cfg.execRoot, 'tsd.pid'), `${process.pid}\n`);
-  const listenFds = Number(process.env.LISTEN_FDS ?? 0);
-  const activated = listenFds > 0 && Number(process.env.LISTEN_PID) === process.pid;
   if (activated) {
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', reject);
@@ -91,6 +94,8 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // Keep the event loop alive until the end: some children (warm inits) are unref'd.
+    const keepAlive = setInterval(() => {}, 1000);
     log.info({ signal }, 'shutting down');
     sdNotify('STOPPING=1');
     const closing = app.close(); // stops accepting; waits for in-flight requests
@@ -101,6 +106,7 @@ async function main(): Promise<void> {
     try { fs.unlinkSync(path.join(cfg.execRoot, 'tsd.pid')); } catch { /* gone */ }
     lock.release();
     log.info('stopped');
+    clearInterval(keepAlive);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,6 +1,6 @@
 // runtime: turning a container's spec into a running process in its own
 // namespaces, root filesystem and security profile. See types.ts for the contracts.
-export { launch, execInContainer, hostInfo, warmPool } from './launcher.js';
+export { launch, execInContainer, hostInfo, warmPool, type WarmInit, type WarmPoolHooks } from './launcher.js';
 export { buildInitPlan, buildExecPlan, parseSecurityOpt, tmpfsOptions, DEFAULT_PATH, DEFAULT_SHM_SIZE, MASKED_PATHS, READONLY_PATHS } from './spec.js';
 export { RuntimeStartError } from './errors.js';
 export { resolveCaps, DEFAULT_CAPS, CAPS } from './caps.js';

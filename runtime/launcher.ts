@@ -106,6 +106,10 @@ interface Spawned {
   onClose: () => void;
   spawnError: Error | null;
   closed: boolean;
+  /** warm inits: the staging cgroup the pool's hooks put it in (null: none) */
+  stage: string | null;
+  /** warm inits: resolves to that staging cgroup once made */
+  staging: Promise<string | null>;
 }
 
 function track(child: ChildProcess): Spawned {
@@ -125,7 +129,7 @@ function track(child: ChildProcess): Spawned {
       child.once('exit', (code, signal) => resolve({ exitCode: code ?? 128 + signalNumber(signal), signal }));
       child.once('error', () => resolve({ exitCode: 128, signal: null }));
     }),
-    onMessage: () => {}, onClose: () => {}, spawnError: null, closed: false,
+    onMessage: () => {}, onClose: () => {}, spawnError: null, closed: false, stage: null, staging: Promise.resolve(null),
   };
   child.once('error', (e) => { sp.spawnError = e; });
   let buf = '';
@@ -222,8 +226,28 @@ function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean):
 // loaded, blocked reading their plan. Their stdio are pipes made at spawn; for a
 // tty container the plan names the pty slave and the init puts it on fds 0-2.
 
-const pool: { size: number; idle: Spawned[]; ready: Set<Spawned>; refilling: boolean; waiters: Array<() => void>; failures: number } =
-  { size: 0, idle: [], ready: new Set(), refilling: false, waiters: [], failures: 0 };
+/**
+ * Optional hooks of the daemon: `stage` puts a fresh warm init into a staging cgroup
+ * off the critical path (moving a multithreaded process between cgroups waits for an
+ * RCU grace period, ~20 ms on cgroup v1); the daemon later renames that cgroup into
+ * the container's instead of moving the process. `discard` removes an unused one.
+ */
+export interface WarmPoolHooks {
+  stage?(pid: number): Promise<string | null>;
+  discard?(stage: string): Promise<void> | void;
+}
+
+/** A warm init taken from the pool for one launch (see launch()). */
+export interface WarmInit {
+  readonly pid: number;
+  /** its staging cgroup, if the hooks made one */
+  readonly stage: string | null;
+  /** gives it up (kills it) when the launch does not happen */
+  kill(): void;
+}
+
+const pool: { size: number; idle: Spawned[]; ready: Set<Spawned>; refilling: boolean; waiters: Array<() => void>; failures: number; hooks: WarmPoolHooks } =
+  { size: 0, idle: [], ready: new Set(), refilling: false, waiters: [], failures: 0, hooks: {} };
 
 function spawnWarm(): void {
   const s = (sys ??= new LinuxSyscalls());
@@ -236,15 +260,22 @@ function spawnWarm(): void {
   const sp = track(child);
   child.unref();
   for (const x of child.stdio) (x as { unref?: () => void } | null)?.unref?.();
+  const staged = pool.hooks.stage && child.pid ? pool.hooks.stage(child.pid).catch(() => null) : Promise.resolve(null);
+  sp.staging = staged;
   sp.onMessage = (m) => {
     if (m.t === 'ready') {
-      pool.failures = 0;
-      pool.ready.add(sp);
-      if (pool.ready.size >= Math.min(pool.size, pool.idle.length)) for (const w of pool.waiters.splice(0)) w();
+      void staged.then((stage) => {
+        if (sp.closed || !pool.idle.includes(sp)) return;
+        sp.stage = stage;
+        pool.failures = 0;
+        pool.ready.add(sp);
+        if (pool.ready.size >= Math.min(pool.size, pool.idle.length)) for (const w of pool.waiters.splice(0)) w();
+      });
     }
   };
   sp.onClose = () => {
     // an idle init died (killed, or broken): replace it, but give up after repeated failures
+    void Promise.all([staged, sp.exited]).then(([stage]) => { if (stage) pool.hooks.discard?.(stage); });
     const wasReady = pool.ready.delete(sp);
     const i = pool.idle.indexOf(sp);
     if (i >= 0) pool.idle.splice(i, 1);
@@ -277,20 +308,56 @@ function takeWarm(): Spawned | null {
 
 /** The warm pool (off by default): launch() takes a pre-spawned init when one is ready, else spawns cold. */
 export const warmPool = {
-  /** Keep `size` inits ready. */
-  enable(size = 2): void {
+  /** Keep `size` inits ready; `hooks` stage each one in a cgroup of the daemon's. */
+  enable(size = 2, hooks: WarmPoolHooks = {}): void {
+    pool.hooks = hooks;
     pool.size = Math.max(0, Math.floor(size));
     refill();
   },
+  /**
+   * Takes a ready init for the next launch(spec, warm), so the caller can adopt its
+   * staging cgroup first. Null when none is ready (launch then spawns cold).
+   */
+  take(): WarmInit | null {
+    if (pool.size === 0) return null;
+    const sp = takeWarm();
+    if (!sp) return null;
+    // From here the taker owns it (and its staging cgroup): the pool's bookkeeping lets go.
+    sp.onClose = () => {};
+    let used = false;
+    const w: WarmInit & { sp: Spawned; used: () => boolean; markUsed: () => void } = {
+      pid: sp.child.pid!,
+      stage: sp.stage,
+      sp,
+      used: () => used,
+      markUsed: () => { used = true; },
+      kill: () => {
+        if (used) return;
+        used = true;
+        sp.proto.destroy();
+        sp.child.kill('SIGKILL');
+        const stage = sp.stage;
+        if (stage) void sp.exited.then(() => pool.hooks.discard?.(stage));
+        refill();
+      },
+    };
+    return w;
+  },
   /** Stop and kill the idle inits. */
-  disable(): void {
+  /** Kills the idle inits; resolves once they are gone and their staging cgroups discarded. */
+  async disable(): Promise<void> {
     pool.size = 0;
     for (const w of pool.waiters.splice(0)) w();
-    for (const sp of pool.idle.splice(0)) {
+    const idle = pool.idle.splice(0);
+    pool.ready.clear();
+    await Promise.all(idle.map(async (sp) => {
+      sp.onClose = () => {};
+      sp.child.ref();
       sp.proto.destroy();
       sp.child.kill('SIGKILL');
-    }
-    pool.ready.clear();
+      const [stage] = await Promise.all([sp.staging, sp.exited]);
+      if (stage) await pool.hooks.discard?.(stage);
+    }));
   },
   /** Resolves when the pool is full of ready inits. */
   ready(): Promise<void> {
@@ -323,7 +390,21 @@ function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Task>
  * the entrypoint. Resolves once execve happened; rejects with RuntimeStartError
  * (exitCode 127/126/128) when the init failed, or a DaemonError for bad input.
  */
-export async function launch(spec: RuntimeSpec): Promise<Task> {
+export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Promise<Task> {
+  const taken = warmInit as (WarmInit & { sp: Spawned; used: () => boolean; markUsed: () => void }) | null | undefined;
+  if (taken) {
+    if (taken.used()) throw systemError('this warm init was already used');
+    let plan: InitPlan;
+    try {
+      plan = withBpf(buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
+      if (spec.pid && spec.pid.mode !== 'private') throw systemError('a warm init has its own PID namespace: launch without one');
+    } catch (e) {
+      taken.kill();
+      throw e;
+    }
+    taken.markUsed();
+    return runWarm(taken.sp, plan, spec.openStdin);
+  }
   const plan = withBpf(buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   // Another PID namespace than a fresh one is chosen at spawn: the cold path.
   if (spec.pid?.mode === 'host') return run(plan, 'host', spec.openStdin);
@@ -341,7 +422,13 @@ export async function launch(spec: RuntimeSpec): Promise<Task> {
     }
   }
   const warm = pool.size > 0 ? takeWarm() : null;
-  if (warm) return runWarm(warm, plan, spec.openStdin);
+  if (warm) {
+    const started = runWarm(warm, plan, spec.openStdin);
+    // Not adopted by the caller: the init moved itself to spec.cgroupProcs; its staging cgroup is empty now.
+    const stage = warm.stage;
+    if (stage) void started.then(() => pool.hooks.discard?.(stage), () => warm.exited.then(() => pool.hooks.discard?.(stage)));
+    return started;
+  }
   return run(plan, null, spec.openStdin);
 }
 

@@ -99,6 +99,24 @@ export class CgroupV1Manager implements CgroupManager {
     return this.dirs().map((d) => path.join(d, PROCS));
   }
 
+  adopt(sibling: string): boolean {
+    if (!/^[A-Za-z0-9_.-]+$/.test(sibling)) return false;
+    const moved: Array<[string, string]> = [];
+    for (const to of this.dirs()) {
+      const from = path.join(path.dirname(to), sibling);
+      try {
+        fs.renameSync(from, to);
+        moved.push([from, to]);
+      } catch {
+        for (const [f, t] of moved.reverse()) {
+          try { fs.renameSync(t, f); } catch { /* best effort */ }
+        }
+        return false;
+      }
+    }
+    return true;
+  }
+
   addProcess(pid: number): void {
     for (const f of this.procsFiles()) {
       try {

@@ -57,6 +57,11 @@ export class CgroupV2Manager implements CgroupManager {
     this.dir = path.join(this.root, this.path);
   }
 
+  /** cgroup2 has no rename: never adopts (clone3 CLONE_INTO_CGROUP would be the v2 way). */
+  adopt(_sibling: string): boolean {
+    return false;
+  }
+
   create(): void {
     let level = this.root;
     for (const rel of prefixes(this.path)) {

@@ -2,7 +2,7 @@
 // interfaces. daemon/daemon.ts adapts the real implementations to them; tests
 // may pass fakes for the parts that cannot run in a unit test.
 import type { Readable } from 'node:stream';
-import type { RuntimeSpec, ExecSpec, Task } from '../../runtime/index.js';
+import type { RuntimeSpec, ExecSpec, Task, WarmInit } from '../../runtime/index.js';
 import type { CgroupManager, Resources } from '../../cgroupfs/index.js';
 import type { NetworkController } from '../../netctl/index.js';
 
@@ -44,7 +44,10 @@ export interface ImagePort {
 }
 
 export interface RuntimePort {
-  launch(spec: RuntimeSpec): Promise<Task>;
+  /** launch, with a warm init taken beforehand (takeWarm) when there is one */
+  launch(spec: RuntimeSpec, warm?: WarmInit | null): Promise<Task>;
+  /** a pre-started init, possibly staged in a cgroup the container can adopt */
+  takeWarm?(): WarmInit | null;
   exec(containerPid: number, spec: ExecSpec): Promise<Task>;
 }
 

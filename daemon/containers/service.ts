@@ -344,8 +344,13 @@ export class ContainerService {
       undo.push(() => this.d.images.unmountRootfs(rootfs.target));
       mark('rootfs');
 
-      // 2. cgroup and limits
+      // 2. cgroup and limits. A warm init waits in a staging cgroup under the daemon's parent:
+      // renaming that cgroup into the container's is much cheaper than moving the process.
+      const pidMode = this.namespaceChoice(c.hostConfig.PidMode, 'pid', 'PID');
+      const warm = pidMode.mode === 'private' && !c.hostConfig.CgroupParent ? this.d.runtime.takeWarm?.() ?? null : null;
+      if (warm) undo.push(() => warm.kill());
       const cgroup = this.d.cgroups.manager(c.id, c.hostConfig.CgroupParent || undefined);
+      const adopted = !!warm?.stage && cgroup.adopt(warm.stage);
       cgroup.create();
       undo.push(() => cgroup.destroy());
       cgroup.apply(this.resourcesOf(c));
@@ -388,11 +393,11 @@ export class ContainerService {
         shmSize: c.hostConfig.ShmSize,
         mounts,
         network: network.spec,
-        cgroupProcs: cgroup.procsFiles(),
+        cgroupProcs: adopted ? [] : cgroup.procsFiles(),
         etc: network.etc,
         consoleSize: c.hostConfig.ConsoleSize[0] ? [c.hostConfig.ConsoleSize[0], c.hostConfig.ConsoleSize[1]] : undefined,
         ipc: this.namespaceChoice(c.hostConfig.IpcMode, 'ipc', 'IPC'),
-        pid: this.namespaceChoice(c.hostConfig.PidMode, 'pid', 'PID'),
+        pid: pidMode,
       };
       if (c.hostConfig.Init) {
         // --init: a tiny init (tini) as PID 1 reaps zombies and forwards signals to the command, as Docker does.
@@ -402,7 +407,7 @@ export class ContainerService {
       }
       let task: Task;
       try {
-        task = await this.d.runtime.launch(spec);
+        task = await this.d.runtime.launch(spec, warm);
       } catch (e) {
         const exitCode = (e as { exitCode?: number }).exitCode ?? 128;
         this.store.update(c.id, { exitCode, error: (e as Error).message });

@@ -57,9 +57,12 @@ t.test('a second daemon on the same data root refuses to start', privilegedOpts(
 
 t.test('a socket path in use by another daemon is refused', privilegedOpts(), async (t) => {
   const d = await startDaemon(t);
-  const r = await run(process.execPath, [daemonMain, '--host', d.socket, '--data-root', path.join(d.dir, 'data2'), '--exec-root', path.join(d.dir, 'run2')]).catch((e) => e);
+  const r = await run(process.execPath, [daemonMain, '--host', d.socket, '--data-root', path.join(d.dir, 'data2'), '--exec-root', path.join(d.dir, 'run2'),
+    '--bridge', `tsdq${process.pid % 100000}`, '--cgroup-parent', `tsd-test-q${process.pid}`]).catch((e) => e);
   t.equal(r.code, 1);
   t.match(r.stderr, 'is in use by another process');
+  t.notOk(fs.existsSync(`/sys/fs/cgroup/pids/tsd-test-q${process.pid}`), 'refused before creating any cgroup');
+  t.notOk(fs.existsSync(`/sys/class/net/tsdq${process.pid % 100000}`), 'refused before creating the bridge');
 });
 
 t.test('SIGTERM: in-flight requests finish, the socket and pid file go, exit 0', privilegedOpts(), async (t) => {
