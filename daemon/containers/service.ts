@@ -724,8 +724,17 @@ export class ContainerService {
     await this.lock.run(c0.id, async () => {
       const c = this.get(c0.id);
       const live = this.live.get(c.id);
+      if (c.state === 'restarting' && this.cancelRestart(c.id)) {
+        // As dockerd: killing a container between restarts cancels the restart.
+        this.updateRuntime(c, { manuallyStopped: true });
+        this.store.update(c.id, { state: 'exited' });
+        this.d.events.publish('container', 'kill', c.id, this.eventAttrs(c, { signal: String(sig) }), c.config.Image);
+        this.notify(c.id, ['not-running'], c.exitCode);
+        return;
+      }
       if (!live || (c.state !== 'running' && c.state !== 'paused')) throw conflict(`Cannot kill container: ${ref}: Container ${c.id} is not running`, 'TSD_ERR_NOT_RUNNING');
-      if (sig === 9 || sig === 15 || sig === 2) this.updateRuntime(c, { manuallyStopped: sig === 9 ? c.runtime.manuallyStopped : c.runtime.manuallyStopped });
+      // As dockerd: a container killed by hand is not brought back by its restart policy.
+      this.updateRuntime(c, { manuallyStopped: true });
       this.d.events.publish('container', 'kill', c.id, this.eventAttrs(c, { signal: String(sig) }), c.config.Image);
       live.task.kill(sig);
       if (c.state === 'paused' && sig === 9) await live.cgroup.thaw().catch(() => {});

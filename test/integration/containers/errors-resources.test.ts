@@ -130,4 +130,28 @@ t.test('errors and resources', opts, async (t) => {
     await new Promise((r) => setTimeout(r, 500));
     t.equal((await inspect(ok0)).RestartCount, 0, 'exit 0 is not restarted');
   });
+
+  await t.test('restart policy always: a crash restarts, docker kill does not', async (t) => {
+    const name = e.name('always');
+    await ok('run', '-d', '--name', name, '--restart', 'always', 'busybox:fixture', 'sleep', '100');
+    const pid = (await inspect(name)).State.Pid;
+    process.kill(pid, 'SIGKILL'); // a crash, not the API
+    await waitFor(async () => { const c = await inspect(name); return c.RestartCount === 1 && c.State.Status === 'running'; }, 10_000, 'restarted after a crash');
+    await ok('kill', name);
+    await new Promise((r) => setTimeout(r, 1000));
+    const c = await inspect(name);
+    t.equal(c.State.Running, false, 'killed by hand: stays down');
+    t.equal(c.RestartCount, 1);
+    // Killed while it waits to be restarted: the restart is cancelled (dockerd does the same).
+    await ok('start', name);
+    process.kill((await inspect(name)).State.Pid, 'SIGKILL');
+    // The window between restarts is 200 ms here: poll the API directly, then kill through it.
+    let seen = false;
+    for (const end = Date.now() + 5000; !seen && Date.now() < end;) seen = (await e.d.request('GET', `/v1.44/containers/${name}/json`)).body.State.Status === 'restarting';
+    t.ok(seen, 'caught it restarting');
+    t.equal((await e.d.request('POST', `/v1.44/containers/${name}/kill`)).status, 204);
+    await new Promise((r) => setTimeout(r, 1500));
+    t.equal((await inspect(name)).State.Status, 'exited', 'a kill between restarts cancels the restart');
+    await ok('rm', name);
+  });
 });
