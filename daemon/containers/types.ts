@@ -4,6 +4,8 @@
 // and normalisation happen once, in api/translate/container.ts; everything the
 // runtime, cgroups and network see is our own types (RuntimeSpec, Resources, ...).
 
+import type { ContainerRow } from '../../store/containers.js';
+
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
 
 export interface HealthcheckConfig { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number }
@@ -157,24 +159,12 @@ export interface RuntimeState {
   platform: string;
 }
 
-export interface Container {
-  id: string;
-  name: string;
-  imageId: string;
-  imageRef: string;
-  createdAt: string;
+/** The stored row (store/containers.ts) with its JSON columns typed. */
+export type Container = Omit<ContainerRow, 'state' | 'config' | 'hostConfig' | 'runtime'> & {
   state: ContainerState;
-  pid: number;
-  pidStart: string;
-  exitCode: number;
-  oomKilled: boolean;
-  error: string;
-  startedAt: string;
-  finishedAt: string;
-  restartCount: number;
   config: ContainerConfig;
   hostConfig: HostConfig;
   runtime: RuntimeState;
-}
+};
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
