@@ -5,11 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { openDatabase, type DB } from '../store/index.js';
+import { ContainerStore } from '../store/containers.js';
 import type { DaemonConfig } from './config.js';
 import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import type { ApiDeps } from '../api/deps.js';
-import { createImageService, type Image, type ImageService } from '../image/index.js';
+import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
 import { applyLayer } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
 import { createCgroupManager, detectCgroupMode, removeCgroupParent } from '../cgroupfs/index.js';
@@ -56,7 +57,15 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const system = new SystemService(db, config, engineId(config.dataRoot));
   const hooks = new Set<() => void | Promise<void>>();
   const deps: ApiDeps = { config, events, system, onShutdown: (fn) => { hooks.add(fn); return () => { hooks.delete(fn); }; } };
-  const images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries });
+  // Which container holds an image, asked of the container rows (as moby hands its ContainerStore to the image service).
+  const containerRows = new ContainerStore(db);
+  const containerUsage: ContainerUsage = (imageId) => {
+    const users = containerRows.usesImage(imageId);
+    if (!users.length) return null;
+    const running = users.find((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting');
+    return { containerId: (running ?? users[0]!).id, running: !!running };
+  };
+  const images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries, containerUsage });
   deps.images = images;
 
   const cgroupMode = detectCgroupMode();
@@ -69,12 +78,6 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     runtime: { launch, exec: execInContainer, takeWarm: () => warmPool.take() },
     cgroups: { mode: cgroupMode, manager: (id, parent) => createCgroupManager({ mode: cgroupMode, parent: parent ?? config.cgroupParent, name: id }) },
     network, volumes,
-  });
-  images.setContainerUsage((imageId) => {
-    const users = containers.usesImage(imageId);
-    if (!users.length) return null;
-    const running = users.find((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting');
-    return { containerId: (running ?? users[0]!).id, running: !!running };
   });
   const sys = new LinuxSyscalls();
   Object.assign(deps, {

@@ -35,6 +35,13 @@ t.test('docker CLI image commands', opts, async (t) => {
   const images = await ok('images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}');
   t.match(images, `busybox:fixture ${save.id.slice(7, 19)}`);
 
+  // the daemon's image service knows which containers use an image
+  const cid = (await ok('create', 'busybox:fixture', 'true')).trim();
+  const used = await docker('rmi', 'busybox:fixture');
+  t.not(used.code, 0);
+  t.match(used.err, `container ${cid.slice(0, 12)} is using its referenced image ${save.id.slice(7, 19)}`);
+  await ok('rm', cid);
+
   const remote = `${reg.host}/busybox:fixture`;
   await ok('tag', 'busybox:fixture', remote);
   const push = await ok('push', remote);

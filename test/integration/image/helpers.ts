@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../../store/index.js';
-import { createImageService, type ImageService } from '../../../image/index.js';
+import { createImageService, type ImageService, type ImageServiceOptions } from '../../../image/index.js';
 
 interface Teardownable { teardown(fn: () => unknown): void }
 
@@ -14,12 +14,12 @@ export interface ImageEnv {
   mounts: string[];
 }
 
-export function imageEnv(t: Teardownable, suffix = ''): ImageEnv {
+export function imageEnv(t: Teardownable, suffix = '', extra: Partial<ImageServiceOptions> = {}): ImageEnv {
   const top = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-img-${process.pid}-`));
   const dir = suffix ? path.join(top, suffix) : top;
   fs.mkdirSync(dir, { recursive: true });
   const db = openDatabase(path.join(dir, 'tsd.db'));
-  const svc = createImageService({ db, dataRoot: dir, insecureRegistries: [] });
+  const svc = createImageService({ db, dataRoot: dir, insecureRegistries: [], ...extra });
   const env: ImageEnv = { dir, svc, mounts: [] };
   t.teardown(() => {
     for (const m of env.mounts.reverse()) {

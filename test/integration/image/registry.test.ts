@@ -9,6 +9,7 @@ import { privilegedOpts } from '../../helpers/privileged.js';
 import { registryAvailable, startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { busyboxImage, buildImage, layerFromTar, makeTar, pushBuilt, pushIndex, busyboxSaveTar } from '../../fixtures/images.js';
 import { imageEnv, mountFor, layerDirsCount } from './helpers.js';
+import type { ContainerUsage } from '../../../image/index.js';
 
 const opts = privilegedOpts();
 if (!opts.skip && !registryAvailable()) opts.skip = 'needs /usr/bin/docker-registry';
@@ -204,7 +205,8 @@ t.test('image service against a real registry', opts, async (t) => {
 });
 
 t.test('save -> rmi -> load round-trips; OCI layout loads; import makes an image', opts, async (t) => {
-  const env = imageEnv(t);
+  let usage: ContainerUsage = () => null;
+  const env = imageEnv(t, '', { containerUsage: (iid) => usage(iid) });
   const save = await busyboxSaveTar();
   await env.svc.loadArchive(fs.createReadStream(save.path));
   env.svc.tag('busybox:fixture', 'other/name:2');
@@ -237,12 +239,12 @@ t.test('save -> rmi -> load round-trips; OCI layout loads; import makes an image
   t.equal(env.svc.layerRows.all().length, 1, 'shared layer stored once');
 
   // a container using the image blocks deletion unless forced
-  env.svc.setContainerUsage((iid) => (iid === id ? { containerId: 'f'.repeat(64), running: false } : null));
+  usage = (iid) => (iid === id ? { containerId: 'f'.repeat(64), running: false } : null);
   t.throws(() => env.svc.remove(id), { kind: 'conflict', message: `conflict: unable to delete ${id.slice(7, 19)} (must be forced) - image is being used by stopped container ffffffffffff` });
   const forced = env.svc.remove(id, { force: true });
   t.same(forced, [{ Untagged: 'imported:1' }], 'forced: untagged, kept for the container');
   t.equal(env.svc.resolveImage(id).id, id);
-  env.svc.setContainerUsage(() => null);
+  usage = () => null;
   t.throws(() => env.svc.remove('nosuch:1'), { code: 'TSD_ERR_NO_SUCH_IMAGE', kind: 'not-found' });
 });
 

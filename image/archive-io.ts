@@ -1,0 +1,191 @@
+// Archive I/O (moby's image_exporter.go / image_import.go): docker save, docker
+// load (docker-save and OCI-layout tarballs) and docker import (a rootfs tarball
+// as a one-layer image).
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { invalidParameter } from '../errors/index.js';
+import { parseReference, withDefaultTag, familiarString, familiarName, fullName, type Reference } from './reference.js';
+import { HashStream, chainIds, hexOf, sha256 } from './digest.js';
+import type { StagedLayer } from './layer-store.js';
+import { selectManifest, isIndex, type Platform, type IndexJson, type ManifestJson } from './platform.js';
+import { sniffDecompress } from './compression.js';
+import { applyLayer, cleanEntryName } from './unpack.js';
+import { applyChanges } from './archive.js';
+import { commitLayers, dropStaged, register, safeParse, setTag, short, type ImageContext } from './context.js';
+import type { ImageConfigJson, ProgressFn } from './types.js';
+
+/** docker save: a tarball in the docker-save layout (manifest.json, repositories, <config>.json, <layer>/layer.tar). */
+export function save(ctx: ImageContext, refs: string[]): Readable {
+  const want = refs.map((r) => ({ arg: r, img: ctx.resolveImage(r) }));
+  const pack = tar.pack();
+  const add = (name: string, body: Buffer | string) => new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, typeof body === 'string' ? Buffer.from(body) : body, (e) => (e ? rej(e) : res())));
+  const addFile = (name: string, file: string) => new Promise<void>((res, rej) => {
+    const st = fs.statSync(file);
+    const w = pack.entry({ name, size: st.size, mode: 0o644, mtime: new Date(0) }, (e) => (e ? rej(e) : res()));
+    fs.createReadStream(file).on('error', rej).pipe(w as unknown as NodeJS.WritableStream);
+  });
+  const work = async () => {
+    const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
+    const repositories: Record<string, Record<string, string>> = {};
+    const done = new Set<string>();
+    for (const { arg, img } of want) {
+      if (done.has(img.id + arg)) continue;
+      done.add(img.id + arg);
+      const layerPaths: string[] = [];
+      for (const l of img.layers) {
+        const dir = hexOf(l.chainId);
+        layerPaths.push(`${dir}/layer.tar`);
+        if (done.has(dir)) continue;
+        done.add(dir);
+        await new Promise<void>((res, rej) => pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) }, (e) => (e ? rej(e) : res())));
+        await add(`${dir}/VERSION`, '1.0');
+        await add(`${dir}/json`, JSON.stringify({ id: dir }));
+        await addFile(`${dir}/layer.tar`, ctx.layers.tarPath(l.chainId));
+      }
+      const cfgName = `${hexOf(img.id)}.json`;
+      if (!done.has(cfgName)) {
+        done.add(cfgName);
+        await add(cfgName, ctx.images.get(img.id)!.config);
+      }
+      // name the image as asked when it was asked by name; all its tags when asked by ID
+      let repoTags = img.repoTags;
+      const r = safeParse(arg);
+      if (r && !/^(sha256:)?[a-f0-9]{6,64}$/.test(arg)) repoTags = [familiarString(withDefaultTag(r))];
+      const existing = manifest.find((m) => m.Config === cfgName);
+      if (existing) existing.RepoTags = [...new Set([...(existing.RepoTags ?? []), ...repoTags])];
+      else manifest.push({ Config: cfgName, RepoTags: repoTags.length ? repoTags : null, Layers: layerPaths });
+      for (const t of repoTags) {
+        const p = withDefaultTag(parseReference(t));
+        (repositories[familiarName(p)] ??= {})[p.tag!] = hexOf(img.layers[img.layers.length - 1]?.chainId ?? img.id);
+      }
+    }
+    await add('manifest.json', JSON.stringify(manifest));
+    await add('repositories', JSON.stringify(repositories));
+    pack.finalize();
+    for (const { img } of want) ctx.publish('save', img.id, { name: img.id });
+  };
+  work().catch((e) => pack.destroy(e as Error));
+  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
+}
+
+/** docker load: a docker-save or OCI-layout tarball. Returns the "Loaded image: x" lines. */
+export async function loadArchive(ctx: ImageContext, input: Readable, progress?: ProgressFn): Promise<string[]> {
+  const tmp = ctx.layers.makeTemp('load');
+  try {
+    const dir = path.join(tmp, 'x');
+    fs.mkdirSync(dir);
+    await applyLayer(input, dir, ctx.sys, { whiteouts: 'keep' });
+    const within = (p: string): string => {
+      const rel = cleanEntryName(p);
+      const abs = fs.realpathSync(path.join(dir, rel));
+      if (abs !== dir && !abs.startsWith(dir + path.sep)) throw invalidParameter(`invalid path in archive: ${p}`);
+      return abs;
+    };
+    const loaded: string[] = [];
+    if (fs.existsSync(path.join(dir, 'manifest.json'))) {
+      const man = JSON.parse(fs.readFileSync(within('manifest.json'), 'utf8')) as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>;
+      for (const m of man) {
+        const configBytes = fs.readFileSync(within(m.Config));
+        const id = await loadImage(ctx, configBytes, m.Layers.map((l) => () => fs.createReadStream(within(l))), null, progress);
+        if (m.RepoTags?.length) {
+          for (const t of m.RepoTags) {
+            setTag(ctx, withDefaultTag(parseReference(t)), id);
+            loaded.push(`Loaded image: ${t}`);
+          }
+        } else loaded.push(`Loaded image ID: ${id}`);
+      }
+    } else if (fs.existsSync(path.join(dir, 'index.json'))) {
+      const blob = (d: string) => within(`blobs/${d.replace(':', '/')}`);
+      const idx = JSON.parse(fs.readFileSync(within('index.json'), 'utf8')) as IndexJson;
+      for (const d of idx.manifests) {
+        let desc = d;
+        let mj = JSON.parse(fs.readFileSync(blob(desc.digest), 'utf8')) as ManifestJson & IndexJson;
+        if (isIndex(desc.mediaType, mj)) {
+          desc = selectManifest(mj, ctx.platform);
+          mj = JSON.parse(fs.readFileSync(blob(desc.digest), 'utf8')) as ManifestJson & IndexJson;
+        }
+        const configBytes = fs.readFileSync(blob(mj.config.digest));
+        if (sha256(configBytes) !== mj.config.digest) throw invalidParameter(`config blob ${mj.config.digest} does not match its digest`);
+        const id = await loadImage(ctx, configBytes, mj.layers.map((l) => () => fs.createReadStream(blob(l.digest))), mj.layers.map((l) => l.digest), progress);
+        const nm = d.annotations?.['io.containerd.image.name'] ?? d.annotations?.['org.opencontainers.image.ref.name'];
+        let named = false;
+        if (nm) {
+          const r = safeParse(nm);
+          if (r && (nm.includes('/') || nm.includes(':') || d.annotations?.['io.containerd.image.name'])) {
+            const rr = withDefaultTag(r);
+            setTag(ctx, rr, id);
+            loaded.push(`Loaded image: ${familiarString(rr)}`);
+            named = true;
+          }
+        }
+        if (!named) loaded.push(`Loaded image ID: ${id}`);
+      }
+    } else {
+      throw invalidParameter('invalid tar: neither manifest.json nor index.json found');
+    }
+    for (const l of loaded) ctx.publish('load', l.replace(/^Loaded image( ID)?: /, ''), {});
+    return loaded;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function loadImage(ctx: ImageContext, configBytes: Buffer, layerStreams: Array<() => Readable>, blobDigests: string[] | null, progress?: ProgressFn): Promise<string> {
+  const config = JSON.parse(configBytes.toString('utf8')) as ImageConfigJson;
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== layerStreams.length) throw invalidParameter(`invalid image: ${layerStreams.length} layers for ${diffIds.length} diff IDs`);
+  const chains = chainIds(diffIds);
+  const staged: Array<StagedLayer | null> = diffIds.map(() => null);
+  try {
+    for (let i = 0; i < diffIds.length; i++) {
+      if (ctx.layers.has(chains[i]!)) continue;
+      let src = layerStreams[i]!();
+      if (blobDigests) {
+        const h = new HashStream(blobDigests[i]);
+        src.on('error', (e) => h.destroy(e));
+        src = src.pipe(h);
+      }
+      const dec = await sniffDecompress(src);
+      staged[i] = await ctx.layers.stage(dec, diffIds[i], (n, total) => progress?.({ status: 'Loading layer', id: short(diffIds[i]!), current: n, total }));
+    }
+    commitLayers(ctx, diffIds, staged, diffIds.map(() => null));
+  } catch (e) {
+    dropStaged(staged);
+    throw e;
+  }
+  return register(ctx, configBytes, null).id;
+}
+
+/** docker import: a rootfs tarball (plain or gzip) becomes a one-layer image. */
+export interface ImportOptions { repo?: string; tag?: string; changes?: string[]; message?: string; platform?: Platform }
+
+export async function importTar(ctx: ImageContext, input: Readable, opts: ImportOptions = {}): Promise<string> {
+  let ref: Reference | null = null;
+  if (opts.repo) {
+    ref = parseReference(opts.repo);
+    if (opts.tag) ref = parseReference(`${fullName(ref)}:${opts.tag}`);
+    ref = withDefaultTag(ref);
+  }
+  const runConfig = applyChanges({}, opts.changes ?? []);
+  const dec = await sniffDecompress(input);
+  const staged = await ctx.layers.stage(dec);
+  ctx.layers.commit(staged, staged.diffId, null, null);
+  const now = new Date().toISOString();
+  const p = opts.platform ?? ctx.platform;
+  const config: ImageConfigJson = {
+    architecture: p.architecture,
+    ...(p.variant ? { variant: p.variant } : {}),
+    comment: opts.message || 'Imported from -',
+    config: runConfig,
+    created: now,
+    history: [{ created: now, comment: opts.message || 'Imported from -' }],
+    os: p.os,
+    rootfs: { type: 'layers', diff_ids: [staged.diffId] },
+  };
+  const { id } = register(ctx, Buffer.from(JSON.stringify(config)), null);
+  if (ref) setTag(ctx, ref, id);
+  ctx.publish('import', id, ref ? { name: familiarString(ref) } : {});
+  return id;
+}
