@@ -222,13 +222,23 @@ export async function applyLayer(input: Readable, dest: string, sys: Syscalls, o
     }
   };
 
+  // A tar cut short (or whose PAX size overruns its body) destroys the current entry's
+  // stream with 'Unexpected end of data': that error is the request's (the pipeline below
+  // rejects with it), never an unhandled 'error' event that would end the daemon.
+  let inFlight: Promise<void> = Promise.resolve();
   extract.on('entry', (h, stream, next) => {
-    handle(h as unknown as Header, stream as unknown as EntryStream).then(() => next(), (err) => {
+    stream.on('error', () => { /* reported by the pipeline (and by handle's read, if it was reading) */ });
+    inFlight = handle(h as unknown as Header, stream as unknown as EntryStream).then(() => next(), (err) => {
       stream.resume();
       next(err);
     });
   });
-  await pipeline(input, extract as unknown as NodeJS.WritableStream);
+  try {
+    await pipeline(input, extract as unknown as NodeJS.WritableStream);
+  } catch (e) {
+    await inFlight.catch(() => {}); // the caller removes `dest` next: let the entry being written finish first
+    throw e;
+  }
   for (const [p, t] of dirTimes.reverse()) fs.utimesSync(p, t, t);
   return result;
 }
