@@ -82,11 +82,11 @@ export interface IpExecutor {
 
 function runWithInput(cmd: string, args: string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000, killSignal: 'SIGKILL' });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
+    p.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: ${signal ? `killed (${signal}) after 10 s` : `exit ${code}`}: ${err.trim()}`))));
     p.stdin.on('error', () => undefined); // EPIPE when the child exits early: its exit code tells
     p.stdin.end(input);
   });

@@ -46,25 +46,68 @@ export interface PortProxy {
 
 const UDP_IDLE_MS = 90_000;
 
+/**
+ * One proxied TCP connection, as docker-proxy's: each direction is copied on
+ * its own and its FIN is forwarded on its own (CloseWrite), so a peer that
+ * half-closes still receives, and one that sent everything still gets its
+ * reply. Both sockets allow half-open; the pair is destroyed when both
+ * directions have finished, when either side fails or closes early, or by close().
+ */
+function splice(client: net.Socket, upstream: net.Socket, track: Set<net.Socket>): void {
+  let finished = 0;
+  const destroyBoth = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  const sawFin = new Set<net.Socket>();
+  const oneWay = (from: net.Socket, to: net.Socket) => {
+    from.on('data', (d: Buffer) => {
+      if (!to.write(d)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    });
+    from.on('end', () => {
+      sawFin.add(from);
+      // the FIN of this direction, after everything it carried: shutdown(SHUT_WR) on the other socket
+      to.end(() => {
+        if (++finished === 2) destroyBoth();
+      });
+    });
+  };
+  oneWay(client, upstream);
+  oneWay(upstream, client);
+  for (const s of [client, upstream]) {
+    s.on('error', destroyBoth);
+    s.on('close', (hadError: boolean) => {
+      track.delete(s);
+      // A reset, or a close before this side's FIN, ends the other side too; after a
+      // clean FIN the other direction finishes on its own (the counter above).
+      if (hadError || !sawFin.has(s)) destroyBoth();
+    });
+  }
+}
+
 async function listenTcp(hostIp: string, port: number, targetIp: string, targetPort: number): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer({ pauseOnConnect: true }, (client) => {
-    const upstream = net.connect({ host: targetIp, port: targetPort });
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ host: targetIp, port: targetPort, allowHalfOpen: true });
     sockets.add(client);
     sockets.add(upstream);
-    const done = () => {
-      sockets.delete(client);
-      sockets.delete(upstream);
+    const early = () => {
+      client.destroy();
+      upstream.destroy();
     };
-    client.on('close', done);
-    upstream.on('close', done);
-    upstream.on('connect', () => {
-      client.pipe(upstream);
-      upstream.pipe(client);
+    client.once('error', early);
+    upstream.once('error', early);
+    client.once('close', () => sockets.delete(client));
+    upstream.once('close', () => sockets.delete(upstream));
+    upstream.once('connect', () => {
+      client.off('error', early);
+      upstream.off('error', early);
+      splice(client, upstream, sockets);
       client.resume();
     });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -76,10 +119,12 @@ async function listenTcp(hostIp: string, port: number, targetIp: string, targetP
   const addr = server.address() as net.AddressInfo;
   return {
     port: addr.port,
+    // Stops listening and destroys every connection at once: never waits on a peer.
     close: () =>
       new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
         server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        sockets.clear();
       }),
   };
 }

@@ -23,6 +23,7 @@ import {
 import type { EventBus } from '../events.js';
 import type { DaemonConfig } from '../config.js';
 import { KeyedLock } from '../lock.js';
+import { withDeadline } from '../deadline.js';
 import { StdioHub } from '../stdio.js';
 import { createLogSink, parseLogConfig, readContainerLogs, type LogSink, type LogEntry, JsonFileLogWriter } from '../logs/index.js';
 import { dirSize, type VolumeService } from '../volumes.js';
@@ -555,14 +556,16 @@ export class ContainerService {
       oom = live.cgroup.oomKillCount() > 0;
     } catch { /* cgroup already gone */ }
     // Everything else in the container dies with its PID 1; make sure, then tear down.
-    await live.hub.finishOutput().catch(() => {});
-    await live.log.close().catch(() => {});
+    // Each step has a deadline: a peer, a child or the kernel that never answers must not keep
+    // the container (and `rm -f`, which waits for this handler) from finishing.
+    await withDeadline(live.hub.finishOutput(), EXIT_STEP_MS, 'output flush').catch(() => {});
+    await withDeadline(live.log.close(), EXIT_STEP_MS, 'log close').catch(() => {});
     mark('output');
-    await this.execs.containerStopped(id);
+    await withDeadline(this.execs.containerStopped(id), EXIT_STEP_MS, 'exec teardown').catch((err) => this.d.log.warn({ err, ctr: id }, 'exec teardown failed'));
     mark('execs');
-    try { await live.cgroup.destroy(); } catch (err) { this.d.log.warn({ err, ctr: id }, 'cgroup destroy failed'); }
+    try { await withDeadline(live.cgroup.destroy(), EXIT_STEP_MS, 'cgroup destroy'); } catch (err) { this.d.log.warn({ err, ctr: id }, 'cgroup destroy failed'); }
     mark('cgroup');
-    if (this.d.network) await this.d.network.detach(id).catch((err) => this.d.log.warn({ err, ctr: id }, 'network detach failed'));
+    if (this.d.network) await withDeadline(this.d.network.detach(id), EXIT_STEP_MS, 'network detach').catch((err) => this.d.log.warn({ err, ctr: id }, 'network detach failed'));
     mark('network');
     try { this.d.images.unmountRootfs(live.rootfs.target); } catch (err) { this.d.log.warn({ err, ctr: id }, 'unmount failed'); }
     mark('rootfs');
@@ -1134,6 +1137,9 @@ export class ContainerService {
 }
 
 // ------------------------------------------------------------ helpers
+
+/** Deadline of each teardown step when a container exits. */
+const EXIT_STEP_MS = 10_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref?.());

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { candidatePorts, parsePortBinding, startPortProxy } from '../../../netctl/ports.js';
@@ -46,4 +46,77 @@ t.test('UDP proxy relays both ways', async (t) => {
   const reply = new Promise<string>((resolve) => client.once('message', (m) => resolve(m.toString())));
   client.send('hi', proxy.published.hostPort, '127.0.0.1');
   t.equal(await reply, 'echo:hi');
+});
+
+/** A proxy in front of a loopback server; returns the proxy port. */
+async function proxied(t: Test, onConn: (s: net.Socket) => void): Promise<{ port: number; proxy: Awaited<ReturnType<typeof startPortProxy>> }> {
+  const server = net.createServer({ allowHalfOpen: true }, onConn);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const proxy = await startPortProxy({ containerPort: (server.address() as net.AddressInfo).port, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 0 }, '127.0.0.1');
+  t.teardown(() => proxy.close());
+  return { port: proxy.published.hostPort, proxy };
+}
+
+t.test('TCP proxy: the client half-closes first and still reads the reply', async (t) => {
+  const { port } = await proxied(t, (s) => {
+    let n = 0;
+    s.on('data', (d) => (n += d.length));
+    s.on('end', () => setTimeout(() => s.end(`got ${n}`), 50)); // answers after the client's FIN
+  });
+  const reply = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => c.end(Buffer.alloc(1 << 20)));
+    c.on('data', (d) => (buf += d)).on('end', () => resolve(buf)).on('error', reject);
+  });
+  t.equal(reply, `got ${1 << 20}`);
+});
+
+t.test('TCP proxy: the server half-closes first and still receives', async (t) => {
+  let received = 0;
+  const done = new Promise<void>((resolve) => {
+    void proxied(t, (s) => {
+      s.end('bye'); // FIN before reading anything
+      s.on('data', (d) => (received += d.length));
+      s.on('end', () => resolve());
+    }).then(({ port }) => {
+      const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      c.on('end', () => {
+        // the server's FIN came through: now upload 32 MB and close our side
+        const chunk = Buffer.alloc(1 << 20);
+        let i = 0;
+        const pump = () => {
+          while (i < 32) {
+            i++;
+            if (!c.write(chunk)) return void c.once('drain', pump);
+          }
+          c.end();
+        };
+        pump();
+      });
+      c.on('data', () => undefined);
+    });
+  });
+  await done;
+  t.equal(received, 32 << 20, 'every byte sent after the server FIN arrived');
+});
+
+t.test('TCP proxy: close() destroys stuck connections at once', async (t) => {
+  const { port, proxy } = await proxied(t, (s) => s.pause()); // never reads
+  const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  c.on('error', () => undefined);
+  await new Promise((r) => c.once('connect', r));
+  const big = Buffer.alloc(16 << 20);
+  c.write(big);
+  c.write(big);
+  await new Promise((r) => setTimeout(r, 200));
+  const half = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => half.end());
+  half.on('error', () => undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = Date.now();
+  await proxy.close();
+  t.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0} ms`);
+  await new Promise<void>((r) => (c.destroyed ? r() : c.once('close', () => r())));
+  await new Promise<void>((r) => (half.destroyed ? r() : half.once('close', () => r())));
+  t.pass('both client connections were closed');
 });
