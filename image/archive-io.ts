@@ -3,8 +3,7 @@
 // as a one-layer image).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
+import type { Readable } from 'node:stream';
 import { invalidParameter } from '../errors/index.js';
 import { parseReference, withDefaultTag, familiarString, familiarName, fullName, type Reference } from './reference.js';
 import { HashStream, chainIds, hexOf, sha256 } from './digest.js';
@@ -13,20 +12,16 @@ import { selectManifest, isIndex, type Platform, type IndexJson, type ManifestJs
 import { sniffDecompress } from './compression.js';
 import { applyLayer, cleanEntryName } from './unpack.js';
 import { applyChanges } from './archive.js';
+import { packStream } from './tar-pack.js';
 import { commitLayers, dropStaged, register, safeParse, setTag, short, type ImageContext } from './context.js';
 import type { ImageConfigJson, ProgressFn } from './types.js';
 
 /** docker save: a tarball in the docker-save layout (manifest.json, repositories, <config>.json, <layer>/layer.tar). */
 export function save(ctx: ImageContext, refs: string[]): Readable {
   const want = refs.map((r) => ({ arg: r, img: ctx.resolveImage(r) }));
-  const pack = tar.pack();
-  const add = (name: string, body: Buffer | string) => new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, typeof body === 'string' ? Buffer.from(body) : body, (e) => (e ? rej(e) : res())));
-  const addFile = (name: string, file: string) => new Promise<void>((res, rej) => {
-    const st = fs.statSync(file);
-    const w = pack.entry({ name, size: st.size, mode: 0o644, mtime: new Date(0) }, (e) => (e ? rej(e) : res()));
-    fs.createReadStream(file).on('error', rej).pipe(w as unknown as NodeJS.WritableStream);
-  });
-  const work = async () => {
+  const meta = { mode: 0o644, mtime: new Date(0) };
+  return packStream(async (w) => {
+    const add = (name: string, body: string) => w.add({ name, ...meta }, Buffer.from(body));
     const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
     const repositories: Record<string, Record<string, string>> = {};
     const done = new Set<string>();
@@ -39,10 +34,11 @@ export function save(ctx: ImageContext, refs: string[]): Readable {
         layerPaths.push(`${dir}/layer.tar`);
         if (done.has(dir)) continue;
         done.add(dir);
-        await new Promise<void>((res, rej) => pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) }, (e) => (e ? rej(e) : res())));
+        await w.add({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: meta.mtime });
         await add(`${dir}/VERSION`, '1.0');
         await add(`${dir}/json`, JSON.stringify({ id: dir }));
-        await addFile(`${dir}/layer.tar`, ctx.layers.tarPath(l.chainId));
+        // exactly the size the store recorded, whatever the file does meanwhile (padded or cut)
+        await w.addFile({ name: `${dir}/layer.tar`, size: l.size, ...meta }, ctx.layers.tarPath(l.chainId));
       }
       const cfgName = `${hexOf(img.id)}.json`;
       if (!done.has(cfgName)) {
@@ -63,11 +59,8 @@ export function save(ctx: ImageContext, refs: string[]): Readable {
     }
     await add('manifest.json', JSON.stringify(manifest));
     await add('repositories', JSON.stringify(repositories));
-    pack.finalize();
     for (const { img } of want) ctx.publish('save', img.id, { name: img.id });
-  };
-  work().catch((e) => pack.destroy(e as Error));
-  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
+  });
 }
 
 /** docker load: a docker-save or OCI-layout tarball. Returns the "Loaded image: x" lines. */

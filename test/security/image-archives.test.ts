@@ -1,5 +1,6 @@
-// Issue #9 item 6, image side: the image archive entry points (docker load,
-// docker import, a pulled blob) fed a truncated or size-changing input. Before the fix a tar cut mid-entry or
+// Issue #9 items 6 and 7, image side: every image archive entry point (docker
+// load, docker import, a pulled blob, docker save of a layer file that changes)
+// fed a truncated or size-changing input. Before the fix a tar cut mid-entry or
 // a PAX size larger than its body killed the daemon (an 'error' event nobody
 // listened to); now the request fails, the daemon answers _ping, and nothing
 // is left behind: no image, no layer, no temp dir.
@@ -7,6 +8,8 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import http from 'node:http';
+import { execFileSync } from 'node:child_process';
 import { privilegedOpts } from '../helpers/privileged.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxImage, busyboxSaveTar, buildImage, layerFromTar, makeTar } from '../fixtures/images.js';
@@ -57,7 +60,7 @@ function tarEntries(b: Buffer): Array<{ name: string; header: number; data: numb
 const post = (d: TestDaemon, p: string, body: Buffer, type = 'application/x-tar') =>
   d.request('POST', p, body, { 'content-type': type });
 
-t.test('docker load / import / pull with truncated and size-changing archives', opts, async (t) => {
+t.test('docker load / import / pull / save with truncated and size-changing archives', opts, async (t) => {
   const d = await startDaemon(t);
   const save = fs.readFileSync((await busyboxSaveTar()).path);
   const rootfs = fs.readFileSync(busyboxRootfsTar());
@@ -137,5 +140,50 @@ t.test('docker load / import / pull with truncated and size-changing archives', 
     const r = await post(d, '/images/load?quiet=1', save);
     t.equal(r.status, 200);
     t.match(r.text, 'Loaded image: busybox:fixture');
+  });
+
+  await t.test('docker save while a layer file changes size', async (t) => {
+    const id = (await busyboxSaveTar()).id;
+    const chain = busyboxImage().layers[0]!.diffId.slice(7);
+    const layerTar = path.join(d.dataRoot, 'layers', chain, 'layer.tar');
+    const size = fs.statSync(layerTar).size;
+    const original = fs.readFileSync(layerTar);
+    for (const change of ['shrinks', 'grows'] as const) {
+      fs.writeFileSync(layerTar, original);
+      // read the first chunk, stall (the daemon is mid-file under backpressure), change the file, read the rest
+      const body = await new Promise<Buffer>((resolve, reject) => {
+        const req = http.get({ socketPath: d.socket, path: `/images/get?names=${id}`, headers: { host: 'x' } }, (res) => {
+          const chunks: Buffer[] = [];
+          let changed = false;
+          res.on('data', (c: Buffer) => {
+            chunks.push(c);
+            if (changed) return;
+            changed = true;
+            res.pause();
+            setTimeout(() => {
+              if (change === 'shrinks') fs.truncateSync(layerTar, 4096);
+              else fs.appendFileSync(layerTar, Buffer.alloc(size));
+              res.resume();
+            }, 200);
+          });
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.on('error', () => resolve(Buffer.concat(chunks)));
+          res.on('aborted', () => resolve(Buffer.concat(chunks)));
+        });
+        req.on('error', reject);
+      });
+      t.ok(body.length > 0, `save, layer file ${change}: got ${body.length} bytes`);
+      const out = path.join(d.dir, `saved-${change}.tar`);
+      fs.writeFileSync(out, body);
+      // exact sizes: the archive is a well-formed tar whose layer entry keeps the size it announced
+      const listing = execFileSync('tar', ['-tvf', out], { encoding: 'utf8' });
+      t.match(listing, new RegExp(`\\s${size}\\s.*${chain}/layer\\.tar`), `save, layer file ${change}: the layer entry has its header's size`);
+      t.match(listing, /manifest\.json/, `save, layer file ${change}: the archive is complete`);
+      const ping = await d.request('GET', '/_ping');
+      t.equal(ping.status, 200, `save, layer file ${change}: the daemon answers _ping`);
+    }
+    fs.writeFileSync(layerTar, original);
+    const r = await d.request('DELETE', `/images/${id}?force=1`);
+    t.equal(r.status, 200);
   });
 });
