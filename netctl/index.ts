@@ -12,3 +12,5 @@ export { DEFAULT_POOLS, matchFilters, type ControllerDeps } from './controller.j
 export { parsePortBinding, candidatePorts } from './ports.js';
 export { macFromIp, allocateIp, selectSubnet, parseCidr, networkCidr, cidrsOverlap } from './ipam.js';
 export { renderResolvConf, parseExtraHosts } from './etc-files.js';
+export { writeEtcFilesTo } from './etc-hosts.js';
+export type { Firewaller, Rule } from './firewall.js';

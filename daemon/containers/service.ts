@@ -34,6 +34,7 @@ import { parseBind } from './binds.js';
 import type { CgroupPort, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort, Task } from './ports.js';
 import type { RuntimeSpec, RuntimeMount, ExecSpec, NamespaceChoice } from '../../runtime/index.js';
 import type { CgroupManager, CgroupStats } from '../../cgroupfs/index.js';
+import { writeEtcFilesTo } from '../../netctl/index.js';
 import { signalNumber } from './signals.js';
 import { ExecManager, type ExecSession } from './exec.js';
 import { HealthMonitor } from './health.js';
@@ -484,9 +485,12 @@ export class ContainerService {
     }
     const net = this.d.network;
     if (mode === 'none' || !net || c.config.NetworkDisabled) {
-      const files = writeStaticEtc(dir, c, hostsExtra, c.hostConfig.Dns);
-      this.updateRuntime(c, { ...files, networks: mode === 'none' ? { none: emptyEndpoint('none') } : {} });
-      return { spec: { mode: 'none' }, etc: { hosts: files.hostsPath, hostname: files.hostnamePath, resolvConf: files.resolvConfPath } };
+      const files = writeEtcFilesTo(dir, {
+        hostname: c.config.Hostname, domainname: c.config.Domainname, endpoints: [], extraHosts: hostsExtra,
+        dns: c.hostConfig.Dns, dnsSearch: c.hostConfig.DnsSearch, dnsOptions: c.hostConfig.DnsOptions,
+      });
+      this.updateRuntime(c, { hostsPath: files.hosts, hostnamePath: files.hostname, resolvConfPath: files.resolvConf, networks: mode === 'none' ? { none: emptyEndpoint('none') } : {} });
+      return { spec: { mode: 'none' }, etc: { hosts: files.hosts, hostname: files.hostname, resolvConf: files.resolvConf } };
     }
     const names = mode === 'default' || mode === 'bridge' ? ['bridge'] : [mode];
     for (const extra of Object.keys(c.runtime.endpointsConfig ?? {})) if (!names.includes(extra) && extra !== mode && !(mode === 'default' && extra === 'bridge')) names.push(extra);
@@ -1222,25 +1226,6 @@ function portBindings(c: Container): Array<{ containerPort: number; protocol: 't
 
 function emptyEndpoint(_name: string): EndpointState {
   return { NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', Aliases: null };
-}
-
-/** hosts/hostname/resolv.conf for containers without a bridge network (none). */
-function writeStaticEtc(dir: string, c: Container, extraHosts: string[], dns: string[]): { hostsPath: string; hostnamePath: string; resolvConfPath: string } {
-  const hostsPath = path.join(dir, 'hosts');
-  const hostnamePath = path.join(dir, 'hostname');
-  const resolvConfPath = path.join(dir, 'resolv.conf');
-  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
-  for (const h of extraHosts) {
-    const i = h.indexOf(':');
-    if (i > 0) lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
-  }
-  fs.writeFileSync(hostsPath, lines.join('\n') + '\n');
-  fs.writeFileSync(hostnamePath, `${c.config.Hostname}\n`);
-  let resolv = '';
-  try { resolv = fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
-  if (dns.length) resolv = dns.map((d) => `nameserver ${d}`).join('\n') + '\n';
-  fs.writeFileSync(resolvConfPath, resolv);
-  return { hostsPath, hostnamePath, resolvConfPath };
 }
 
 /** Field 22 of /proc/<pid>/stat: the start time, to tell a pid from a reused one. */

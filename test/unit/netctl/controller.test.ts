@@ -1,7 +1,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { harness } from './fakes.js';
+import { harness, recordingFirewaller, tornDown, type FwCall } from './fakes.js';
 
 const C1 = 'a'.repeat(64);
 const C2 = 'b'.repeat(64);
@@ -32,12 +32,12 @@ t.test('init with a changed --bridge/--bip moves the default network and removes
   const id = h.ctl.inspect('bridge').id;
   const { createNetworkController } = await import('../../../netctl/index.js');
   const log: string[][] = [];
-  const iptLog: string[][] = [];
+  const fwLog: FwCall[] = [];
   const ctl2 = createNetworkController(
     { db: h.db, execRoot: path.join(h.dir, 'run'), bridge: 'tsdu1', bip: '10.252.0.1/16' },
     {
       ip: { host: async (l) => void log.push(l), inNetns: async () => undefined, createNetns: async () => undefined },
-      iptables: { apply: async (calls) => void iptLog.push(...calls.map((c) => c.args)) },
+      firewall: recordingFirewaller(fwLog),
       sys: h.sys,
       enableForwarding: () => undefined,
     },
@@ -46,7 +46,7 @@ t.test('init with a changed --bridge/--bip moves the default network and removes
   const br = ctl2.inspect('bridge');
   t.equal(br.id, id, 'same network id');
   t.same([br.bridge, br.subnet, br.gateway], ['tsdu1', '10.252.0.0/16', '10.252.0.1']);
-  t.ok(iptLog.some((a) => a.includes('-X') && a.includes('TSD-tsdu0')), 'old chains removed');
+  t.ok(tornDown(fwLog).includes('filter/TSD-tsdu0'), 'old chains removed');
   t.ok(log.some((l) => l.includes('link add name tsdu1 address 02:42:0a:fc:00:01 type bridge')), 'new bridge created');
 });
 
@@ -175,5 +175,5 @@ t.test('prune and reconcile', async (t) => {
   t.ok(fs.existsSync(h.ctl.netnsPath(C2)));
   await h.ctl.shutdown({ removeBridge: true });
   t.same(h.ctl.endpoints(C2), [], 'shutdown(removeBridge) detaches everything');
-  t.ok(h.iptLog.some((calls) => calls.some((c) => c.args.includes('-X') && c.args.includes('TSD-tsdu0'))), 'default bridge chains deleted');
+  t.ok(tornDown(h.fwLog).includes('filter/TSD-tsdu0'), 'default bridge chains deleted');
 });

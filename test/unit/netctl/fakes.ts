@@ -5,15 +5,19 @@ import path from 'node:path';
 import { openDatabase, type DB } from '../../../store/index.js';
 import { FakeSyscalls } from '../../../sys/index.js';
 import { createNetworkController, type NetworkController } from '../../../netctl/index.js';
-import type { IptablesCall, IptablesExecutor } from '../../../netctl/iptables.js';
+import type { Firewaller, Rule } from '../../../netctl/firewall.js';
+import type { RulePlan } from '../../../netctl/iptables.js';
 import type { IpExecutor } from '../../../netctl/links.js';
+
+export type FwCall = { op: 'setup' | 'teardown'; plan: RulePlan } | { op: 'append' | 'delete'; rules: Rule[] };
 
 export interface Harness {
   ctl: NetworkController;
   db: DB;
   dir: string;
   ipLog: { where: string; lines: string[] }[];
-  iptLog: IptablesCall[][];
+  /** every Firewaller call, in order */
+  fwLog: FwCall[];
   sys: FakeSyscalls;
   addContainer(id: string, name: string): void;
   cleanup(): void;
@@ -23,7 +27,7 @@ export function harness(opts: { pools?: { base: string; size: number }[]; hostRe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-netctl-unit-'));
   const db = openDatabase(path.join(dir, 'db.sqlite'));
   const ipLog: Harness['ipLog'] = [];
-  const iptLog: IptablesCall[][] = [];
+  const fwLog: FwCall[] = [];
   const links = new Set<string>(); // host devices the fake "kernel" has
   const track = (lines: string[]) => {
     for (const l of lines) {
@@ -51,18 +55,18 @@ export function harness(opts: { pools?: { base: string; size: number }[]; hostRe
       links.delete('ifname-inside');
     },
   };
-  const iptables: IptablesExecutor = { apply: async (calls) => void iptLog.push(calls) };
+  const firewall = recordingFirewaller(fwLog);
   const sys = new FakeSyscalls();
   const ctl = createNetworkController(
     { db, execRoot: path.join(dir, 'run'), bridge: 'tsdu0', bip: '10.250.0.1/24', pools: opts.pools ?? [{ base: '10.251.0.0/16', size: 24 }], hostResolvConf: opts.hostResolvConf ?? path.join(dir, 'none') },
-    { ip, iptables, sys, enableForwarding: () => undefined, linkExists: (name) => links.has(name) },
+    { ip, firewall, sys, enableForwarding: () => undefined, linkExists: (name) => links.has(name) },
   );
   return {
     ctl,
     db,
     dir,
     ipLog,
-    iptLog,
+    fwLog,
     sys,
     addContainer(id, name) {
       db.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created_at, state, config, host_config) VALUES (?, ?, 'i', 'r', 'now', 'running', '{}', '{}')`).run(id, '/' + name);
@@ -73,3 +77,16 @@ export function harness(opts: { pools?: { base: string; size: number }[]; hostRe
     },
   };
 }
+
+/** A Firewaller that records what it is asked to do. */
+export function recordingFirewaller(log: FwCall[]): Firewaller {
+  return {
+    setup: async (plan) => void log.push({ op: 'setup', plan }),
+    teardown: async (plan) => void log.push({ op: 'teardown', plan }),
+    append: async (rules) => void log.push({ op: 'append', rules }),
+    delete: async (rules) => void log.push({ op: 'delete', rules }),
+  };
+}
+
+/** The chains a teardown in the log removed, as `table/chain`. */
+export const tornDown = (log: FwCall[]): string[] => log.flatMap((c) => (c.op === 'teardown' ? c.plan.chains.map((ch) => `${ch.table}/${ch.chain}`) : []));
