@@ -18,6 +18,7 @@ import { launch, execInContainer, warmPool } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
+import { isUp, type ContainerState } from './containers/state.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
 import type { Readable } from 'node:stream';
 
@@ -62,7 +63,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const containerUsage: ContainerUsage = (imageId) => {
     const users = containerRows.usesImage(imageId);
     if (!users.length) return null;
-    const running = users.find((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting');
+    const running = users.find((c) => isUp(c.state as ContainerState));
     return { containerId: (running ?? users[0]!).id, running: !!running };
   };
   const images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries, containerUsage });

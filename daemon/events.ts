@@ -42,3 +42,8 @@ export class EventBus {
     return this.listeners.size;
   }
 }
+
+/** A container event's attributes as dockerd sets them: its labels, image and name, then `extra`. */
+export function containerEventAttrs(c: { name: string; config: { Image: string; Labels?: Record<string, string> | null } }, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...(c.config.Labels ?? {}), image: c.config.Image, name: c.name, ...extra };
+}

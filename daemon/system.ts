@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { DB } from '../store/index.js';
 import type { DaemonConfig } from './config.js';
+import { isUp, type ContainerState } from './containers/state.js';
 
 export interface HostFacts {
   id: string;
@@ -68,8 +69,9 @@ export class SystemService {
     const c: ContainerCounts = { total: 0, running: 0, paused: 0, stopped: 0 };
     for (const r of rows) {
       c.total += r.n;
-      if (r.state === 'running' || r.state === 'restarting') c.running += r.n;
-      else if (r.state === 'paused') c.paused += r.n;
+      const s = r.state as ContainerState;
+      if (s === 'paused') c.paused += r.n;
+      else if (isUp(s)) c.running += r.n;
       else c.stopped += r.n;
     }
     return c;

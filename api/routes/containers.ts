@@ -6,6 +6,7 @@ import os from 'node:os';
 import { Readable } from 'node:stream';
 import type { ContainerService } from '../../daemon/containers/service.js';
 import type { Container } from '../../daemon/containers/types.js';
+import { isUp } from '../../daemon/containers/state.js';
 import { fromDockerCreate, validateName, toDockerInspect, toDockerListEntry, validateRestartPolicy } from '../translate/container.js';
 import { translateDockerResources } from '../translate/resources.js';
 import { toDockerStats, type DockerStats } from '../translate/stats.js';
@@ -53,7 +54,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     let list = containers.list();
     const beforeC = filters.before?.[0] ? containers.get(filters.before[0]) : null;
     const sinceC = filters.since?.[0] ? containers.get(filters.since[0]) : null;
-    if (!all && !filters.status?.length && limit <= 0 && !beforeC && !sinceC) list = list.filter((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting');
+    if (!all && !filters.status?.length && limit <= 0 && !beforeC && !sinceC) list = list.filter((c) => isUp(c.state));
     list = list.filter((c) => {
       if (filters.id?.length && !filters.id.some((v) => c.id.startsWith(v))) return false;
       if (filters.name?.length && !filters.name.some((v) => new RegExp(v.replace(/^\//, '')).test(c.name))) return false;

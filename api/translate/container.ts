@@ -4,6 +4,7 @@
 import { invalidParameter } from '../../errors/index.js';
 import type { Container, ContainerConfig, HostConfig, MountCfg } from '../../daemon/containers/types.js';
 import { ZERO_TIME } from '../../daemon/containers/types.js';
+import { hasProcess, isUp } from '../../daemon/containers/state.js';
 
 export interface CreateRequest {
   config: Partial<ContainerConfig> & { Image: string };
@@ -288,7 +289,7 @@ export function commandString(c: Container): string {
 
 export function dockerPorts(c: Container): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];
-  const published = c.state === 'running' || c.state === 'paused' ? c.runtime.ports : {};
+  const published = hasProcess(c.state) ? c.runtime.ports : {};
   const seen = new Set<string>();
   for (const [key, binds] of Object.entries(published ?? {})) {
     const [port, type] = key.split('/') as [string, string];
@@ -307,7 +308,7 @@ export function dockerPorts(c: Container): Array<Record<string, unknown>> {
 
 function networksOut(c: Container): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const live = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
+  const live = isUp(c.state);
   for (const [name, e] of Object.entries(c.runtime.networks)) {
     out[name] = {
       IPAMConfig: e.IPAMConfig ?? null, Links: null, Aliases: e.Aliases ?? null, MacAddress: live ? e.MacAddress : '', NetworkID: e.NetworkID,
@@ -328,7 +329,7 @@ export function toDockerListEntry(c: Container, opts: { size?: { rw: number; roo
     Created: Math.floor(Date.parse(c.createdAt) / 1000),
     Ports: dockerPorts(c),
     Labels: c.config.Labels ?? {},
-    State: c.state === 'removing' ? 'removing' : c.state,
+    State: c.state,
     Status: statusString(c),
     HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
     NetworkSettings: { Networks: networksOut(c) },
@@ -342,7 +343,7 @@ export function toDockerListEntry(c: Container, opts: { size?: { rw: number; roo
 }
 
 export function toDockerInspect(c: Container, extra: { graphDriver: Record<string, string>; execIds: string[]; size?: { rw: number; rootFs: number } }): Record<string, unknown> {
-  const running = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
+  const running = isUp(c.state);
   const health = c.runtime.health;
   const state: Record<string, unknown> = {
     Status: c.state,

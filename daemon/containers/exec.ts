@@ -3,11 +3,13 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { conflict, invalidParameter, notFound } from '../../errors/index.js';
-import type { EventBus } from '../events.js';
+import { containerEventAttrs, type EventBus } from '../events.js';
 import { StdioHub } from '../stdio.js';
-import type { RuntimePort, Task } from './ports.js';
+import type { ExecSpec } from '../../runtime/index.js';
+import type { ContainerLookup, RuntimePort, Task } from './ports.js';
 import type { Container } from './types.js';
-import type { ContainerService } from './service.js';
+import { canExec } from './state.js';
+import { mergeEnv, withPath } from './plan.js';
 
 export interface ExecConfig {
   Cmd: string[];
@@ -43,7 +45,7 @@ export interface ExecSession {
 export class ExecManager {
   private sessions = new Map<string, ExecSession>();
 
-  constructor(private readonly containers: ContainerService, private readonly runtime: RuntimePort, private readonly events: EventBus, private readonly log: Logger) {}
+  constructor(private readonly containers: ContainerLookup, private readonly runtime: RuntimePort, private readonly events: EventBus, private readonly log: Logger) {}
 
   create(c: Container, config: ExecConfig): string {
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidParameter('No exec command specified');
@@ -53,7 +55,7 @@ export class ExecManager {
     let resolveExited!: () => void;
     const exited = new Promise<void>((r) => (resolveExited = r));
     this.sessions.set(id, { id, containerId: c.id, config, running: false, exitCode: null, pid: 0, task: null, hub: null, started: false, done, resolveDone, exited, resolveExited });
-    this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, this.containers.eventAttrs(c, { execID: id }), c.config.Image);
+    this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, containerEventAttrs(c, { execID: id }), c.config.Image);
     return id;
   }
 
@@ -75,7 +77,10 @@ export class ExecManager {
     const s = this.get(id);
     if (s.started) throw conflict(`Error: Exec command ${id} has already run`);
     const c = this.containers.get(s.containerId);
-    const { pid, spec } = this.containers.execSpec(c, s);
+    const main = this.containers.task(c.id);
+    canExec(c, !!main);
+    const spec = execSpec(c, main!, s.config);
+    const pid = main!.pid;
     if (opts.tty !== undefined && !s.config.Tty) spec.tty = s.config.Tty ?? false;
     s.started = true;
     const hub = new StdioHub({ tty: spec.tty, openStdin: !!s.config.AttachStdin, closeStdinOnEof: true, log: null });
@@ -94,7 +99,7 @@ export class ExecManager {
     s.task = task;
     s.pid = task.pid;
     s.running = true;
-    this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, c.id, this.containers.eventAttrs(c, { execID: id }), c.config.Image);
+    this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, c.id, containerEventAttrs(c, { execID: id }), c.config.Image);
     if (task.pty) hub.setOutput(task.pty.stream, null);
     else hub.setOutput(task.stdout, task.stderr);
     hub.setStdin(task.pty ? task.pty.stream : task.stdin);
@@ -106,7 +111,7 @@ export class ExecManager {
       s.task = null;
       s.resolveExited();
       await hub.finishOutput().catch(() => {});
-      this.events.publish('container', 'exec_die', c.id, this.containers.eventAttrs(c, { execID: id, exitCode: String(r.exitCode) }), c.config.Image);
+      this.events.publish('container', 'exec_die', c.id, containerEventAttrs(c, { execID: id, exitCode: String(r.exitCode) }), c.config.Image);
       s.resolveDone();
     }).catch((err) => this.log.warn({ err }, 'exec exit handling failed'));
     return { session: s, hub };
@@ -124,4 +129,23 @@ export class ExecManager {
     await Promise.race([Promise.all(mine.map((s) => (s.started ? s.done : Promise.resolve()))), new Promise((r) => setTimeout(r, 2000).unref())]);
     setTimeout(() => { for (const s of mine) this.sessions.delete(s.id); }, 60_000).unref();
   }
+}
+
+/** The spec an exec runs with: the container's security profile and cgroup, the exec's own process settings. */
+export function execSpec(c: Container, task: { cgroupProcs: string[] }, e: ExecConfig): ExecSpec {
+  return {
+    args: e.Cmd,
+    env: withPath(mergeEnv(c.config.Env, e.Env ?? []), c.config.Hostname, !!e.Tty),
+    cwd: e.WorkingDir || c.config.WorkingDir || '/',
+    user: e.User || c.config.User,
+    groupAdd: c.hostConfig.GroupAdd ?? [],
+    tty: !!e.Tty,
+    openStdin: !!e.AttachStdin,
+    privileged: c.hostConfig.Privileged || !!e.Privileged,
+    capAdd: c.hostConfig.CapAdd ?? [],
+    capDrop: c.hostConfig.CapDrop ?? [],
+    securityOpt: c.hostConfig.SecurityOpt ?? [],
+    cgroupProcs: task.cgroupProcs,
+    consoleSize: e.ConsoleSize && e.ConsoleSize[0] ? [e.ConsoleSize[0], e.ConsoleSize[1]] : undefined,
+  };
 }

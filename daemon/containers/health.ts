@@ -1,9 +1,16 @@
 // Healthchecks: run the image's or container's HEALTHCHECK as an exec on its
-// interval, keep the last 5 results, and publish health_status events.
+// interval, keep the last 5 results, and publish health_status events. The
+// result is written by the container service under the container's lock
+// (`record`), so the row has one writer at a time.
 import type { Logger } from 'pino';
-import type { EventBus } from '../events.js';
-import type { ContainerService } from './service.js';
-import type { HealthState, RuntimeState } from './types.js';
+import { containerEventAttrs, type EventBus } from '../events.js';
+import type { ExecManager } from './exec.js';
+import type { ContainerLookup } from './ports.js';
+import type { Container, HealthState } from './types.js';
+import { keepsHealthTimer, probesHealth } from './state.js';
+
+/** Writes the next health state of a container, computed from its current row, under its lock. */
+export type HealthRecorder = (id: string, next: (c: Container) => HealthState) => Promise<void>;
 
 const NS = 1e6; // Docker durations are nanoseconds; timers are ms
 const DEFAULTS = { interval: 30_000, timeout: 30_000, startPeriod: 0, retries: 3 };
@@ -11,8 +18,18 @@ const DEFAULTS = { interval: 30_000, timeout: 30_000, startPeriod: 0, retries: 3
 export class HealthMonitor {
   private timers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly containers: ContainerService, private readonly events: EventBus, private readonly log: Logger) {}
+  constructor(
+    private readonly containers: ContainerLookup,
+    private readonly execs: ExecManager,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+    private readonly record: HealthRecorder,
+  ) {}
 
+  /** The health a container starts with (the caller writes it with the 'running' state). */
+  static readonly initial: HealthState = { Status: 'starting', FailingStreak: 0, Log: [] };
+
+  /** Schedules the probes of a container that just started with HealthMonitor.initial as its health. */
   start(id: string): void {
     this.stop(id);
     const c = this.containers.get(id);
@@ -20,23 +37,17 @@ export class HealthMonitor {
     if (!hc?.Test?.length || hc.Test[0] === 'NONE') return;
     const interval = hc.Interval ? hc.Interval / NS : DEFAULTS.interval;
     const startedAt = Date.now();
-    this.setHealth(id, { Status: 'starting', FailingStreak: 0, Log: [] });
     const tick = async () => {
       this.timers.delete(id);
       const cur = this.containers.tryGet(id);
-      if (!cur || cur.state !== 'running') return;
+      if (!cur || !probesHealth(cur.state)) return;
       await this.probe(id, startedAt).catch((err) => this.log.debug({ err, ctr: id }, 'health probe failed'));
-      if (this.containers.tryGet(id)?.state === 'running' || this.containers.tryGet(id)?.state === 'paused') {
+      const now = this.containers.tryGet(id);
+      if (now && keepsHealthTimer(now.state)) {
         this.timers.set(id, setTimeout(tick, interval).unref());
       }
     };
     this.timers.set(id, setTimeout(tick, Math.min(interval, hc.StartInterval ? hc.StartInterval / NS : interval)).unref());
-  }
-
-  private setHealth(id: string, h: HealthState): void {
-    const c = this.containers.tryGet(id);
-    if (!c) return;
-    this.containers.store.update(id, { runtime: { ...c.runtime, health: h } as RuntimeState });
   }
 
   private async probe(id: string, startedAt: number): Promise<void> {
@@ -50,8 +61,8 @@ export class HealthMonitor {
     let exitCode = -1;
     let output = '';
     try {
-      const execId = this.containers.execs.create(c, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
-      const { session, hub } = await this.containers.execs.start(execId, {});
+      const execId = this.execs.create(c, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      const { session, hub } = await this.execs.start(execId, {});
       const chunks: Buffer[] = [];
       hub.attach({
         write: (_s, b) => { chunks.push(b); return true; },
@@ -71,24 +82,25 @@ export class HealthMonitor {
     } catch (e) {
       output = (e as Error).message;
     }
-    const cur = this.containers.tryGet(id);
-    if (!cur) return;
-    const prev = cur.runtime.health ?? { Status: 'starting', FailingStreak: 0, Log: [] };
-    const log = [...prev.Log, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: exitCode, Output: output }].slice(-5);
-    let status = prev.Status;
-    let streak = prev.FailingStreak;
-    const inStartPeriod = Date.now() - startedAt < (hc.StartPeriod ? hc.StartPeriod / NS : DEFAULTS.startPeriod);
-    if (exitCode === 0) {
-      status = 'healthy';
-      streak = 0;
-    } else if (!inStartPeriod) {
-      streak++;
-      if (streak >= retries) status = 'unhealthy';
-    }
-    this.setHealth(id, { Status: status, FailingStreak: streak, Log: log });
-    if (status !== prev.Status) {
-      this.events.publish('container', `health_status: ${status}`, id, this.containers.eventAttrs(cur), cur.config.Image);
-    }
+    const end = new Date();
+    const inStartPeriod = end.getTime() - startedAt < (hc.StartPeriod ? hc.StartPeriod / NS : DEFAULTS.startPeriod);
+    await this.record(id, (cur) => {
+      const prev = cur.runtime.health ?? HealthMonitor.initial;
+      const log = [...prev.Log, { Start: start.toISOString(), End: end.toISOString(), ExitCode: exitCode, Output: output }].slice(-5);
+      let status = prev.Status;
+      let streak = prev.FailingStreak;
+      if (exitCode === 0) {
+        status = 'healthy';
+        streak = 0;
+      } else if (!inStartPeriod) {
+        streak++;
+        if (streak >= retries) status = 'unhealthy';
+      }
+      if (status !== prev.Status) {
+        this.events.publish('container', `health_status: ${status}`, id, containerEventAttrs(cur), cur.config.Image);
+      }
+      return { Status: status, FailingStreak: streak, Log: log };
+    });
   }
 
   stop(id: string): void {

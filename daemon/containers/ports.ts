@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { RuntimeSpec, ExecSpec, Task, WarmInit } from '../../runtime/index.js';
 import type { CgroupManager, Resources } from '../../cgroupfs/index.js';
 import type { NetworkController } from '../../netctl/index.js';
+import type { Container } from './types.js';
 
 /** The parts of an image a container is made of. */
 export interface ImageForContainer {
@@ -60,3 +61,14 @@ export interface CgroupPort {
 
 export type NetworkPort = NetworkController;
 export type { Resources, Task };
+
+/**
+ * What exec sessions and health checks need of the containers: a lookup, and the
+ * task of a running one. Narrower than the service, so neither imports it.
+ */
+export interface ContainerLookup {
+  get(ref: string): Container;
+  tryGet(ref: string): Container | null;
+  /** the running task of a container (pid and cgroup) for an exec to join; null without one */
+  task(id: string): { pid: number; cgroupProcs: string[] } | null;
+}

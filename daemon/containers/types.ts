@@ -5,8 +5,9 @@
 // runtime, cgroups and network see is our own types (RuntimeSpec, Resources, ...).
 
 import type { ContainerRow } from '../../store/containers.js';
+import type { ContainerState } from './state.js';
 
-export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
+export type { ContainerState };
 
 export interface HealthcheckConfig { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number }
 
@@ -155,7 +156,7 @@ export interface RuntimeState {
   health?: HealthState;
   /** set by `docker stop` so restart policies (unless-stopped, always) know it was manual */
   manuallyStopped: boolean;
-  /** docker start after a daemon restart knows whether the last exit was an OOM kill */
+  /** inspect's Platform: always 'linux' */
   platform: string;
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { fromDockerCreate, normalizePort, parseBind, validateName, validateRestartPolicy, statusString, toDockerListEntry, commandString } from '../../../api/translate/container.js';
-import { mergeImageConfig } from '../../../daemon/containers/service.js';
+import { mergeImageConfig } from '../../../daemon/containers/plan.js';
 import { signalNumber } from '../../../daemon/containers/signals.js';
 import type { Container } from '../../../daemon/containers/types.js';
 

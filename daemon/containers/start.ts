@@ -1,0 +1,154 @@
+// docker start: the start path. Under the container's lock, in this order:
+// the rootfs, the cgroup, the networks, the mounts, stdio and logs, then the
+// runtime's launch; the row says 'running' only once the entrypoint was exec'd.
+// A failure undoes the steps already done, last first.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DaemonError, invalidParameter, systemError } from '../../errors/index.js';
+import { StdioHub } from '../stdio.js';
+import { createLogSink, parseLogConfig } from '../logs/index.js';
+import { cancelRestart, containerDir, publish, setState, updateRuntime, type ContainerContext, type Live } from './context.js';
+import { HealthMonitor } from './health.js';
+import { attachNetworks } from './network.js';
+import { namespaceChoice, resourcesOf, toRuntimeMounts, toRuntimeSpec } from './plan.js';
+import type { Task } from './ports.js';
+import { canStart } from './state.js';
+import type { Container } from './types.js';
+
+/** Where --init's binary is looked up on the host (Docker's names first). */
+const INIT_CANDIDATES = ['/usr/local/bin/docker-init', '/usr/bin/docker-init', '/usr/local/bin/tini-static', '/usr/bin/tini-static'];
+
+type StartContext = Pick<ContainerContext,
+  'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'cgroups' | 'network' | 'volumes' | 'live' | 'pendingHubs' | 'health' | 'restarts' | 'get' | 'removeNow' | 'taskExited'>;
+
+/** docker start (under the lock). Returns false when already running (the API answers 304). */
+export async function start(ctx: StartContext, c: Container): Promise<boolean> {
+  if (!canStart(c)) return false;
+  cancelRestart(ctx, c.id);
+  updateRuntime(ctx, c, { manuallyStopped: false });
+  try {
+    await startTask(ctx, c);
+  } catch (e) {
+    if (c.hostConfig.AutoRemove) await ctx.removeNow(ctx.get(c.id), { volumes: true }).catch(() => {});
+    throw e;
+  }
+  return true;
+}
+
+/** The start path proper: from a stopped container (created, exited, restarting) to a running task. */
+export async function startTask(ctx: StartContext, c: Container): Promise<void> {
+  const undo: Array<() => unknown> = [];
+  const rollback = async () => {
+    for (const f of undo.reverse()) {
+      try {
+        await f();
+      } catch (err) {
+        ctx.log.warn({ err, ctr: c.id }, 'rollback step failed');
+      }
+    }
+  };
+  const dir = containerDir(ctx, c.id);
+  const image = ctx.images.byId(c.imageId);
+  if (!image) throw systemError(`image ${c.imageId} of container ${c.id} is gone`);
+  const t0 = process.hrtime.bigint();
+  const marks: Record<string, number> = {};
+  const mark = (k: string) => { marks[k] = Number(process.hrtime.bigint() - t0) / 1e6; };
+  try {
+    // 1. root filesystem
+    const rootfs = ctx.images.prepareRootfs(dir, image);
+    ctx.images.mountRootfs(rootfs);
+    undo.push(() => ctx.images.unmountRootfs(rootfs.target));
+    mark('rootfs');
+
+    // 2. cgroup and limits. A warm init waits in a staging cgroup under the daemon's parent:
+    // renaming that cgroup into the container's is much cheaper than moving the process.
+    const join = (ref: string) => ctx.get(ref);
+    const pid = namespaceChoice(c.hostConfig.PidMode, 'pid', 'PID', join);
+    const warm = pid.mode === 'private' && !c.hostConfig.CgroupParent ? ctx.runtime.takeWarm?.() ?? null : null;
+    if (warm) undo.push(() => warm.kill());
+    const cgroup = ctx.cgroups.manager(c.id, c.hostConfig.CgroupParent || undefined);
+    const adopted = !!warm?.stage && cgroup.adopt(warm.stage);
+    cgroup.create();
+    undo.push(() => cgroup.destroy());
+    cgroup.apply(resourcesOf(c));
+    mark('cgroup');
+
+    // 3. network
+    const network = await attachNetworks(ctx, c, undo);
+    mark('network');
+
+    // 4. mounts: volumes made on first use, missing -v host directories created (as Docker does)
+    const volumes = new Map<string, string>();
+    for (const m of c.runtime.mounts) {
+      if (m.Type === 'volume') volumes.set(m.Name!, ctx.volumes.ensure(m.Name!).mountpoint);
+      else if (m.Type === 'bind' && !fs.existsSync(m.Source)) fs.mkdirSync(m.Source, { recursive: true });
+    }
+    const mounts = toRuntimeMounts(c.runtime.mounts, (name) => volumes.get(name)!);
+
+    // 5. stdio and logs
+    const log = createLogSink(parseLogConfig(c.hostConfig.LogConfig), path.join(dir, `${c.id}-json.log`));
+    undo.push(() => log.close());
+    const hub = ctx.pendingHubs.get(c.id) ?? new StdioHub({ tty: c.config.Tty, openStdin: c.config.OpenStdin, closeStdinOnEof: c.config.StdinOnce, log });
+    ctx.pendingHubs.delete(c.id);
+    hub.setLog(log);
+
+    // 6. the process
+    const spec = toRuntimeSpec(c, {
+      rootfs: rootfs.target, mounts, network, cgroupProcs: adopted ? [] : cgroup.procsFiles(),
+      ipc: namespaceChoice(c.hostConfig.IpcMode, 'ipc', 'IPC', join), pid,
+      initBinary: c.hostConfig.Init ? initBinary(ctx) : undefined,
+    });
+    let task: Task;
+    try {
+      task = await ctx.runtime.launch(spec, warm);
+    } catch (e) {
+      const exitCode = (e as { exitCode?: number }).exitCode ?? 128;
+      ctx.store.update(c.id, { exitCode, error: (e as Error).message });
+      // dockerd answers 400 for a command that cannot be found or run (the CLI then exits 127/126).
+      if (exitCode === 126 || exitCode === 127) throw new DaemonError('invalid-parameter', (e as DaemonError).code ?? 'TSD_ERR_RUNTIME_START', (e as Error).message);
+      throw e;
+    }
+    mark('launch');
+    if (task.pty) hub.setOutput(task.pty.stream, null);
+    else hub.setOutput(task.stdout, task.stderr);
+    hub.setStdin(task.pty ? task.pty.stream : task.stdin);
+    ctx.log.debug({ ctr: c.id, ms: marks }, 'container started');
+
+    const startedAt = new Date();
+    const live: Live = { task, hub, log, cgroup, rootfs, startedAt: startedAt.getTime(), done: Promise.resolve(), stopping: false };
+    ctx.live.set(c.id, live);
+    live.done = task.exited.then((r) => ctx.taskExited(c.id, live, r)).catch((err) => ctx.log.error({ err, ctr: c.id }, 'exit handling failed'));
+    c.pid = task.pid;
+    // A container with its own fresh netns (--network none) has no netns file: its namespace is reachable
+    // through its PID 1 (CNI plugins and Nomad read SandboxKey for the pause container of a pod).
+    if (c.hostConfig.NetworkMode === 'none') c.runtime = { ...c.runtime, sandboxKey: `/proc/${task.pid}/ns/net` };
+    if (c.runtime.health) c.runtime = { ...c.runtime, health: { ...HealthMonitor.initial } };
+    setState(ctx, c, 'running', {
+      pid: task.pid, pidStart: pidStartTime(task.pid), startedAt: startedAt.toISOString(), exitCode: 0, error: '', oomKilled: false,
+      runtime: c.runtime,
+    });
+    publish(ctx, c, 'start');
+    if (c.runtime.health) ctx.health.start(c.id);
+  } catch (e) {
+    await rollback();
+    throw e;
+  }
+}
+
+/** The static init bound into containers run with --init. */
+export function initBinary(ctx: Pick<ContainerContext, 'config'>): string {
+  const candidates = ctx.config.initPath ? [ctx.config.initPath] : INIT_CANDIDATES;
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw invalidParameter(`exec: "docker-init": executable file not found in $PATH (looked for ${candidates.join(', ')}; install tini or set --init-path)`);
+  return found;
+}
+
+/** Field 22 of /proc/<pid>/stat: the start time, to tell a pid from a reused one. */
+export function pidStartTime(pid: number): string {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,135 @@
+// A ContainerService over fake ports: a real SQLite store and data root in a
+// temp dir, fake image, runtime and cgroup ports that record what they are asked
+// (no root, no kernel). A fake task runs until the test ends it or it is signalled.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import pino from 'pino';
+import { openDatabase, type DB } from '../../../../store/index.js';
+import { defaults } from '../../../../daemon/config.js';
+import { EventBus, type DaemonEvent } from '../../../../daemon/events.js';
+import { VolumeService } from '../../../../daemon/volumes.js';
+import { ContainerService } from '../../../../daemon/containers/service.js';
+import type { CgroupManager } from '../../../../cgroupfs/index.js';
+import type { RuntimeSpec } from '../../../../runtime/index.js';
+import type { CgroupPort, ImageForContainer, ImagePort, RuntimePort, Task } from '../../../../daemon/containers/ports.js';
+import { fromDockerCreate } from '../../../../api/translate/container.js';
+
+export interface FakeTask { pid: number; spec: RuntimeSpec; signals: Array<string | number>; exit(code: number): void }
+
+export interface Harness {
+  svc: ContainerService;
+  db: DB;
+  events: DaemonEvent[];
+  /** what the cgroup managers were asked, in order: "<id> create", "<id> freeze", ... */
+  cgroupLog: string[];
+  /** the tasks launched, last last */
+  tasks: FakeTask[];
+  /** launches fail with this error while set */
+  failLaunch: Error | null;
+  create(body?: Record<string, unknown>, name?: string): Promise<string>;
+  state(id: string): string;
+  cleanup(): Promise<void>;
+}
+
+const IMAGE: ImageForContainer = { id: 'sha256:' + 'f'.repeat(64), runConfig: { Cmd: ['sleep', '100'], Env: ['PATH=/bin'] }, layerDirs: [] };
+
+export function harness(): Harness {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-containers-unit-'));
+  const dataRoot = path.join(dir, 'data');
+  for (const d of [dataRoot, path.join(dataRoot, 'containers'), path.join(dataRoot, 'volumes')]) fs.mkdirSync(d, { recursive: true });
+  const db = openDatabase(path.join(dir, 'tsd.db'));
+  const bus = new EventBus();
+  const events: DaemonEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const cgroupLog: string[] = [];
+  const tasks: FakeTask[] = [];
+  let nextPid = 1000;
+
+  const images: ImagePort = {
+    resolve: (ref) => { if (ref !== 'busybox') throw Object.assign(new Error(`No such image: ${ref}`), { kind: 'not-found' }); return IMAGE; },
+    byId: (id) => (id === IMAGE.id ? IMAGE : null),
+    prepareRootfs: (containerDir) => {
+      const m = { target: path.join(containerDir, 'rootfs'), upperdir: path.join(containerDir, 'upper'), workdir: path.join(containerDir, 'work'), lowerdirs: [] };
+      for (const d of [m.target, m.upperdir, m.workdir]) fs.mkdirSync(d, { recursive: true });
+      return m;
+    },
+    mountRootfs: () => {},
+    unmountRootfs: () => {},
+  };
+
+  const h: Harness = {
+    svc: undefined as unknown as ContainerService, db, events, cgroupLog, tasks, failLaunch: null,
+    async create(body = {}, name) {
+      const req = fromDockerCreate({ Image: 'busybox', ...body });
+      return (await h.svc.create({ name, config: req.config, hostConfig: req.hostConfig, endpointsConfig: req.endpointsConfig, resources: {} })).id;
+    },
+    state: (id) => h.svc.get(id).state,
+    async cleanup() {
+      await h.svc.shutdown();
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  const runtime: RuntimePort = {
+    async launch(spec) {
+      if (h.failLaunch) throw h.failLaunch;
+      let resolve!: (r: { exitCode: number; signal: string | null }) => void;
+      const exited = new Promise<{ exitCode: number; signal: string | null }>((r) => (resolve = r));
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let done = false;
+      const end = (exitCode: number, signal: string | null) => {
+        if (done) return;
+        done = true;
+        stdout.end();
+        stderr.end();
+        resolve({ exitCode, signal });
+      };
+      const ft: FakeTask = { pid: nextPid++, spec, signals: [], exit: (code) => end(code, null) };
+      tasks.push(ft);
+      const task: Task = {
+        pid: ft.pid, stdin: null, stdout, stderr, pty: null, exited,
+        kill: (sig) => {
+          ft.signals.push(sig);
+          if (sig === 'SIGKILL' || sig === 9 || sig === 15 || sig === 'SIGTERM') end(sig === 15 || sig === 'SIGTERM' ? 143 : 137, null);
+        },
+      };
+      return task;
+    },
+    async exec() { throw new Error('no exec in the fake runtime'); },
+  };
+
+  const cgroups: CgroupPort = {
+    mode: 'legacy',
+    manager: (id): CgroupManager => {
+      const log = (what: string) => cgroupLog.push(`${id.slice(0, 12)} ${what}`);
+      return {
+        version: 'v1', path: `tsd/${id}`,
+        create: () => log('create'), procsFiles: () => [`/fake/${id}/cgroup.procs`], addProcess: () => {},
+        apply: () => { log('apply'); return []; }, update: () => { log('update'); return []; },
+        freeze: async () => { log('freeze'); }, thaw: async () => { log('thaw'); }, isFrozen: () => false,
+        stats: () => { throw new Error('no stats'); }, pids: () => [], oomKillCount: () => 0,
+        support: () => ({}) as ReturnType<CgroupManager['support']>,
+        killAll: async () => { log('killAll'); }, destroy: async () => { log('destroy'); }, adopt: () => false,
+      };
+    },
+  };
+
+  h.svc = new ContainerService({
+    db, config: { ...defaults, dataRoot, execRoot: path.join(dir, 'exec') }, events: bus, log: pino({ level: 'silent' }),
+    images, runtime, cgroups, network: null, volumes: new VolumeService(db, dataRoot, bus),
+  });
+  return h;
+}
+
+/** Polls until `cond` holds (the exit handler runs asynchronously). */
+export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}

@@ -1,0 +1,99 @@
+import t from 'tap';
+import { fromDockerCreate } from '../../../../api/translate/container.js';
+import {
+  HOSTCONFIG_FIELDS, RESTART_BACKOFF, planMounts, portRequests, restartDecision, toRuntimeSpec, type MountWorld, type Prepared,
+} from '../../../../daemon/containers/plan.js';
+import { mergeImageConfig } from '../../../../daemon/containers/plan.js';
+import type { Container, HostConfig } from '../../../../daemon/containers/types.js';
+
+const policy = (Name: HostConfig['RestartPolicy']['Name'], MaximumRetryCount = 0): HostConfig['RestartPolicy'] => ({ Name, MaximumRetryCount });
+const exit = (exitCode: number, upMs = 50, manual = false) => ({ exitCode, upMs, manual });
+
+t.test('restartDecision: which policies restart', async (t) => {
+  const none = { restartCount: 0, lastDelayMs: 0 };
+  t.same(restartDecision(policy(''), exit(1), none), { restart: false });
+  t.same(restartDecision(policy('no'), exit(1), none), { restart: false });
+  t.same(restartDecision(policy('always'), exit(0), none), { restart: true, delayMs: 100 });
+  t.same(restartDecision(policy('unless-stopped'), exit(0), none), { restart: true, delayMs: 100 });
+  t.same(restartDecision(policy('on-failure'), exit(0), none), { restart: false }, 'on-failure: a clean exit stays down');
+  t.same(restartDecision(policy('on-failure'), exit(2), none), { restart: true, delayMs: 100 });
+  t.same(restartDecision(policy('on-failure', 2), exit(1), { restartCount: 1, lastDelayMs: 100 }), { restart: true, delayMs: 200 });
+  t.same(restartDecision(policy('on-failure', 2), exit(1), { restartCount: 2, lastDelayMs: 200 }), { restart: false }, 'on-failure:2 stops after two restarts');
+  t.same(restartDecision(policy('always'), exit(137, 50, true), none), { restart: false }, 'stopped or killed by hand');
+});
+
+t.test("restartDecision: dockerd's backoff, 100 ms doubling to a minute, reset after 10 s up", async (t) => {
+  const delays: number[] = [];
+  let last = 0;
+  for (let i = 0; i < 12; i++) {
+    const d = restartDecision(policy('always'), exit(1, 200), { restartCount: i, lastDelayMs: last });
+    if (!d.restart) throw new Error('always restarts');
+    delays.push(d.delayMs);
+    last = d.delayMs;
+  }
+  t.same(delays, [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000]);
+  t.same(restartDecision(policy('always'), exit(1, RESTART_BACKOFF.resetAfterUpMs), { restartCount: 40, lastDelayMs: 60000 }), { restart: true, delayMs: 100 },
+    'a container that ran 10 s starts over at 100 ms');
+  t.same(restartDecision(policy('always'), exit(1, RESTART_BACKOFF.resetAfterUpMs - 1), { restartCount: 3, lastDelayMs: 800 }), { restart: true, delayMs: 1600 });
+});
+
+t.test('every HostConfig field the API accepts says where it goes', async (t) => {
+  const hc = fromDockerCreate({ Image: 'busybox', HostConfig: { MaskedPaths: [], ReadonlyPaths: [], Sysctls: {}, Init: true, Tmpfs: {}, Mounts: [] } }).hostConfig;
+  const missing = Object.keys(hc).filter((k) => !(k in HOSTCONFIG_FIELDS));
+  t.same(missing, [], 'a field missing from HOSTCONFIG_FIELDS');
+  const accepted = Object.entries(HOSTCONFIG_FIELDS).filter(([, v]) => typeof v === 'object').map(([k]) => k);
+  t.ok(accepted.includes('OomScoreAdj') && accepted.includes('Sysctls') && accepted.includes('MaskedPaths'), 'stored but not applied: visible, not silent');
+});
+
+const container = (over: Partial<HostConfig> = {}, cfg: Record<string, unknown> = {}): Container => {
+  const req = fromDockerCreate({ Image: 'busybox', Cmd: ['sh'], Env: ['A=1'], ...cfg, HostConfig: {} });
+  const config = mergeImageConfig(req.config, { id: 'img', runConfig: { Entrypoint: ['/entry'], Env: ['PATH=/bin', 'A=0'] }, layerDirs: [] });
+  config.Hostname = 'h1';
+  return {
+    id: 'c'.repeat(64), name: 'web', imageId: 'img', imageRef: 'busybox', createdAt: '', state: 'created', pid: 0, pidStart: '', exitCode: 0,
+    oomKilled: false, error: '', startedAt: '', finishedAt: '', restartCount: 0, config, hostConfig: { ...req.hostConfig, ...over },
+    runtime: { endpointsConfig: {}, networks: {}, ports: {}, sandboxKey: '', hostsPath: '', hostnamePath: '', resolvConfPath: '', logPath: '', mounts: [], manuallyStopped: false, platform: 'linux' },
+  };
+};
+const prepared: Prepared = {
+  rootfs: '/r', mounts: [{ type: 'tmpfs', destination: '/t' }], network: { spec: { mode: 'none' } }, cgroupProcs: ['/cg/procs'],
+  ipc: { mode: 'private' }, pid: { mode: 'private' },
+};
+
+t.test('toRuntimeSpec maps the record and the prepared host side', async (t) => {
+  const s = toRuntimeSpec(container({ CapAdd: ['NET_ADMIN'], ReadonlyRootfs: true, Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 20 }], ConsoleSize: [24, 80] }, { Tty: true }), prepared);
+  t.same(s.args, ['/entry', 'sh'], 'entrypoint then cmd');
+  t.same(s.env, ['PATH=/bin', 'HOSTNAME=h1', 'A=1', 'TERM=xterm'], 'image env overridden, HOSTNAME and TERM added');
+  t.equal(s.cwd, '/');
+  t.same(s.capAdd, ['NET_ADMIN']);
+  t.equal(s.readonlyRootfs, true);
+  t.same(s.ulimits, [{ name: 'nofile', soft: 10, hard: 20 }]);
+  t.same(s.consoleSize, [24, 80]);
+  t.same(s.cgroupProcs, ['/cg/procs']);
+  t.equal(s.shmSize, 64 * 1024 * 1024);
+  const init = toRuntimeSpec(container({ Init: true }), { ...prepared, initBinary: '/usr/bin/tini-static' });
+  t.same(init.args, ['/sbin/docker-init', '--', '/entry', 'sh'], '--init runs the command under tini');
+  t.same(init.mounts[0], { type: 'bind', source: '/usr/bin/tini-static', destination: '/sbin/docker-init', readonly: true });
+});
+
+t.test('planMounts: binds, volumes, tmpfs, volumes-from, image volumes', async (t) => {
+  let n = 0;
+  const world = (exists: string[] = [], other: Container['runtime']['mounts'] = []): MountWorld => ({
+    volumeMountpoint: (name) => `/vol/${name}/_data`, mountsOf: () => other, exists: (p) => exists.includes(p), newVolumeName: () => `anon${++n}`,
+  });
+  const c = container({ Binds: ['/missing:/a', 'named:/b:ro'], Tmpfs: { '/t': 'size=1m,ro' }, VolumesFrom: ['db:ro'] }, { Volumes: { '/img': {}, '/a': {} } });
+  const m = planMounts(c.config, c.hostConfig, world([], [{ Type: 'volume', Name: 'dbdata', Source: '/vol/dbdata/_data', Destination: '/data', Mode: '', RW: true, Propagation: '' }]));
+  t.same(m.map((x) => [x.Type, x.Destination, x.RW]), [['bind', '/a', true], ['volume', '/b', false], ['tmpfs', '/t', false], ['volume', '/data', false], ['volume', '/img', true]]);
+  t.equal(m.find((x) => x.Destination === '/img')?.Name, 'anon1', 'an image volume is anonymous');
+  t.throws(() => planMounts(c.config, { ...c.hostConfig, Binds: null, Mounts: [{ Type: 'bind', Source: '/nope', Target: '/x' }], VolumesFrom: null }, world()),
+    { message: 'invalid mount config for type "bind": bind source path does not exist: /nope' }, '--mount type=bind refuses a missing source');
+  t.throws(() => planMounts(c.config, { ...c.hostConfig, Binds: ['/a:/x', '/b:/x'], VolumesFrom: null }, world(['/a', '/b'])), { message: 'Duplicate mount point: /x' });
+});
+
+t.test('portRequests: bindings and -P', async (t) => {
+  const c = container({ PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080-8081' }] }, PublishAllPorts: true }, { ExposedPorts: { '53/udp': {} } });
+  t.same(portRequests(c), [
+    { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, hostPortEnd: 8081 },
+    { containerPort: 53, protocol: 'udp', hostIp: '', hostPort: 0 },
+  ]);
+});
