@@ -8,6 +8,7 @@ import { HijackRouter } from './stream/hijack-router.js';
 import { invalidParameter } from '../errors/index.js';
 import type { ApiDeps } from './deps.js';
 import systemRoutes from './routes/system.js';
+import swarmRoutes from './routes/swarm.js';
 import { registerOptionalRoutes } from './routes/index.js';
 
 declare module 'fastify' {
@@ -71,6 +72,7 @@ export async function buildServer(deps: ApiDeps, opts: { logger?: FastifyServerO
   app.server.on('upgrade', (req, socket, head) => app.hijack.dispatch(req, socket, head));
 
   await app.register(systemRoutes);
+  await app.register(swarmRoutes);
   await registerOptionalRoutes(app, deps);
   return app;
 }

@@ -6,7 +6,7 @@ import { statInRoot, packPath, resolveInRoot } from '../../daemon/containers/arc
 import { invalidParameter, notFound } from '../../errors/index.js';
 import { startStream } from '../stream/chunked.js';
 
-interface Q { path?: string; noOverwriteDirNonDir?: string; copyUIDGID?: string }
+interface Q { path?: string; noOverwriteDirNonDir?: string; copyUIDGID?: string; [k: string]: string | string[] | undefined }
 
 export async function archiveRoutes(app: FastifyInstance): Promise<void> {
   const containers = app.deps.containers as ContainerService;

@@ -20,30 +20,37 @@ import { stripVersion } from '../version.js';
 import { invalidParameter } from '../../errors/index.js';
 import { parseTimestampParam, formatRfc3339Nano } from '../../daemon/logs/index.js';
 import { archiveRoutes } from './archive.js';
+import * as qp from '../translate/query.js';
+import * as B from '../translate/body.js';
 
-const truthy = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
-
-interface Q { [k: string]: string | undefined }
+interface Q { [k: string]: string | string[] | undefined }
 
 export default async function containerRoutes(app: FastifyInstance): Promise<void> {
   const containers = app.deps.containers as ContainerService;
   const cgroupMode = (app.deps.cgroupMode as string) ?? 'legacy';
 
   const sizeOf = (c: Container) => containers.sizes(c);
+  // Network name → ID, for the endpoints of containers that are not running.
+  const nets = app.deps.networks as { inspect(ref: string): { id: string } } | undefined;
+  const networkId = (name: string): string | undefined => {
+    try { return nets?.inspect(name).id; } catch { return undefined; }
+  };
+  const view = (req: { raw: IncomingMessage }) => ({ apiVersion: apiVersionOf(req), networkId });
 
   app.post<{ Querystring: Q; Body: unknown }>('/containers/create', async (req, reply) => {
-    const name = req.query.name ? validateName(req.query.name) : undefined;
-    const create = fromDockerCreate(req.body);
+    const qname = qp.str(req.query, 'name');
+    const name = qname ? validateName(qname) : undefined;
+    const create = fromDockerCreate(B.decodeBody(req.body, B.ContainerCreate));
     const { resources, warnings } = translateDockerResources(create.hostConfig, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy' });
     const r = await containers.create({ name, config: create.config, hostConfig: create.hostConfig, endpointsConfig: create.endpointsConfig, resources });
     return reply.code(201).send({ Id: r.id, Warnings: [...warnings, ...r.warnings] });
   });
 
   app.get<{ Querystring: Q }>('/containers/json', async (req) => {
-    const all = truthy(req.query.all);
-    const limit = Number(req.query.limit ?? -1);
-    const size = truthy(req.query.size);
-    const filters = parseFilters(req.query.filters);
+    const all = qp.bool(req.query, 'all');
+    const limit = qp.intOrZero(req.query, 'limit') || -1;
+    const size = qp.bool(req.query, 'size');
+    const filters = qp.filters(req.query);
     const known = ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'health', 'is-task', 'publish', 'expose', 'isolation'];
     for (const k of Object.keys(filters)) if (!known.includes(k)) throw invalidParameter(`invalid filter '${k}'`);
     for (const s of filters.status ?? []) {
@@ -72,7 +79,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
       return true;
     });
     if (limit > 0) list = list.slice(0, limit);
-    return list.map((c) => toDockerListEntry(c, size ? { size: sizeOf(c) } : {}));
+    return list.map((c) => toDockerListEntry(c, { ...view(req), ...(size ? { size: sizeOf(c) } : {}) }));
   });
 
   const ancestorMatches = (a: string, c: Container): boolean => {
@@ -92,7 +99,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
       UpperDir: `${dir}/upper`,
       WorkDir: `${dir}/work`,
     };
-    return toDockerInspect(c, { graphDriver, execIds: containers.execs.idsOf(c.id), ...(truthy(req.query.size) ? { size: sizeOf(c) } : {}) });
+    return toDockerInspect(c, { ...view(req), graphDriver, execIds: containers.execs.idsOf(c.id), ...(qp.bool(req.query, 'size') ? { size: sizeOf(c) } : {}) });
   });
 
   app.post<{ Params: { id: string } }>('/containers/:id/start', async (req, reply) => {
@@ -101,9 +108,8 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   });
 
   const stopOpts = (q: Q) => {
-    const t = q.t ?? q.timeout;
-    if (t !== undefined && !/^-?\d+$/.test(t)) throw invalidParameter(`strconv.Atoi: parsing "${t}": invalid syntax`);
-    return { signal: q.signal || undefined, timeout: t !== undefined ? Number(t) : undefined };
+    const t = qp.has(q, 't') ? qp.atoi(q, 't') : qp.atoi(q, 'timeout');
+    return { signal: qp.str(q, 'signal') || undefined, timeout: t };
   };
 
   app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/stop', async (req, reply) => {
@@ -117,7 +123,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   });
 
   app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/kill', async (req, reply) => {
-    await containers.kill(req.params.id, req.query.signal || 'SIGKILL');
+    await containers.kill(req.params.id, qp.str(req.query, 'signal') || 'SIGKILL');
     return reply.code(204).send();
   });
 
@@ -132,7 +138,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
 
   app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/wait', async (req, reply) => {
     // Validate and register before any byte goes out; then flush headers at once (the CLI waits for them before start).
-    const w = containers.wait(req.params.id, req.query.condition ?? 'not-running');
+    const w = containers.wait(req.params.id, qp.str(req.query, 'condition') || 'not-running');
     const s = startStream(reply, { contentType: 'application/json' });
     // The client may go away (docker run -d closes its wait): forget the waiter.
     s.onClose(() => w.cancel());
@@ -145,18 +151,18 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   });
 
   app.delete<{ Params: { id: string }; Querystring: Q }>('/containers/:id', async (req, reply) => {
-    if (truthy(req.query.link)) throw invalidParameter('links are not supported');
-    await containers.remove(req.params.id, { force: truthy(req.query.force), volumes: truthy(req.query.v) });
+    if (qp.bool(req.query, 'link')) throw invalidParameter('links are not supported');
+    await containers.remove(req.params.id, { force: qp.bool(req.query, 'force'), volumes: qp.bool(req.query, 'v') });
     return reply.code(204).send();
   });
 
   app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/rename', async (req, reply) => {
-    await containers.rename(req.params.id, req.query.name ?? '');
+    await containers.rename(req.params.id, qp.str(req.query, 'name') ?? '');
     return reply.code(204).send();
   });
 
   app.post<{ Params: { id: string }; Body: Record<string, unknown> }>('/containers/:id/update', async (req) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    const body = B.decodeBody(req.body, B.ContainerUpdate);
     const c = containers.get(req.params.id);
     const { resources, warnings } = translateDockerResources(body, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy', update: true });
     const rp = body.RestartPolicy ? validateRestartPolicy(body.RestartPolicy, false) : undefined;
@@ -168,11 +174,10 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     return { Warnings: [...warnings, ...more] };
   });
 
-  app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/top', async (req) => containers.top(req.params.id, req.query.ps_args));
+  app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/top', async (req) => containers.top(req.params.id, qp.str(req.query, 'ps_args')));
 
   app.post<{ Params: { id: string }; Querystring: Q }>('/containers/:id/resize', async (req, reply) => {
-    const h = Number(req.query.h), w = Number(req.query.w);
-    if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) throw invalidParameter(`invalid resize height/width: ${req.query.h}/${req.query.w}`);
+    const { h, w } = resizeDims(req.query);
     containers.resize(req.params.id, h, w);
     return reply.code(200).send();
   });
@@ -180,8 +185,8 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   // ---------------------------------------------------------------- stats
 
   app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/stats', async (req, reply) => {
-    const stream = req.query.stream === undefined ? true : truthy(req.query.stream);
-    const oneShot = truthy(req.query['one-shot']);
+    const stream = qp.boolOr(req.query, 'stream', true);
+    const oneShot = qp.bool(req.query, 'one-shot');
     const c0 = containers.get(req.params.id);
     type Cg = NonNullable<ReturnType<ContainerService['stats']>['stats']>;
     const sample = (prev: Cg | undefined): { doc: DockerStats | Record<string, unknown>; cur: Cg | undefined } => {
@@ -221,20 +226,19 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
 
   app.get<{ Params: { id: string }; Querystring: Q }>('/containers/:id/logs', async (req, reply) => {
     const q = req.query;
-    const stdout = truthy(q.stdout), stderr = truthy(q.stderr);
+    const stdout = qp.bool(q, 'stdout'), stderr = qp.bool(q, 'stderr');
     if (!stdout && !stderr) throw invalidParameter('Bad parameters: you must choose at least one stream');
-    const tailRaw = q.tail ?? 'all';
-    const tail = tailRaw === 'all' || tailRaw === '' ? 'all' : Number(tailRaw);
-    if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) throw invalidParameter(`invalid tail: ${tailRaw}`);
+    const since = qp.str(q, 'since'), until = qp.str(q, 'until');
     const ac = new AbortController();
     const { c, entries } = containers.logs(req.params.id, {
-      stdout, stderr, follow: truthy(q.follow), tail: tail as number | 'all',
-      since: q.since ? parseTimestampParam(q.since) : undefined,
-      until: q.until ? parseTimestampParam(q.until) : undefined,
+      stdout, stderr, follow: qp.bool(q, 'follow'), tail: qp.tail(q),
+      since: since ? parseTimestampParam(since) : undefined,
+      until: until ? parseTimestampParam(until) : undefined,
       signal: ac.signal,
     });
-    const ts = truthy(q.timestamps);
-    const out = startStream(reply, { contentType: null });
+    const ts = qp.bool(q, 'timestamps');
+    // moby: raw-stream for a tty (or before 1.42), multiplexed-stream otherwise.
+    const out = startStream(reply, { contentType: hijackContentType(!!c.config.Tty, apiVersionOf(req)) });
     const off = (app.deps.onShutdown as (fn: () => void) => () => void)(() => ac.abort());
     out.onClose(() => ac.abort());
     try {
@@ -255,26 +259,26 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
 
   app.hijack.add('POST', '/containers/:id/attach', (req: IncomingMessage, socket: Duplex, head: Buffer, params, query) => {
     const { c, hub } = containers.attachHub(params.id!);
-    const detachKeys = parseDetachKeys(query.get('detachKeys'));
+    const detachKeys = parseDetachKeys(qp.str(query, 'detachKeys'));
     const conn = upgradeSocket(req, socket, head, { tty: c.config.Tty, contentType: hijackContentType(c.config.Tty, stripVersion(req.url ?? '').version) });
-    const wantStdin = truthy(query.get('stdin') ?? undefined);
+    const wantStdin = qp.bool(query, 'stdin');
     let stdin = wantStdin ? conn.stdin : null;
     if (stdin && c.config.Tty) {
       const f = new DetachFilter(detachKeys);
       stdin = stdin.pipe(f);
     }
-    const logs = truthy(query.get('logs') ?? undefined);
-    const streamIt = truthy(query.get('stream') ?? undefined);
+    const logs = qp.bool(query, 'logs');
+    const streamIt = qp.bool(query, 'stream');
     void (async () => {
       if (logs) {
-        const { entries } = containers.logs(c.id, { stdout: truthy(query.get('stdout') ?? undefined), stderr: truthy(query.get('stderr') ?? undefined), follow: false, signal: new AbortController().signal });
+        const { entries } = containers.logs(c.id, { stdout: qp.bool(query, 'stdout'), stderr: qp.bool(query, 'stderr'), follow: false, signal: new AbortController().signal });
         for await (const e of entries) conn.write(e.stream, e.line);
       }
       if (!streamIt) {
         await conn.close();
         return;
       }
-      const a = hub.attach(conn, { stdout: truthy(query.get('stdout') ?? undefined), stderr: truthy(query.get('stderr') ?? undefined), stdin });
+      const a = hub.attach(conn, { stdout: qp.bool(query, 'stdout'), stderr: qp.bool(query, 'stderr'), stdin });
       await a.done;
       if (!conn.closed) await conn.close();
     })().catch(() => conn.destroy());
@@ -285,7 +289,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const { c, hub } = containers.attachHub(req.params.id);
     const { rawStreamResponse } = await import('../stream/hijack.js');
     const conn = rawStreamResponse(reply, { tty: c.config.Tty, headers: commonHeaders, parsedBody: {} });
-    const a = hub.attach(conn, { stdout: truthy(req.query.stdout), stderr: truthy(req.query.stderr), stdin: truthy(req.query.stdin) ? conn.stdin : null });
+    const a = hub.attach(conn, { stdout: qp.bool(req.query, 'stdout'), stderr: qp.bool(req.query, 'stderr'), stdin: qp.bool(req.query, 'stdin') ? conn.stdin : null });
     await a.done;
     if (!conn.closed) await conn.close();
   });
@@ -293,7 +297,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   // ---------------------------------------------------------------- prune, changes, export
 
   app.post<{ Querystring: Q }>('/containers/prune', async (req) => {
-    const filters = parseFilters(req.query.filters);
+    const filters = qp.filters(req.query);
     for (const k of Object.keys(filters)) if (!['until', 'label', 'label!'].includes(k)) throw invalidParameter(`invalid filter '${k}'`);
     const r = await containers.prune(filters, filters.until?.[0] ? parseUntil(filters.until[0]) : undefined);
     return { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed };
@@ -336,20 +340,21 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const images = app.deps.imagePort as { commit?: (...a: never[]) => Promise<string> } | undefined;
     if (!images?.commit) throw invalidParameter('commit is not available');
     const q = req.query;
-    if (!q.container) throw invalidParameter('No container specified');
-    const c = containers.get(q.container);
-    const pause = q.pause === undefined ? true : truthy(q.pause);
+    const cref = qp.str(q, 'container');
+    if (!cref) throw invalidParameter('No container specified');
+    const c = containers.get(cref);
+    const pause = qp.boolOr(q, 'pause', true);
     const wasRunning = c.state === 'running';
     if (pause && wasRunning) await containers.pause(c.id).catch(() => {});
     try {
       const img = containers.imageOf(c);
-      const changes = q.changes ? (Array.isArray(q.changes) ? (q.changes as unknown as string[]) : [q.changes]) : [];
+      const changes = qp.all(q, 'changes');
       const id = await (images.commit as unknown as (m: unknown, b: unknown, o: unknown) => Promise<string>)(containers.rootfsOf(c), img, {
-        config: (req.body && Object.keys(req.body).length ? req.body : c.config) as Record<string, unknown>,
-        author: q.author ?? '', comment: q.comment ?? '', repo: q.repo || undefined, tag: q.tag || undefined, changes, containerId: c.id,
+        config: (req.body && Object.keys(req.body).length ? B.decodeBody(req.body, B.ContainerConfig) : c.config) as Record<string, unknown>,
+        author: qp.str(q, 'author') ?? '', comment: qp.str(q, 'comment') ?? '', repo: qp.str(q, 'repo') || undefined, tag: qp.str(q, 'tag') || undefined, changes, containerId: c.id,
         containerConfig: c.config as unknown as Record<string, unknown>,
       });
-      app.deps.events.publish('container', 'commit', c.id, containers.eventAttrs(c, { comment: q.comment ?? '' }), c.config.Image);
+      app.deps.events.publish('container', 'commit', c.id, containers.eventAttrs(c, { comment: qp.str(q, 'comment') ?? '' }), c.config.Image);
       return reply.code(201).send({ Id: id });
     } finally {
       if (pause && wasRunning) await containers.unpause(c.id).catch(() => {});
@@ -397,4 +402,12 @@ function portFilter(key: string, values: string[] | undefined): Set<string> | nu
     for (let i = start; i <= end; i++) set.add(`${i}/${proto.toLowerCase()}`);
   }
   return set;
+}
+
+/** resize ?h=&w= as moby reads them (strconv.Atoi; a 400 for garbage or negatives). */
+export function resizeDims(q: Q): { h: number; w: number } {
+  const hs = qp.str(q, 'h') ?? '', ws = qp.str(q, 'w') ?? '';
+  const h = /^\d+$/.test(hs) ? Number(hs) : NaN, w = /^\d+$/.test(ws) ? Number(ws) : NaN;
+  if (!Number.isInteger(h) || !Number.isInteger(w)) throw invalidParameter(`invalid resize height/width: ${hs}/${ws}`);
+  return { h, w };
 }

@@ -8,6 +8,8 @@ import { upgradeSocket, rawStreamResponse, readUpgradeBody, hijackContentType, p
 import { commonHeaders } from '../server.js';
 import { stripVersion } from '../version.js';
 import { invalidParameter } from '../../errors/index.js';
+import * as B from '../translate/body.js';
+import { resizeDims } from './containers.js';
 
 interface StartBody { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }
 
@@ -16,7 +18,7 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
   const execs = containers.execs;
 
   app.post<{ Params: { id: string }; Body: Record<string, unknown> }>('/containers/:id/exec', async (req, reply) => {
-    const b = (req.body ?? {}) as Record<string, unknown>;
+    const b = B.decodeBody(req.body, B.ExecCreate);
     const cmd = typeof b.Cmd === 'string' ? [b.Cmd] : (b.Cmd as string[] | undefined);
     if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter('No exec command specified');
     const id = containers.execCreate(req.params.id, {
@@ -54,20 +56,22 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
   app.hijack.add('POST', '/exec/:id/start', async (req, socket, head, params) => {
     const s = execs.get(params.id!);
     const { body, rest } = await readUpgradeBody(req, socket, head);
-    const b = (body ?? {}) as StartBody;
+    const b = B.decodeBody(body, B.ExecStart) as StartBody;
     if (b.Detach) {
       await execs.start(s.id, {});
       socket.end(`HTTP/1.1 200 OK\r\n${Object.entries(commonHeaders).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Content-Length: 0\r\n\r\n`);
       return;
     }
-    const tty = !!s.config.Tty;
+    // moby frames the stream by the start request's Tty, not the exec's (a tty exec
+    // started with Tty:false gets its pty output in stdout frames).
+    const tty = !!b.Tty;
     const conn = upgradeSocket(req, socket, rest, { tty, headers: commonHeaders, bodyConsumed: b, contentType: hijackContentType(tty, stripVersion(req.url ?? '').version) });
     try {
       await runAttached(s, conn, b);
     } catch (err) {
-      // The 101 is out: report in-band as dockerd does (text on the stream), then close.
+      // The 101 is out: report in-band as dockerd does (text on stdout), then close.
       const msg = Buffer.from(`${(err as Error).message}\r\n`);
-      conn.write('stderr', msg);
+      conn.write('stdout', msg);
       await conn.close();
     }
   });
@@ -79,11 +83,12 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
     const conn = rawStreamResponse(reply, { tty: !!s.config.Tty, headers: commonHeaders, bodyInStream: true });
     let b: StartBody;
     try {
-      b = ((await conn.body) ?? {}) as StartBody;
+      b = B.decodeBody(await conn.body, B.ExecStart) as StartBody;
     } catch {
       conn.destroy();
       return;
     }
+    conn.tty = !!b.Tty; // framed by the start request's Tty, as the upgraded variant
     if (b.Detach) {
       await execs.start(s.id, {}).catch(() => {});
       await conn.close();
@@ -92,14 +97,13 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
     try {
       await runAttached(s, conn, b);
     } catch (err) {
-      conn.write('stderr', Buffer.from(`${(err as Error).message}\r\n`));
+      conn.write('stdout', Buffer.from(`${(err as Error).message}\r\n`));
       await conn.close();
     }
   });
 
-  app.post<{ Params: { id: string }; Querystring: { h?: string; w?: string } }>('/exec/:id/resize', async (req, reply) => {
-    const h = Number(req.query.h), w = Number(req.query.w);
-    if (!Number.isInteger(h) || !Number.isInteger(w)) throw invalidParameter(`invalid resize height/width: ${req.query.h}/${req.query.w}`);
+  app.post<{ Params: { id: string }; Querystring: Record<string, string | string[] | undefined> }>('/exec/:id/resize', async (req, reply) => {
+    const { h, w } = resizeDims(req.query);
     execs.resize(req.params.id, h, w);
     return reply.code(200).send();
   });

@@ -5,17 +5,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidParameter, notFound, notImplemented } from '../../errors/index.js';
 import { decodeRegistryAuth, parsePlatform, type ImageService } from '../../image/index.js';
 import { commonHeaders } from '../server.js';
-import { parseFilters } from '../translate/events.js';
 import { toDockerHistory, toDockerImageInspect, toDockerImageSummary } from '../translate/image.js';
 import { ProgressWriter } from '../stream/progress.js';
 
+import * as qp from '../translate/query.js';
+
 type Q = Record<string, string | string[] | undefined>;
-const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
+// Go's r.FormValue: the first value of a repeated parameter.
+const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 const many = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-const bool = (v: string | string[] | undefined): boolean => {
-  const s = one(v);
-  return s !== undefined && s !== '' && s !== '0' && s.toLowerCase() !== 'false';
-};
 
 function authOf(req: FastifyRequest) {
   const h = req.headers['x-registry-auth'];
@@ -61,12 +59,12 @@ export default async function imageRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/images/json', async (req) => {
     const q = req.query as Q;
-    const filters = parseFilters(one(q.filters));
-    return images.list({ all: bool(q.all), filters }).map((i) => toDockerImageSummary(i));
+    const filters = qp.filters(q);
+    return images.list({ all: qp.bool(q, 'all'), filters }).map((i) => toDockerImageSummary(i));
   });
 
   app.post('/images/prune', async (req) => {
-    const filters = parseFilters(one((req.query as Q).filters));
+    const filters = qp.filters(req.query as Q);
     const r = images.prune(filters, filters.until?.[0] ? parseUntil(filters.until[0]) : null);
     return { ImagesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed };
   });
@@ -78,7 +76,7 @@ export default async function imageRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.post('/images/load', async (req, reply) => {
-    const quiet = bool((req.query as Q).quiet);
+    const quiet = qp.bool(req.query as Q, 'quiet');
     return streamProgress(reply, async (w) => {
       const lines = await images.loadArchive(req.raw, quiet ? undefined : (e) => w.write(e));
       for (const l of lines) w.raw({ stream: l + '\n' });
@@ -120,7 +118,7 @@ export default async function imageRoutes(app: FastifyInstance): Promise<void> {
   app.delete('/images/*', async (req) => {
     const name = (req.params as { '*': string })['*'];
     const q = req.query as Q;
-    return images.remove(name, { force: bool(q.force), noprune: bool(q.noprune) });
+    return images.remove(name, { force: qp.bool(q, 'force'), noprune: qp.bool(q, 'noprune') });
   });
 
   app.get('/distribution/*', async (req) => {

@@ -11,7 +11,8 @@
 import type { FastifyInstance } from 'fastify';
 import { invalidParameter, notImplemented } from '../../errors/index.js';
 import type { NetworkController } from '../../netctl/index.js';
-import { parseFilters } from '../translate/events.js';
+import * as qp from '../translate/query.js';
+import * as B from '../translate/body.js';
 import {
   fromDockerConnect,
   fromDockerDisconnect,
@@ -38,8 +39,8 @@ export default async function networkRoutes(app: FastifyInstance, opts: NetworkR
   const { networks, events, containers } = opts;
   const publish = (action: string, id: string, name: string, type: string) => events?.publish('network', action, id, { name, type });
 
-  app.get<{ Querystring: { filters?: string } }>('/networks', async (req) => {
-    const f = fromDockerNetworkFilters(parseFilters(req.query.filters));
+  app.get<{ Querystring: qp.RawQuery & object }>('/networks', async (req) => {
+    const f = fromDockerNetworkFilters(qp.filters(req.query));
     if (!f) return [];
     return networks.list(f).map((n) => toDockerNetwork(n, false));
   });
@@ -47,7 +48,7 @@ export default async function networkRoutes(app: FastifyInstance, opts: NetworkR
   app.get<{ Params: { id: string } }>('/networks/:id', async (req) => toDockerNetwork(networks.inspect(req.params.id), true));
 
   app.post('/networks/create', async (req, reply) => {
-    const n = await networks.create(fromDockerNetworkCreate(req.body));
+    const n = await networks.create(fromDockerNetworkCreate(B.decodeBody(req.body, B.NetworkCreate)));
     publish('create', n.id, n.name, n.driver);
     return reply.code(201).send({ Id: n.id, Warning: '' });
   });
@@ -61,7 +62,7 @@ export default async function networkRoutes(app: FastifyInstance, opts: NetworkR
 
   app.post<{ Params: { id: string } }>('/networks/:id/connect', async (req, reply) => {
     const n = networks.inspect(req.params.id);
-    const c = fromDockerConnect(req.body);
+    const c = fromDockerConnect(B.decodeBody(req.body, B.NetworkConnect));
     if (!containers) throw notImplemented('network connect is not available');
     await containers.connect(c.container, n.id, c.ipv4 ? { aliases: c.aliases, ipv4: c.ipv4 } : { aliases: c.aliases });
     return reply.code(200).send();
@@ -69,14 +70,14 @@ export default async function networkRoutes(app: FastifyInstance, opts: NetworkR
 
   app.post<{ Params: { id: string } }>('/networks/:id/disconnect', async (req, reply) => {
     const n = networks.inspect(req.params.id);
-    const d = fromDockerDisconnect(req.body);
+    const d = fromDockerDisconnect(B.decodeBody(req.body, B.NetworkDisconnect));
     if (!containers) throw notImplemented('network disconnect is not available');
     await containers.disconnect(d.container, n.id, d.force);
     return reply.code(200).send();
   });
 
-  app.post<{ Querystring: { filters?: string } }>('/networks/prune', async (req) => {
-    const f = parseFilters(req.query.filters);
+  app.post<{ Querystring: qp.RawQuery & object }>('/networks/prune', async (req) => {
+    const f = qp.filters(req.query);
     for (const k of Object.keys(f)) if (k !== 'label' && k !== 'until') throw invalidParameter(`invalid filter '${k}'`);
     const before = new Map(networks.list().map((n) => [n.name, n]));
     const until = f.until?.[0] !== undefined ? parseUntil(f.until[0]) : undefined;

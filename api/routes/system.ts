@@ -3,11 +3,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import os from 'node:os';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
 import { commonHeaders } from '../server.js';
-import { toDockerEvent, parseFilters, eventMatcher, parseTimestamp } from '../translate/events.js';
+import { toDockerEvent, eventMatcher, parseTimestamp } from '../translate/events.js';
+import * as qp from '../translate/query.js';
 import type { DaemonEvent } from '../../daemon/events.js';
 import type { ContainerService } from '../../daemon/containers/service.js';
 import { dirSize, type VolumeService } from '../../daemon/volumes.js';
-import { toDockerListEntry } from '../translate/container.js';
+import { toDockerListEntry, RUNTIMES, DEFAULT_RUNTIME } from '../translate/container.js';
 
 export const TSD_VERSION = '0.1.0';
 
@@ -95,8 +96,8 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: TSD_VERSION,
-      Runtimes: { tsd: { path: 'tsd-init' } },
-      DefaultRuntime: 'tsd',
+      Runtimes: Object.fromEntries(RUNTIMES.map((r) => [r, { path: 'tsd-init' }])),
+      DefaultRuntime: DEFAULT_RUNTIME,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true,
       Isolation: '',
@@ -125,10 +126,10 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
     return df;
   });
 
-  app.get<{ Querystring: { since?: string; until?: string; filters?: string } }>('/events', async (req, reply) => {
-    const since = parseTimestamp(req.query.since, 'since');
-    const until = parseTimestamp(req.query.until, 'until');
-    const match = eventMatcher(parseFilters(req.query.filters));
+  app.get<{ Querystring: qp.RawQuery & object }>('/events', async (req, reply) => {
+    const since = parseTimestamp(qp.str(req.query, 'since'), 'since');
+    const until = parseTimestamp(qp.str(req.query, 'until'), 'until');
+    const match = eventMatcher(qp.filters(req.query));
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { ...commonHeaders, 'Content-Type': 'application/json' });

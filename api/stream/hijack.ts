@@ -31,7 +31,8 @@ export type OutputStream = 'stdout' | 'stderr';
 
 /** What the daemon writes process output to; also the shape StdioHub's clients have. */
 export interface HijackedConnection {
-  readonly tty: boolean;
+  /** Output is framed unless tty; exec start sets it from its request body once that is read. */
+  tty: boolean;
   /** The parsed JSON request body ({} when empty); rejects on malformed JSON or a cut-off body. */
   readonly body: Promise<unknown>;
   /** Bytes the client sent after the body. Ends on the client's FIN (half-close) or disconnect. */
@@ -208,7 +209,7 @@ class SocketConnection implements HijackedConnection {
   /** `stdinSource`: where stdin bytes come from after the body: the socket itself, or a request stream. */
   constructor(
     private readonly socket: Duplex,
-    readonly tty: boolean,
+    public tty: boolean,
     body: Promise<{ body: unknown; rest: Buffer; ended: boolean }>,
     private readonly stdinSource: Readable | null = null,
   ) {

@@ -97,6 +97,23 @@ export function validateName(name: string): string {
   return name.replace(/^\//, '');
 }
 
+/** Runtime names tsd answers to: its own, and `runc`, the name clients send by default (both are tsd's runtime). */
+export const RUNTIMES = ['tsd', 'runc'] as const;
+export const DEFAULT_RUNTIME = 'tsd';
+
+/** HostConfig.Runtime: echoed as asked; "" is the default runtime; others get dockerd's 400. */
+function runtimeName(r: string): string {
+  if (r === '') return DEFAULT_RUNTIME;
+  if (!(RUNTIMES as readonly string[]).includes(r)) throw invalidParameter(`Unknown runtime specified ${r}`);
+  return r;
+}
+
+/** HostConfig.Isolation: linux knows only "default" (and "", echoed as given), as dockerd's verifyPlatformContainerSettings. */
+function isolation(v: string): string {
+  if (v !== '' && v.toLowerCase() !== 'default') throw invalidParameter(`Invalid isolation: ${JSON.stringify(v)} - linux only supports 'default'`);
+  return v;
+}
+
 export function parseHostConfig(raw: unknown): HostConfig {
   const h = isObj(raw) ? raw : {};
   const autoRemove = bool(h.AutoRemove, 'HostConfig.AutoRemove');
@@ -171,8 +188,8 @@ export function parseHostConfig(raw: unknown): HostConfig {
     UTSMode: str(h.UTSMode, 'HostConfig.UTSMode'),
     UsernsMode: str(h.UsernsMode, 'HostConfig.UsernsMode'),
     ShmSize: shm || 64 * 1024 * 1024,
-    Runtime: str(h.Runtime, 'HostConfig.Runtime') || 'tsd',
-    Isolation: '',
+    Runtime: runtimeName(str(h.Runtime, 'HostConfig.Runtime')),
+    Isolation: isolation(str(h.Isolation, 'HostConfig.Isolation')),
     Tmpfs: tmpfs,
     Mounts: parseMounts(h.Mounts),
     CpuShares: num(h.CpuShares, 'HostConfig.CpuShares'),
@@ -306,20 +323,60 @@ export function dockerPorts(c: Container): Array<Record<string, unknown>> {
   return out;
 }
 
-function networksOut(c: Container): Record<string, unknown> {
+/** How inspect and list render endpoints: the client's API version and a network name → ID lookup. */
+export interface NetworkView {
+  apiVersion?: string | null;
+  networkId?: (name: string) => string | undefined;
+}
+
+const BUILTIN_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
+const dedup = (xs: string[]): string[] => [...new Set(xs.filter(Boolean))];
+const apiBefore = (v: string | null | undefined, min: string): boolean => {
+  if (!v) return false;
+  const [a, b] = v.split('.').map(Number) as [number, number];
+  const [c, d] = min.split('.').map(Number) as [number, number];
+  return a < c || (a === c && b < d);
+};
+
+/**
+ * The networks a container is (or, not running, will be) attached to, as moby's
+ * NetworkSettings.Networks: a created or stopped container lists every network of
+ * its NetworkMode and EndpointsConfig with its aliases and IPAM config and empty
+ * addresses (compose decides from that whether to connect). Aliases are the
+ * user's; before API 1.45 moby adds the short id and hostname on user-defined
+ * networks. DNSNames (1.44): name, aliases, short id, hostname.
+ */
+function networksOut(c: Container, view: NetworkView = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const live = isUp(c.state);
-  for (const [name, e] of Object.entries(c.runtime.networks)) {
+  const cfg = c.runtime.endpointsConfig ?? {};
+  const mode = c.hostConfig.NetworkMode || 'default';
+  let names: string[];
+  if (live) names = Object.keys(c.runtime.networks);
+  else if (mode.startsWith('container:')) names = [];
+  else {
+    const primary = mode === 'default' ? 'bridge' : mode;
+    names = dedup([primary, ...Object.keys(cfg).map((n) => (n === 'default' ? 'bridge' : n))]);
+  }
+  const shortId = c.id.slice(0, 12);
+  for (const name of names) {
+    const e = live ? c.runtime.networks[name] : undefined;
+    const ec = cfg[name] ?? (name === 'bridge' ? cfg.default : undefined);
+    const userDefined = !BUILTIN_NETWORKS.has(name);
+    let aliases: string[] | null = ec?.Aliases?.length ? [...ec.Aliases] : null;
+    if (userDefined && apiBefore(view.apiVersion, '1.45')) aliases = dedup([...(aliases ?? []), shortId, c.config.Hostname ?? '']);
+    const networkId = e?.NetworkID || c.runtime.networks[name]?.NetworkID || view.networkId?.(name) || '';
     out[name] = {
-      IPAMConfig: e.IPAMConfig ?? null, Links: null, Aliases: e.Aliases ?? null, MacAddress: live ? e.MacAddress : '', NetworkID: e.NetworkID,
-      EndpointID: live ? e.EndpointID : '', Gateway: live ? e.Gateway : '', IPAddress: live ? e.IPAddress : '', IPPrefixLen: live ? e.IPPrefixLen : 0,
-      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: e.DNSNames ?? null,
+      IPAMConfig: ec?.IPAMConfig ?? e?.IPAMConfig ?? null, Links: null, Aliases: aliases, MacAddress: e?.MacAddress ?? '', NetworkID: networkId,
+      EndpointID: e?.EndpointID ?? '', Gateway: e?.Gateway ?? '', IPAddress: e?.IPAddress ?? '', IPPrefixLen: e?.IPPrefixLen ?? 0,
+      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null,
+      DNSNames: e && userDefined ? dedup([c.name, ...(ec?.Aliases ?? []), shortId, c.config.Hostname ?? '']) : null,
     };
   }
   return out;
 }
 
-export function toDockerListEntry(c: Container, opts: { size?: { rw: number; rootFs: number } } = {}): Record<string, unknown> {
+export function toDockerListEntry(c: Container, opts: { size?: { rw: number; rootFs: number } } & NetworkView = {}): Record<string, unknown> {
   const e: Record<string, unknown> = {
     Id: c.id,
     Names: [`/${c.name}`],
@@ -332,7 +389,7 @@ export function toDockerListEntry(c: Container, opts: { size?: { rw: number; roo
     State: c.state,
     Status: statusString(c),
     HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
-    NetworkSettings: { Networks: networksOut(c) },
+    NetworkSettings: { Networks: networksOut(c, opts) },
     Mounts: c.runtime.mounts.map((m) => ({ ...m })),
   };
   if (opts.size) {
@@ -342,7 +399,7 @@ export function toDockerListEntry(c: Container, opts: { size?: { rw: number; roo
   return e;
 }
 
-export function toDockerInspect(c: Container, extra: { graphDriver: Record<string, string>; execIds: string[]; size?: { rw: number; rootFs: number } }): Record<string, unknown> {
+export function toDockerInspect(c: Container, extra: { graphDriver: Record<string, string>; execIds: string[]; size?: { rw: number; rootFs: number } } & NetworkView): Record<string, unknown> {
   const running = isUp(c.state);
   const health = c.runtime.health;
   const state: Record<string, unknown> = {
@@ -400,7 +457,7 @@ export function toDockerInspect(c: Container, extra: { graphDriver: Record<strin
       IPPrefixLen: running ? (c.runtime.networks.bridge?.IPPrefixLen ?? 0) : 0,
       IPv6Gateway: '',
       MacAddress: running ? (c.runtime.networks.bridge?.MacAddress ?? '') : '',
-      Networks: networksOut(c),
+      Networks: networksOut(c, extra),
     },
   };
   if (extra.size) {

@@ -1,6 +1,7 @@
 // Internal events <-> Docker's event JSON and filters.
 import type { DaemonEvent } from '../../daemon/events.js';
 import { invalidParameter } from '../../errors/index.js';
+import { parseFiltersJson } from './query.js';
 
 export function toDockerEvent(e: DaemonEvent): Record<string, unknown> {
   const time = Number(e.timeNano / 1_000_000_000n);
@@ -19,23 +20,9 @@ export function toDockerEvent(e: DaemonEvent): Record<string, unknown> {
   return out;
 }
 
-/** Docker's filters query: JSON map of sets ({"type":{"container":true}}) or the old map of lists. */
-export function parseFilters(raw: string | undefined): Record<string, string[]> {
-  if (!raw) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (e) {
-    throw invalidParameter(`invalid filter: ${(e as Error).message}`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidParameter('invalid filter: not a JSON object');
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    if (Array.isArray(v)) out[k] = v.map(String);
-    else if (v && typeof v === 'object') out[k] = Object.entries(v as Record<string, unknown>).filter(([, b]) => b).map(([s]) => s);
-    else throw invalidParameter(`invalid filter '${k}'`);
-  }
-  return out;
+/** Docker's filters query: see query.ts (map of sets or the legacy map of lists). */
+export function parseFilters(raw: string | string[] | undefined): Record<string, string[]> {
+  return parseFiltersJson(Array.isArray(raw) ? raw[0] : raw);
 }
 
 const EVENT_FILTERS = new Set(['container', 'event', 'image', 'label', 'network', 'type', 'volume', 'daemon', 'plugin', 'node', 'service', 'secret', 'config', 'scope']);

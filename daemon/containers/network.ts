@@ -101,7 +101,9 @@ export async function connect(ctx: ConnectContext, c: Container, networkId: stri
   if (c.hostConfig.NetworkMode === 'host' || c.hostConfig.NetworkMode === 'none' || c.hostConfig.NetworkMode.startsWith('container:')) {
     throw invalidParameter(`container cannot be disconnected from host network or connected to host network`);
   }
-  if (c.runtime.networks[n.name] || c.runtime.endpointsConfig[n.name]) throw conflict(`endpoint with name ${c.name} already exists in network ${n.name}`);
+  if (c.runtime.networks[n.name]) throw conflict(`endpoint with name ${c.name} already exists in network ${n.name}`);
+  // Not running and already configured for this network: moby keeps the first config ("avoid duplicate config").
+  if (c.runtime.endpointsConfig[n.name] && !ctx.live.has(c.id)) return;
   const ipam = cfg.ipv4 ? { IPv4Address: cfg.ipv4 } : null;
   updateRuntime(ctx, c, { endpointsConfig: { ...c.runtime.endpointsConfig, [n.name]: { Aliases: cfg.aliases, IPAMConfig: ipam } } });
   if (ctx.live.has(c.id)) {
