@@ -113,7 +113,8 @@ export default async function execRoutes(app: FastifyInstance): Promise<void> {
     return {
       CanRemove: false,
       ContainerID: s.containerId,
-      DetachKeys: s.config.DetachKeys ?? '',
+      // moby keeps the parsed key bytes ([]byte): JSON shows them base64-encoded
+      DetachKeys: s.config.DetachKeys ? parseDetachKeys(s.config.DetachKeys, 'exec').toString('base64') : '',
       ExitCode: s.exitCode,
       ID: s.id,
       OpenStderr: !!s.config.AttachStderr,
