@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
-import { startDaemon, projectRoot, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, projectRoot, distRoot, type TestDaemon } from '../helpers/daemon.js';
 import { privilegedReason } from '../helpers/privileged.js';
 import { busyboxSaveTar } from '../fixtures/images.js';
 import { startRegistry, registryAvailable, type TestRegistry } from '../fixtures/registry.js';
@@ -16,6 +16,7 @@ import { startRegistry, registryAvailable, type TestRegistry } from '../fixtures
 interface Teardownable { teardown(fn: () => unknown): void }
 
 export const clientFixtures = path.join(projectRoot, 'test', 'clients', 'fixtures');
+export const distDir = distRoot;
 
 export interface Engine {
   /** 'tsd' or 'dockerd' (the compare engine) */
