@@ -17,7 +17,7 @@ import { upgradeSocket, hijackContentType, parseDetachKeys, DetachFilter } from 
 import { frame } from '../stream/mux.js';
 import { apiVersionOf, commonHeaders } from '../server.js';
 import { stripVersion } from '../version.js';
-import { invalidParameter } from '../../errors/index.js';
+import { conflict, invalidParameter } from '../../errors/index.js';
 import { parseTimestampParam, formatRfc3339Nano } from '../../daemon/logs/index.js';
 import { archiveRoutes } from './archive.js';
 import * as qp from '../translate/query.js';
@@ -42,6 +42,8 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const name = qname ? validateName(qname) : undefined;
     const create = fromDockerCreate(B.decodeBody(req.body, B.ContainerCreate));
     const { resources, warnings } = translateDockerResources(create.hostConfig, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy' });
+    // dockerd's adaptContainerSettings: a memory limit without a swap limit gets swap = 2 × memory, and inspect says so.
+    if (create.hostConfig.Memory > 0 && !create.hostConfig.MemorySwap && resources.memorySwap) create.hostConfig.MemorySwap = resources.memorySwap;
     const r = await containers.create({ name, config: create.config, hostConfig: create.hostConfig, endpointsConfig: create.endpointsConfig, resources });
     return reply.code(201).send({ Id: r.id, Warnings: [...warnings, ...r.warnings] });
   });
@@ -166,9 +168,15 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const c = containers.get(req.params.id);
     const { resources, warnings } = translateDockerResources(body, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy', update: true });
     const rp = body.RestartPolicy ? validateRestartPolicy(body.RestartPolicy, false) : undefined;
+    // moby's UpdateContainer: 0 and "" mean unchanged (the CLI sends every field, unset ones as 0); PidsLimit null too.
     const fields: Record<string, unknown> = {};
-    for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight']) {
-      if (body[k] !== undefined) fields[k] = body[k];
+    for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight']) {
+      const v = body[k];
+      if (v !== undefined && v !== null && v !== 0 && v !== '') fields[k] = v;
+    }
+    const curSwap = Number(c.hostConfig.MemorySwap ?? 0);
+    if (typeof fields.Memory === 'number' && fields.Memory > curSwap && fields.MemorySwap === undefined) {
+      throw conflict(`Cannot update container ${c.id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
     }
     const more = await containers.update(c.id, resources, rp, fields);
     return { Warnings: [...warnings, ...more] };

@@ -114,6 +114,23 @@ function isolation(v: string): string {
   return v;
 }
 
+/**
+ * Fields tsd used to accept and silently ignore; until they work they are
+ * refused with a clear 400 rather than dropped (issue #10 item 10).
+ */
+function refuseUnsupported(h: Record<string, unknown>, log: Record<string, unknown>): void {
+  if (isObj(h.Sysctls) && Object.keys(h.Sysctls).length) {
+    throw invalidParameter(`HostConfig.Sysctls is not supported by tsd yet (${Object.keys(h.Sysctls).join(', ')}): the container would run without them`);
+  }
+  for (const k of ['MaskedPaths', 'ReadonlyPaths'] as const) {
+    if (Array.isArray(h[k])) throw invalidParameter(`HostConfig.${k} is not supported by tsd yet (--security-opt systempaths=unconfined): the default masked and read-only paths always apply`);
+  }
+  const cfg = isObj(log.Config) ? log.Config : {};
+  if (typeof cfg.compress === 'string' && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(cfg.compress)) {
+    throw invalidParameter("log opt 'compress' is not supported by tsd yet: rotated json-file logs are kept uncompressed");
+  }
+}
+
 export function parseHostConfig(raw: unknown): HostConfig {
   const h = isObj(raw) ? raw : {};
   const autoRemove = bool(h.AutoRemove, 'HostConfig.AutoRemove');
@@ -157,6 +174,9 @@ export function parseHostConfig(raw: unknown): HostConfig {
       throw invalidParameter(`invalid --security-opt 2: "${o}"`);
     }
   }
+  refuseUnsupported(h, log);
+  const oomScoreAdj = num(h.OomScoreAdj, 'HostConfig.OomScoreAdj');
+  if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw invalidParameter(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   return {
     ...(h as object),
     Binds: binds,
@@ -179,7 +199,7 @@ export function parseHostConfig(raw: unknown): HostConfig {
     IpcMode: str(h.IpcMode, 'HostConfig.IpcMode') || 'private',
     Cgroup: str(h.Cgroup, 'HostConfig.Cgroup'),
     Links: strList(h.Links, 'HostConfig.Links'),
-    OomScoreAdj: num(h.OomScoreAdj, 'HostConfig.OomScoreAdj'),
+    OomScoreAdj: oomScoreAdj,
     PidMode: str(h.PidMode, 'HostConfig.PidMode'),
     Privileged: bool(h.Privileged, 'HostConfig.Privileged'),
     PublishAllPorts: bool(h.PublishAllPorts, 'HostConfig.PublishAllPorts'),

@@ -34,7 +34,7 @@ t.test('dockerode', clientOpts(), async (t) => {
         const stream = await c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
         const out = sink(), err = sink();
         c.modem.demuxStream(stream, out.stream, err.stream);
-        const waiting = c.wait();
+        const waiting = c.wait({ condition: 'next-exit' });
         await c.start();
         stream.write('ping\n');
         stream.end();

@@ -101,3 +101,14 @@ t.test('swarm endpoints answer 503 as a non-swarm dockerd', async (t) => {
   t.equal(info.Swarm.LocalNodeState, 'inactive');
   t.ok(info.Runtimes.runc && info.Runtimes.tsd, 'runc and tsd listed');
 });
+
+t.test('fields that would be ignored are refused with a clear 400', async (t) => {
+  const hc = (h: object) => fromDockerCreate({ Image: 'busybox', HostConfig: h }).hostConfig;
+  t.throws(() => hc({ Sysctls: { 'net.ipv4.ip_forward': '1' } }), /Sysctls is not supported by tsd yet/);
+  t.equal(hc({ Sysctls: {} }).Sysctls, undefined === undefined ? hc({ Sysctls: {} }).Sysctls : null, 'an empty map is fine');
+  t.throws(() => hc({ MaskedPaths: [] }), /MaskedPaths is not supported/);
+  t.throws(() => hc({ ReadonlyPaths: ['/proc/sys'] }), /ReadonlyPaths is not supported/);
+  t.throws(() => hc({ LogConfig: { Type: 'json-file', Config: { compress: 'true', 'max-file': '2', 'max-size': '1m' } } }), /'compress' is not supported/);
+  t.throws(() => hc({ OomScoreAdj: 1001 }), /range for oom score adj is \[-1000, 1000\]/);
+  t.equal(hc({ OomScoreAdj: -998 }).OomScoreAdj, -998);
+});
