@@ -1,8 +1,9 @@
 // buildServer(deps): the Fastify app that speaks the Docker Engine API. It never
 // listens by itself: daemon/main.ts listens on the unix socket (or systemd's fd).
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import { registerErrorHandlers } from './errors.js';
+import { runUpgrade, withRequestContext } from './request-context.js';
 import { stripVersion, API_VERSION } from './version.js';
 import { HijackRouter } from './stream/hijack-router.js';
 import { invalidParameter } from '../errors/index.js';
@@ -36,6 +37,17 @@ export async function buildServer(deps: ApiDeps, opts: { logger?: FastifyServerO
     forceCloseConnections: false,
     return503OnClosing: false,
     keepAliveTimeout: 60_000,
+    // each request runs in its own async context: an error nobody handled fails that request, not the daemon
+    serverFactory: (handler, options) => {
+      // fastify's own HTTP/1 server (its options already defaulted), with the request listener wrapped
+      const o = options as { http?: http.ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+      const server = http.createServer(o.http ?? {}, withRequestContext(handler));
+      server.keepAliveTimeout = o.keepAliveTimeout;
+      server.requestTimeout = o.requestTimeout;
+      server.setTimeout(o.connectionTimeout);
+      if (o.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+      return server;
+    },
     rewriteUrl(req) {
       const v = stripVersion(req.url ?? '/');
       const r = req as VersionedReq;
@@ -69,7 +81,7 @@ export async function buildServer(deps: ApiDeps, opts: { logger?: FastifyServerO
   });
 
   registerErrorHandlers(app);
-  app.server.on('upgrade', (req, socket, head) => app.hijack.dispatch(req, socket, head));
+  app.server.on('upgrade', (req, socket, head) => runUpgrade(req, socket, () => app.hijack.dispatch(req, socket, head)));
 
   await app.register(systemRoutes);
   await app.register(swarmRoutes);

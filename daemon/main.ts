@@ -8,6 +8,8 @@ import pino from 'pino';
 import { parseConfig, USAGE } from './config.js';
 import { createDaemon } from './daemon.js';
 import { buildServer } from '../api/server.js';
+import { owningRequest } from '../api/request-context.js';
+import { installLastResort } from './last-resort.js';
 import { tryLockFile, sdNotify } from '../sys/index.js';
 
 function fail(msg: string): never {
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     return;
   }
   const log = pino({ level: cfg.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  installLastResort(log, owningRequest);
   if (process.getuid?.() !== 0) log.warn('tsd is not running as root: containers cannot be started');
 
   fs.mkdirSync(cfg.dataRoot, { recursive: true, mode: 0o711 });
