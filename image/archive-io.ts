@@ -3,7 +3,7 @@
 // as a one-layer image).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import stream, { type Readable } from 'node:stream';
 import { invalidParameter } from '../errors/index.js';
 import { parseReference, withDefaultTag, familiarString, familiarName, fullName, type Reference } from './reference.js';
 import { HashStream, chainIds, hexOf, sha256 } from './digest.js';
@@ -134,14 +134,19 @@ async function loadImage(ctx: ImageContext, configBytes: Buffer, layerStreams: A
   try {
     for (let i = 0; i < diffIds.length; i++) {
       if (ctx.layers.has(chains[i]!)) continue;
-      let src = layerStreams[i]!();
+      const file = layerStreams[i]!();
+      let src: Readable = file;
       if (blobDigests) {
         const h = new HashStream(blobDigests[i]);
-        src.on('error', (e) => h.destroy(e));
-        src = src.pipe(h);
+        stream.pipeline(file, h, () => { /* a failure reaches the stage through h */ });
+        src = h;
       }
-      const dec = await sniffDecompress(src);
-      staged[i] = await ctx.layers.stage(dec, diffIds[i], (n, total) => progress?.({ status: 'Loading layer', id: short(diffIds[i]!), current: n, total }));
+      try {
+        const dec = await sniffDecompress(src);
+        staged[i] = await ctx.layers.stage(dec, diffIds[i], (n, total) => progress?.({ status: 'Loading layer', id: short(diffIds[i]!), current: n, total }));
+      } finally {
+        file.destroy(); // closes the fd whatever failed
+      }
     }
     commitLayers(ctx, diffIds, staged, diffIds.map(() => null));
   } catch (e) {

@@ -55,5 +55,8 @@ export async function sniffDecompress(input: Readable): Promise<Readable> {
   input.unshift(first);
   input.pipe(d);
   input.on('error', (e) => d.destroy(e));
+  // The input stays the caller's: a request body is left for Node to drain after the
+  // response (so the client reads its error), a file is closed by whoever opened it.
+  d.on('close', () => { if (!input.readableEnded) input.unpipe(d); });
   return d;
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import stream, { Transform, type Readable } from 'node:stream';
 import { notFound } from '../errors/index.js';
 import { parseReference, referenceString, familiarString, familiarName, fullName, type Reference } from './reference.js';
 import { HashStream, sha256 } from './digest.js';
@@ -93,7 +93,8 @@ async function pushOne(ctx: ImageContext, c: RegistryClient, ref: Reference, ima
     try {
       const gz = path.join(tmp, 'layer.tar.gz');
       const hs = new HashStream();
-      await pipeline(fs.createReadStream(ctx.layers.tarPath(l.chainId)), zlib.createGzip({ level: 6 }), hs, fs.createWriteStream(gz));
+      // the layer as recorded: exactly its size and diff ID, or the push fails (never a changed file under the old digest)
+      await pipeline(fs.createReadStream(ctx.layers.tarPath(l.chainId)), new HashStream(l.diffId, l.size), zlib.createGzip({ level: 6 }), hs, fs.createWriteStream(gz));
       const digest = hs.digest;
       const size = hs.size;
       if (!l.blobDigest) ctx.layerRows.setBlobDigest(l.chainId, digest);
@@ -101,13 +102,17 @@ async function pushOne(ctx: ImageContext, c: RegistryClient, ref: Reference, ima
         progress({ status: 'Layer already exists', id });
       } else {
         let sent = 0;
+        // progress counted as undici reads (a 'data' listener on the file would start it flowing before undici listens)
         await uploadBlob(c, ref, digest, size, scope, () => {
-          const rs = fs.createReadStream(gz);
-          rs.on('data', (b) => {
-            sent += b.length;
-            progress({ status: 'Pushing', id, current: sent, total: size });
+          const counted = new Transform({
+            transform(b: Buffer, _enc, cb) {
+              sent += b.length;
+              progress({ status: 'Pushing', id, current: sent, total: size });
+              cb(null, b);
+            },
           });
-          return rs;
+          stream.pipeline(fs.createReadStream(gz), counted, () => { /* a failure reaches undici through `counted` */ });
+          return counted;
         });
         progress({ status: 'Pushed', id });
       }

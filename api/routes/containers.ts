@@ -332,10 +332,11 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
       const out = startStream(reply, { contentType: 'application/x-tar' });
       const tar = images.exportRootfs!(root);
       await new Promise<void>((resolve, reject) => {
-        tar.on('data', (d: Buffer) => out.write(d));
+        // backpressure: a slow client pauses the walk instead of the rootfs piling up in memory
+        tar.on('data', (d: Buffer) => { if (!out.write(d)) { tar.pause(); out.onDrain(() => tar.resume()); } });
         tar.on('end', () => resolve());
         tar.on('error', reject);
-        out.onClose(() => resolve());
+        out.onClose(() => { (tar as { destroy?: () => void }).destroy?.(); resolve(); });
       });
       out.end();
       app.deps.events.publish('container', 'export', c.id, containers.eventAttrs(c), c.config.Image);

@@ -234,6 +234,7 @@ class SocketConnection implements HijackedConnection {
     if (rest.length > 0) this.stdin.write(rest);
     if (ended || s.readableEnded || s.destroyed) { this.stdin.end(); return; }
     s.on('data', (d: Buffer) => {
+      if (this.stdin.writableEnded) return; // closed under us: a write now would be an 'error' nobody listens to
       if (!this.stdin.write(d)) {
         s.pause();
         this.stdin.once('drain', () => s.resume());
