@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import type { NetworkRecord } from '../store/networks.js';
 import type { NetCtx } from './context.js';
-import { planBridgeRules } from './iptables.js';
+import { planBridgeRules, planPortChains, type RulePlan } from './iptables.js';
 import { macFromIp, parseCidr } from './ipam.js';
 import { planBridge } from './links.js';
 
@@ -15,7 +15,12 @@ export const MASQ_OPT = 'com.docker.network.bridge.enable_ip_masquerade';
 export const mtuOf = (n: NetworkRecord): number | undefined => (n.options[MTU_OPT] && n.options[MTU_OPT] !== '1500' ? Number(n.options[MTU_OPT]) : undefined);
 export const masqueradeOf = (n: NetworkRecord): boolean => n.options[MASQ_OPT] !== 'false';
 
-const rulesOf = (n: NetworkRecord) => planBridgeRules({ ...n, masquerade: masqueradeOf(n) });
+/** The bridge's own rules and its (empty) published-port chains: installed and removed together. */
+const rulesOf = (n: NetworkRecord): RulePlan => {
+  const a = planBridgeRules({ ...n, masquerade: masqueradeOf(n) });
+  const b = planPortChains(n);
+  return { chains: [...a.chains, ...b.chains], jumps: [...a.jumps, ...b.jumps] };
+};
 
 export function enableForwarding(ctx: NetCtx): void {
   if (ctx.enableForwarding) return ctx.enableForwarding();

@@ -13,7 +13,7 @@ import { Endpoints } from './endpoints.js';
 import { writeEtcFiles } from './etc-hosts.js';
 import { createIptablesFirewaller, type Firewaller } from './firewall.js';
 import { parseCidr } from './ipam.js';
-import { createIpExecutor, type IpExecutor } from './links.js';
+import { createNetlinkExecutor, type IpExecutor } from './links.js';
 import { KeyedMutex, RwLock } from './locks.js';
 import { removeNetnsDir, removeNetnsFile } from './netns.js';
 import { createNetwork, ensurePredefined, findNetwork, listNetworks, removeNetwork, toNetwork } from './networks.js';
@@ -48,7 +48,7 @@ export class BridgeNetworkController implements NetworkController {
       opts,
       store: createNetworkStore(opts.db),
       sys: deps.sys ?? new LinuxSyscalls(),
-      ip: deps.ip ?? createIpExecutor(),
+      ip: deps.ip ?? createNetlinkExecutor(),
       fw: deps.firewall ?? createIptablesFirewaller(),
       log: opts.log ?? nullLog,
       netnsDir: path.join(opts.execRoot, 'netns'),

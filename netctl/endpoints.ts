@@ -9,6 +9,7 @@ import { mtuOf, type BridgeHealer } from './bridge.js';
 import { newId, safeReaddir, type NetCtx } from './context.js';
 import { refreshHosts } from './etc-hosts.js';
 import { allocateIp, checkRequestedIp, macFromIp, parseCidr } from './ipam.js';
+import { portRules } from './iptables.js';
 import { hostVethName, planVeth } from './links.js';
 import { ensureNetnsDir, isBoundNetns, removeNetnsFile } from './netns.js';
 import { findNetwork, toEndpoint } from './networks.js';
@@ -117,6 +118,9 @@ export class Endpoints {
       }
       await ctx.ip.host(plan.host);
       for (const b of req.ports ?? []) proxies.push(await startPortProxy(b, r.ip));
+      // The kernel serves the published ports (DNAT, the client's address kept, hairpin);
+      // the proxies hold the host ports and serve what the kernel cannot route (loopback).
+      if (!n.internal) await ctx.fw.append(portRules(n.bridge, r.ip, proxies.map((p) => p.published)));
     } catch (e) {
       await Promise.all(proxies.map((p) => p.close()));
       if (ctx.existsLink(hostVeth)) await ctx.ip.host([`link del ${hostVeth}`], true).catch(() => undefined);
@@ -150,6 +154,11 @@ export class Endpoints {
       eps = eps.filter((e) => e.networkId === n.id);
     }
     for (const e of eps) await this.closeProxies(`${containerId}/${e.networkId}`);
+    const rules = eps.flatMap((e) => {
+      const n = store.getNetwork(e.networkId);
+      return n && !n.internal ? portRules(n.bridge, e.ip, e.ports) : [];
+    });
+    if (rules.length) await ctx.fw.delete(rules).catch((err) => ctx.log.warn({ err, container: containerId }, 'cannot delete published-port rules'));
     const dels = eps.map((e) => hostVethName(containerId, e.networkId)).filter((v) => ctx.existsLink(v));
     if (dels.length) await ctx.ip.host(dels.map((v) => `link del ${v}`), true);
     store.transaction(() => {
@@ -205,6 +214,10 @@ export class Endpoints {
         }
       }
       this.proxies.set(key, ps);
+      const n = ctx.store.getNetwork(e.networkId);
+      if (n && !n.internal) {
+        await ctx.fw.append(portRules(n.bridge, e.ip, e.ports)).catch((err) => ctx.log.warn({ err, container: e.containerId }, 'cannot re-install published-port rules'));
+      }
     }
   }
 }

@@ -1,11 +1,17 @@
-// Link/address/route work as `ip -batch` scripts (pure plans), run by a thin
-// executor: `ip` on the host, `unshare --net=<file> ip` to create a container's
-// netns (bound at <file>) and configure it in the same process, or
-// `nsenter --net=<file> ip` to configure an existing one. The daemon's own
-// netns never changes.
+// Link/address/route work as plans (pure: lines in `ip -batch` syntax, so a
+// plan reads as the commands it stands for), run by an executor. The default
+// one speaks rtnetlink through sys/ (createNetlinkExecutor: no processes; a new
+// netns is made by the daemon's main thread stepping into it for one synchronous
+// call, see sys/netlink.ts); the `ip` one (createIpExecutor: `ip` on the host,
+// `unshare --net=<file> ip` for a new netns, `nsenter --net=<file> ip` for an
+// existing one) is kept for comparison in bench/.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
+import { LinuxSyscalls, NetlinkError, RtnlSocket, rtnl } from '../sys/index.js';
+
+const libcForNetns = () => (sysCalls ??= new LinuxSyscalls());
+let sysCalls: LinuxSyscalls | undefined;
 
 const run = promisify(execFile);
 
@@ -67,7 +73,9 @@ export function planVeth(e: {
       `link set ${e.ifname} up`,
       ...(e.defaultRoute ? [`route replace default via ${e.gateway} dev ${e.ifname}`] : []),
     ],
-    host: [`link set ${e.hostVeth} master ${e.bridge}`, `link set ${e.hostVeth} up`],
+    // hairpin: a container reaching its own published port has its packet DNATed back out of
+    // the port it came in by (moby sets it too when the kernel, not docker-proxy, does hairpin NAT)
+    host: [`link set ${e.hostVeth} master ${e.bridge}`, `link set ${e.hostVeth} type bridge_slave hairpin on`, `link set ${e.hostVeth} up`],
   };
 }
 
@@ -78,6 +86,118 @@ export interface IpExecutor {
   inNetns(file: string, lines: string[]): Promise<void>;
   /** Create a netns bound at `file` (must exist as an empty file) and run a batch inside it. */
   createNetns(file: string, lines: string[]): Promise<void>;
+}
+
+/** One line of a plan, as the executor understands it (the subset of `ip` syntax the planners write). */
+export type LinkOp =
+  | { op: 'bridge'; name: string; mac: string; mtu?: number }
+  | { op: 'veth'; name: string; mac: string; mtu?: number; peer: string; peerMtu?: number; peerNetns: string }
+  | { op: 'addr'; ip: string; prefixLen: number; dev: string; replace: boolean }
+  | { op: 'up'; dev: string }
+  | { op: 'master'; dev: string; master: string }
+  | { op: 'hairpin'; dev: string }
+  | { op: 'default-route'; gateway: string; dev: string }
+  | { op: 'del'; dev: string };
+
+/** Parses a plan line; anything else is a programming error (the planners are ours). */
+export function parseLinkOp(line: string): LinkOp {
+  const w = line.trim().split(/\s+/);
+  const opt = (k: string, from = 0): string | undefined => {
+    const i = w.indexOf(k, from);
+    return i < 0 ? undefined : w[i + 1];
+  };
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const bad = () => new Error(`not a link plan line: ${line}`);
+  if (w[0] === 'link' && w[1] === 'add' && w.at(-1) === 'bridge' && w[2] === 'name') return { op: 'bridge', name: w[3]!, mac: opt('address')!, mtu: num(opt('mtu')) };
+  if (w[0] === 'link' && w[1] === 'add' && w.includes('veth')) {
+    const p = w.indexOf('peer');
+    if (p < 0 || w[p + 1] !== 'name' || !opt('netns', p)) throw bad();
+    const mtuAt = w.indexOf('mtu');
+    return { op: 'veth', name: w[2]!, mac: opt('address')!, mtu: mtuAt >= 0 && mtuAt < p ? num(w[mtuAt + 1]) : undefined, peer: w[p + 2]!, peerMtu: num(opt('mtu', p)), peerNetns: opt('netns', p)! };
+  }
+  if (w[0] === 'addr' && (w[1] === 'add' || w[1] === 'replace') && w[3] === 'dev') {
+    const [ip, len] = w[2]!.split('/');
+    return { op: 'addr', ip: ip!, prefixLen: Number(len), dev: w[4]!, replace: w[1] === 'replace' };
+  }
+  if (w[0] === 'link' && w[1] === 'set' && w[3] === 'up' && w.length === 4) return { op: 'up', dev: w[2]! };
+  if (w[0] === 'link' && w[1] === 'set' && w[3] === 'master' && w.length === 5) return { op: 'master', dev: w[2]!, master: w[4]! };
+  if (w[0] === 'link' && w[1] === 'set' && w[3] === 'type' && w[4] === 'bridge_slave' && w[5] === 'hairpin' && w[6] === 'on') return { op: 'hairpin', dev: w[2]! };
+  if (w[0] === 'route' && w[1] === 'replace' && w[2] === 'default' && w[3] === 'via' && w[5] === 'dev') return { op: 'default-route', gateway: w[4]!, dev: w[6]! };
+  if (w[0] === 'link' && w[1] === 'del' && w.length === 3) return { op: 'del', dev: w[2]! };
+  throw bad();
+}
+
+/** Runs plan lines over an rtnetlink socket of the namespace they are for. */
+async function runOps(sock: RtnlSocket, lines: string[], force: boolean): Promise<void> {
+  const sys = libcForNetns();
+  let first: unknown;
+  const index = new Map<string, number>();
+  const idx = async (dev: string) => {
+    let i = index.get(dev);
+    if (i === undefined) index.set(dev, (i = await sock.linkIndex(dev)));
+    return i;
+  };
+  for (const line of lines) {
+    const o = parseLinkOp(line);
+    try {
+      switch (o.op) {
+        case 'bridge':
+          await sock.do(rtnl.addBridge(o));
+          break;
+        case 'veth': {
+          const nsFd = sys.open(o.peerNetns, 0o2000000, 0);
+          try {
+            await sock.do(rtnl.addVeth({ name: o.name, mac: o.mac, mtu: o.mtu, peer: o.peer, peerMtu: o.peerMtu, peerNetnsFd: nsFd }));
+          } finally {
+            sys.close(nsFd);
+          }
+          break;
+        }
+        case 'addr':
+          await sock.do(rtnl.addAddr({ index: await idx(o.dev), ip: o.ip, prefixLen: o.prefixLen, replace: o.replace }));
+          break;
+        case 'up':
+          await sock.do(rtnl.setUp(o.dev));
+          break;
+        case 'master':
+          await sock.do(rtnl.setMaster(o.dev, await idx(o.master)));
+          break;
+        case 'hairpin':
+          await sock.do(rtnl.setHairpin(o.dev));
+          break;
+        case 'default-route':
+          await sock.do(rtnl.replaceDefaultRoute({ gateway: o.gateway, index: await idx(o.dev) }));
+          break;
+        case 'del':
+          index.delete(o.dev);
+          await sock.do(rtnl.delLink(o.dev)).catch((e) => {
+            if (!(e instanceof NetlinkError && e.code === 'ENODEV')) throw e; // already gone: done
+          });
+          break;
+      }
+    } catch (e) {
+      if (!force) throw e;
+      first ??= e;
+    }
+  }
+  if (first) throw first;
+}
+
+/** The rtnetlink executor: no processes; each batch gets its own socket (concurrent batches never queue behind each other). */
+export function createNetlinkExecutor(): IpExecutor {
+  const withSock = async (open: () => RtnlSocket, lines: string[], force = false) => {
+    const sock = open();
+    try {
+      await runOps(sock, lines, force);
+    } finally {
+      sock.close();
+    }
+  };
+  return {
+    host: (lines, force = false) => withSock(() => RtnlSocket.host(), lines, force),
+    inNetns: (file, lines) => withSock(() => RtnlSocket.inNetns(file), lines),
+    createNetns: (file, lines) => withSock(() => RtnlSocket.createNetns(file), lines),
+  };
 }
 
 function runWithInput(cmd: string, args: string[], input: string): Promise<void> {

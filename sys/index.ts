@@ -5,3 +5,5 @@ export { FakeSyscalls } from './fake.js';
 export { tryLockFile, sdNotify } from './daemon.js';
 export { seccompLoad, seccompCompile, seccompLoadBpf, seccompResolve, SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE, SCMP_ACT_LOG, SCMP_ACT_NOTIFY, SCMP_ARCH, SCMP_CMP } from './seccomp.js';
 export type { SeccompFilter, SeccompRule, SeccompArg } from './seccomp.js';
+export { RtnlSocket, NetlinkError, ifIndex } from './netlink.js';
+export { rtnl, type Request as RtnlRequest } from './rtnetlink.js';

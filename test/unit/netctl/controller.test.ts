@@ -102,7 +102,7 @@ t.test('attach/detach: IPAM through endpoints, plans, hosts refresh', async (t) 
   t.same(h.ipLog.map((l) => l.where), [`unshare ${h.ctl.netnsPath(C1)}`, 'host'], 'new netns created and configured by one process, then the host end enslaved');
   t.ok(h.ipLog[0]!.lines.includes(`link add eth0 address 02:42:0a:fa:00:02 type veth peer name ${e1.hostVeth} netns /proc/${process.pid}/ns/net`));
   t.ok(h.ipLog[0]!.lines.includes('route replace default via 10.250.0.1 dev eth0'));
-  t.same(h.ipLog[1]!.lines, [`link set ${e1.hostVeth} master tsdu0`, `link set ${e1.hostVeth} up`]);
+  t.same(h.ipLog[1]!.lines, [`link set ${e1.hostVeth} master tsdu0`, `link set ${e1.hostVeth} type bridge_slave hairpin on`, `link set ${e1.hostVeth} up`]);
   t.ok(fs.existsSync(h.ctl.netnsPath(C1)), 'netns file placeholder created');
 
   const e1b = await h.ctl.attach(C1, { network: 'app', hostname: 'one', aliases: ['web', 'web'] });

@@ -61,7 +61,7 @@ t.test('link plans', async (t) => {
     'link set eth0 up',
     'route replace default via 172.31.0.1 dev eth0',
   ]);
-  t.same(v.host, ['link set vethabc master tsd0', 'link set vethabc up']);
+  t.same(v.host, ['link set vethabc master tsd0', 'link set vethabc type bridge_slave hairpin on', 'link set vethabc up'], 'enslaved, hairpin (kernel hairpin NAT), up');
   const second = planVeth({ newNetns: false, ifname: 'eth1', hostVeth: 'v', hostNetns: 'n', bridge: 'b', ip: '1.1.1.2', prefixLen: 24, mac: 'm', gateway: '1.1.1.1', defaultRoute: false }).inside;
   t.notOk(second.some((l) => l.includes('default') || l.includes('lo up')), 'an existing netns: no lo, no second default route');
   const a = hostVethName('c1', 'n1');
