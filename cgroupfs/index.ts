@@ -24,7 +24,7 @@ import path from 'node:path';
 
 export type {
   CgroupManager, CgroupManagerOptions, CgroupMode, CgroupStats, CgroupSupport, CgroupVersion, CgroupWrite,
-  DeviceRule, HostCpu, IoEntry, Resources, ThrottleDevice, WeightDevice,
+  DeviceFilter, DeviceRule, HostCpu, IoEntry, Resources, ThrottleDevice, WeightDevice,
 } from './types.js';
 export { detectCgroupMode, versionOf, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC } from './mode.js';
 export type { StatfsType } from './mode.js';
@@ -35,6 +35,10 @@ export { applyWrites } from './write.js';
 export { parseKeyValues, parseBlkioV1, parseIoStatV2, parsePids } from './parse.js';
 export { parseHostCpu, readHostCpu, CLK_TCK } from './host.js';
 export { DEFAULT_ALLOWED_DEVICES, formatDeviceRule, parseDeviceRule } from './devices.js';
+export { DeviceEmulator } from './device-emulator.js';
+export { deviceFilterProgram, encode as encodeBpf, decode as decodeBpf, listing as bpfListing, formatInsn as formatBpfInsn } from './v2/ebpf.js';
+export type { BpfInsn } from './v2/ebpf.js';
+export { bpfDeviceFilter, effectiveRules as effectiveDeviceRules, program as deviceProgram } from './v2/devices.js';
 export { CgroupV1Manager, planV1, V1_CONTROLLERS } from './v1/manager.js';
 export { CgroupV2Manager, planV2, subtreeControlValue, V2_CONTROLLERS } from './v2/manager.js';
 

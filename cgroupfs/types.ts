@@ -141,6 +141,19 @@ export interface CgroupSupport {
   freezer: boolean;
 }
 
+/**
+ * How a v2 cgroup gets its device policy (an eBPF program; bpf(2) for real, a
+ * recorder in unit tests). `program` is the encoded instruction array.
+ */
+export interface DeviceFilter {
+  /** attach `program` in place of any device program at `dir`; null = no filter (detach them all) */
+  set(dir: string, program: Buffer | null): void;
+  /** ids of the device programs attached at `dir` itself */
+  attached(dir: string): number[];
+  /** detach every device program at `dir` */
+  clear(dir: string): void;
+}
+
 export interface CgroupManagerOptions {
   /** mount point of the cgroup tree, default /sys/fs/cgroup */
   root?: string;
@@ -152,6 +165,8 @@ export interface CgroupManagerOptions {
   name: string;
   /** where host figures come from (tests inject fixtures); default /proc */
   procRoot?: string;
+  /** v2 only: how device programs are attached (default: bpf(2)) */
+  deviceFilter?: DeviceFilter;
 }
 
 /**

@@ -7,3 +7,8 @@ export { seccompLoad, seccompCompile, seccompLoadBpf, seccompResolve, SCMP_ACT_A
 export type { SeccompFilter, SeccompRule, SeccompArg } from './seccomp.js';
 export { RtnlSocket, NetlinkError, ifIndex } from './netlink.js';
 export { rtnl, type Request as RtnlRequest } from './rtnetlink.js';
+export {
+  bpfProgLoad, bpfProgAttach, bpfProgDetach, bpfProgQuery, bpfProgGetFdById, bpfProgInfo, bpfHasProgReplace,
+  BPF_PROG_TYPE_CGROUP_DEVICE, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_F_REPLACE,
+} from './bpf.js';
+export type { BpfProgInfo, BpfProgLoadOptions } from './bpf.js';

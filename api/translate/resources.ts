@@ -312,7 +312,7 @@ export function translateDockerResources(hostConfig: any, info: ResourceInfo): T
   }
   if (!update) {
     const devices = deviceRules(hc, stat) ?? [];
-    // v2 cannot enforce device rules; only privileged (allow all) and the default set pass.
+    // Always present on create: v1 writes devices.allow/deny, v2 attaches the eBPF filter compiled from it.
     res.devices = devices;
   }
   return { resources: res, warnings };

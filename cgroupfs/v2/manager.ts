@@ -9,7 +9,7 @@ import {
 import { parseLimit } from '../convert.js';
 import { readHostCpu } from '../host.js';
 import { parseIoStatV2, parseKeyValues } from '../parse.js';
-import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupWrite, Resources } from '../types.js';
+import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupWrite, DeviceFilter, Resources } from '../types.js';
 import { applyWrites, readOr, writeError } from '../write.js';
 import * as cpu from './cpu.js';
 import * as cpuset from './cpuset.js';
@@ -24,10 +24,9 @@ export const CONTROLLERS = 'cgroup.controllers';
 /** The controllers tsd enables below the root, in this order. */
 export const V2_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'pids'] as const;
 
-/** Every write for `res` (devices first: it refuses before anything is written). */
+/** Every file write for `res` (the device policy is a program, not a write: devices.program). */
 export function planV2(res: Resources, current?: { memory?: number }): CgroupWrite[] {
   return [
-    ...devices.plan(res),
     ...cpuset.plan(res),
     ...memory.plan(res, current),
     ...cpu.plan(res),
@@ -49,10 +48,12 @@ export class CgroupV2Manager implements CgroupManager {
   readonly dir: string;
   private readonly root: string;
   private readonly procRoot: string;
+  private readonly devices: DeviceFilter;
 
   constructor(opts: CgroupManagerOptions) {
     this.root = opts.root ?? '/sys/fs/cgroup';
     this.procRoot = opts.procRoot ?? '/proc';
+    this.devices = opts.deviceFilter ?? devices.bpfDeviceFilter;
     this.path = checkCgroupPath(opts.parent, opts.name);
     this.dir = path.join(this.root, this.path);
   }
@@ -84,9 +85,22 @@ export class CgroupV2Manager implements CgroupManager {
     }
   }
 
+  /**
+   * Device policy first (compiled before anything is touched; attached before the
+   * limits, so a kernel without cgroup BPF refuses the container with nothing
+   * half-applied), then the files.
+   */
   apply(res: Resources): string[] {
     const current = parseLimit(readOr(path.join(this.dir, memory.MAX), 'max'));
-    return applyWrites(planV2(res, { memory: current ?? undefined }), () => this.dir);
+    const prog = devices.program(res);
+    const writes = planV2(res, { memory: current ?? undefined });
+    if (prog !== undefined) this.devices.set(this.dir, prog);
+    return applyWrites(writes, () => this.dir);
+  }
+
+  /** ids of the device programs attached to this cgroup (none: every device allowed). */
+  deviceProgramIds(): number[] {
+    return this.devices.attached(this.dir);
   }
 
   update(res: Resources): string[] {
@@ -159,7 +173,7 @@ export class CgroupV2Manager implements CgroupManager {
       blkioWeight: ctl('io') && (base === this.root || file(io.BFQ_WEIGHT) || file(io.WEIGHT)),
       blkioWeightDevice: ctl('io') && (base === this.root || file(io.BFQ_WEIGHT) || file(io.WEIGHT)),
       blkioThrottle: ctl('io'),
-      devices: false,
+      devices: true,
       freezer: true,
     };
   }
@@ -188,6 +202,11 @@ export class CgroupV2Manager implements CgroupManager {
 
   async destroy(): Promise<void> {
     await this.killAll(9);
+    // The kernel frees a removed cgroup's programs only once the cgroup itself is
+    // freed (asynchronously): detach them now, so the program is gone when rm returns.
+    if (fs.existsSync(this.dir)) {
+      try { this.devices.clear(this.dir); } catch { /* rmdir releases them anyway */ }
+    }
     await rmdirCgroup(this.dir);
   }
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CgroupV1Manager, CgroupV2Manager, V1_CONTROLLERS } from '../../../cgroupfs/index.js';
-import { procFixture, simulateV2Freezer, v1Fixture, v2Fixture } from './fixtures.js';
+import { procFixture, recordingDeviceFilter, simulateV2Freezer, v1Fixture, v2Fixture } from './fixtures.js';
 import { cgroupManagerSuite } from './suite.js';
 
 cgroupManagerSuite(t, 'v1-fixture', (t) => {
@@ -20,6 +20,6 @@ cgroupManagerSuite(t, 'v2-fixture', (t) => {
   // The fixture's memory.max starts at "max"; a kernel would reject swap below memory the same way.
   fs.writeFileSync(path.join(dir, 'memory.max'), 'max');
   fs.writeFileSync(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n');
-  const mgr = new CgroupV2Manager({ root, parent: 'tsd', name: 'c', procRoot: procFixture(root) });
+  const mgr = new CgroupV2Manager({ root, parent: 'tsd', name: 'c', procRoot: procFixture(root), deviceFilter: recordingDeviceFilter() });
   return { mgr, real: false, dirs: () => [dir] };
 });

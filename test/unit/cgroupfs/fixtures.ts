@@ -119,3 +119,20 @@ export function simulateV2Freezer(dir: string): () => void {
 }
 
 export const read = (...p: string[]) => fs.readFileSync(path.join(...p), 'utf8');
+
+/** A DeviceFilter that records what would be attached where (the real one is bpf(2): integration tests). */
+export function recordingDeviceFilter(): import('../../../cgroupfs/index.js').DeviceFilter & { calls: Array<{ dir: string; program: Buffer | null }>; programs: Map<string, Buffer> } {
+  const calls: Array<{ dir: string; program: Buffer | null }> = [];
+  const programs = new Map<string, Buffer>();
+  return {
+    calls,
+    programs,
+    set(dir, program) {
+      calls.push({ dir, program });
+      if (program) programs.set(dir, program);
+      else programs.delete(dir);
+    },
+    attached: (dir) => (programs.has(dir) ? [1] : []),
+    clear(dir) { programs.delete(dir); },
+  };
+}

@@ -2,14 +2,16 @@ import t from 'tap';
 import path from 'node:path';
 import fs from 'node:fs';
 import { CgroupV2Manager, planV2, subtreeControlValue } from '../../../../cgroupfs/index.js';
-import { procFixture, read, simulateV2Freezer, v2Fixture } from '../fixtures.js';
+import { deviceProgram } from '../../../../cgroupfs/index.js';
+import { procFixture, read, recordingDeviceFilter, simulateV2Freezer, v2Fixture } from '../fixtures.js';
 
 const setup = (t: any) => {
   const root = t.testdir();
   v2Fixture(root, 'tsd/c1');
-  const mgr = new CgroupV2Manager({ root, parent: 'tsd', name: 'c1', procRoot: procFixture(root) });
+  const filter = recordingDeviceFilter();
+  const mgr = new CgroupV2Manager({ root, parent: 'tsd', name: 'c1', procRoot: procFixture(root), deviceFilter: filter });
   mgr.create();
-  return { root, mgr, dir: path.join(root, 'tsd', 'c1') };
+  return { root, mgr, filter, dir: path.join(root, 'tsd', 'c1') };
 };
 
 t.test('create enables controllers in every ancestor below the root', async (t) => {
@@ -81,15 +83,42 @@ t.test('no weight file at all is reported, not skipped', async (t) => {
   t.throws(() => mgr.apply({ blkioWeight: 300 }), { kind: 'not-implemented', message: /Block I\/O weight is not supported/ });
 });
 
-t.test('unsupported on v2: device rules and OOM-kill disabling fail before writing', async (t) => {
-  const { mgr, dir } = setup(t);
+t.test('device rules become one eBPF program on the cgroup, attached before any file is written', async (t) => {
+  const { mgr, dir, filter } = setup(t);
+  const fuse = { allow: true, type: 'c' as const, major: 10, minor: 229, access: 'rwm' };
+  mgr.apply({ memory: 64 << 20, devices: [fuse] });
+  t.same(filter.calls.map((c) => c.dir), [dir]);
+  t.same(filter.programs.get(dir), deviceProgram({ devices: [fuse] }), 'the program compiled from defaults + --device');
+  t.equal(read(dir, 'memory.max'), '67108864');
+  mgr.update({ memory: 96 << 20 });
+  t.equal(filter.calls.length, 1, 'an update without device rules leaves the program');
+  mgr.update({ devices: [] });
+  t.same(filter.programs.get(dir), deviceProgram({ devices: [] }), 'an update with rules replaces it');
+  mgr.apply({ devices: [{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }] });
+  t.equal(filter.calls.at(-1)!.program, null, 'privileged: no filter');
+  t.same(mgr.deviceProgramIds(), []);
+  t.ok(mgr.support().devices, 'v2 enforces device rules');
+});
+
+t.test('v1-invalid device rules and OOM-kill disabling fail before anything is written', async (t) => {
+  const { mgr, dir, filter } = setup(t);
   t.throws(
-    () => mgr.apply({ memory: 64 << 20, devices: [{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] }),
-    { kind: 'not-implemented', message: 'device cgroup rules are not supported on cgroup v2 by tsd' },
+    () => mgr.apply({ memory: 64 << 20, devices: [{ allow: false, type: 'c', major: 1, minor: 3, access: 'm' }] }),
+    { kind: 'invalid-parameter', message: /punches a hole in the wildcard rule/ },
   );
   t.equal(read(dir, 'memory.max'), 'max', 'nothing was half-applied');
+  t.same(filter.calls, []);
   t.throws(() => mgr.apply({ oomKillDisable: true }), { kind: 'not-implemented', message: /v2/ });
-  t.same(mgr.apply({ devices: [{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }] }), [], 'privileged is fine');
+});
+
+t.test('a kernel refusing the program stops the apply before the limits', async (t) => {
+  const root = t.testdir();
+  v2Fixture(root, 'tsd/c1');
+  const failing = { ...recordingDeviceFilter(), set() { throw new Error('bpf: EPERM'); } };
+  const mgr = new CgroupV2Manager({ root, parent: 'tsd', name: 'c1', procRoot: procFixture(root), deviceFilter: failing });
+  mgr.create();
+  t.throws(() => mgr.apply({ memory: 64 << 20, devices: [] }), { message: 'bpf: EPERM' });
+  t.equal(read(root, 'tsd', 'c1', 'memory.max'), 'max');
 });
 
 t.test('io.max combines every limit of a device into one line', async (t) => {
