@@ -126,6 +126,10 @@ function systemMounts(spec: RuntimeSpec): MountOp[] {
     { op: 'mount', source: 'shm', destination: '/dev/shm', fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: `mode=1777,size=${shm}`, create: 'dir' },
     { op: 'mount', source: 'mqueue', destination: '/dev/mqueue', fstype: 'mqueue', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: null, create: 'dir' },
   );
+  // --device nodes (runc createDevices: mknod with the host's mode and owner)
+  for (const d of spec.devices ?? []) {
+    ops.push({ op: 'mknod', destination: d.path, type: d.type, major: d.major, minor: d.minor, mode: d.mode & 0o7777, uid: d.uid, gid: d.gid });
+  }
   return ops;
 }
 

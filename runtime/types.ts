@@ -51,7 +51,12 @@ export interface RuntimeSpec {
   ipc?: NamespaceChoice;
   /** PID namespace: a new one with the entrypoint as PID 1 (default), the host's, or another container's (`/proc/<pid>/ns/pid`). */
   pid?: NamespaceChoice;
+  /** Host devices made in the container (--device): the node at `path`, as the host's (type, numbers, mode, owner). */
+  devices?: RuntimeDevice[];
 }
+
+/** A device node to create in the container; whether it may be opened is the cgroup's device policy. */
+export interface RuntimeDevice { path: string; type: 'b' | 'c'; major: number; minor: number; mode: number; uid: number; gid: number }
 
 export type NamespaceChoice = { mode: 'private' } | { mode: 'host' } | { mode: 'join'; path: string };
 
@@ -94,7 +99,9 @@ export type MountOp =
       propagation?: number;
       /** how to name this mount in errors */
       label?: string }
-  | { op: 'mknod'; destination: string; major: number; minor: number; mode: number }
+  | { op: 'mknod'; destination: string; major: number; minor: number; mode: number;
+      /** default 'c'; a --device node also names its owner and may replace a node already there */
+      type?: 'b' | 'c'; uid?: number; gid?: number }
   | { op: 'symlink'; destination: string; target: string }
   /**
    * The cgroup hierarchies the host has mounted under /sys/fs/cgroup, mounted again

@@ -145,6 +145,15 @@ export function resourcesOf(c: Pick<Container, 'runtime'>): Resources {
   return (c.runtime as RuntimeState & { resources?: Resources }).resources ?? {};
 }
 
+/**
+ * A container always starts with a device policy (v1 devices.allow/deny, v2 an eBPF program):
+ * resources stored without device rules get Docker's defaults (allow all when privileged).
+ */
+export function withDevicePolicy(res: Resources, privileged: boolean): Resources {
+  if (res.devices !== undefined) return res;
+  return { ...res, devices: privileged ? [{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }] : [] };
+}
+
 /** The mounts as the runtime takes them: binds, volumes (as binds of their mountpoint) and tmpfs. */
 export function toRuntimeMounts(mounts: readonly InspectMount[], volumeMountpoint: (name: string) => string): RuntimeMount[] {
   return mounts.map((m): RuntimeMount => {
@@ -181,6 +190,8 @@ export interface Prepared {
   pid: NamespaceChoice;
   /** --init: the host path of the static init bound at INIT_IN_CONTAINER */
   initBinary?: string;
+  /** --device nodes, as the host has them now */
+  devices?: RuntimeSpec['devices'];
 }
 
 /**
@@ -252,6 +263,7 @@ export function toRuntimeSpec(c: Container, p: Prepared): RuntimeSpec {
     consoleSize: hc.ConsoleSize[0] ? [hc.ConsoleSize[0], hc.ConsoleSize[1]] : undefined,
     ipc: p.ipc,
     pid: p.pid,
+    ...(p.devices?.length ? { devices: p.devices } : {}),
   };
   if (hc.Init && p.initBinary) {
     // --init: a tiny init (tini) as PID 1 reaps zombies and forwards signals to the command, as Docker does.

@@ -10,10 +10,11 @@ import { createLogSink, parseLogConfig } from '../logs/index.js';
 import { cancelRestart, containerDir, publish, setState, updateRuntime, type ContainerContext, type Live } from './context.js';
 import { HealthMonitor } from './health.js';
 import { attachNetworks } from './network.js';
-import { namespaceChoice, resourcesOf, toRuntimeMounts, toRuntimeSpec } from './plan.js';
+import { namespaceChoice, resourcesOf, toRuntimeMounts, toRuntimeSpec, withDevicePolicy } from './plan.js';
 import type { Task } from './ports.js';
 import { canStart } from './state.js';
-import type { Container } from './types.js';
+import type { Container, HostConfig } from './types.js';
+import type { RuntimeSpec } from '../../runtime/index.js';
 
 /** Where --init's binary is looked up on the host (Docker's names first). */
 const INIT_CANDIDATES = ['/usr/local/bin/docker-init', '/usr/bin/docker-init', '/usr/local/bin/tini-static', '/usr/bin/tini-static'];
@@ -70,7 +71,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     const adopted = !!warm?.stage && cgroup.adopt(warm.stage);
     cgroup.create();
     undo.push(() => cgroup.destroy());
-    cgroup.apply(resourcesOf(c));
+    cgroup.apply(withDevicePolicy(resourcesOf(c), c.hostConfig.Privileged));
     mark('cgroup');
 
     // 3. network
@@ -97,6 +98,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
       rootfs: rootfs.target, mounts, network, cgroupProcs: adopted ? [] : cgroup.procsFiles(),
       ipc: namespaceChoice(c.hostConfig.IpcMode, 'ipc', 'IPC', join), pid,
       initBinary: c.hostConfig.Init ? initBinary(ctx) : undefined,
+      devices: hostDevices(c.hostConfig.Devices),
     });
     let task: Task;
     try {
@@ -155,4 +157,25 @@ export function pidStartTime(pid: number): string {
   } catch {
     return '';
   }
+}
+
+const devMajor = (rdev: number) => Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
+const devMinor = (rdev: number) => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
+
+/** --device nodes as the host has them now (moby DevicesFromPath); their cgroup rules were made at create. */
+function hostDevices(devices: HostConfig['Devices']): RuntimeSpec['devices'] {
+  return (devices ?? []).map((d) => {
+    const fail = (why: string) => invalidParameter(`error gathering device information while adding custom device "${d.PathOnHost}": ${why}`);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(d.PathOnHost);
+    } catch (e) {
+      throw fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message);
+    }
+    if (!st.isBlockDevice() && !st.isCharacterDevice()) throw fail('not a device node');
+    return {
+      path: d.PathInContainer || d.PathOnHost, type: st.isBlockDevice() ? 'b' as const : 'c' as const,
+      major: devMajor(st.rdev), minor: devMinor(st.rdev), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid,
+    };
+  });
 }

@@ -150,12 +150,20 @@ function runOp(ctx: InitContext, r: string, op: MountOp): void {
     }
     case 'mknod':
     {
+      if (op.uid !== undefined) {
+        // a --device node: its directory may not exist yet, and it replaces what is there (privileged /dev)
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.rmSync(target, { force: true });
+      }
       const old = ctx.sys.umask(0);
       try {
-        ctx.sys.mknod(target, K.S_IFCHR | op.mode, op.major, op.minor);
+        ctx.sys.mknod(target, (op.type === 'b' ? K.S_IFBLK : K.S_IFCHR) | op.mode, op.major, op.minor);
+      } catch (e) {
+        throw new InitError(`error creating device node ${op.destination}: ${(e as Error).message}`);
       } finally {
         ctx.sys.umask(old);
       }
+      if (op.uid !== undefined) fs.lchownSync(target, op.uid, op.gid ?? 0);
       return;
     }
     case 'symlink':
