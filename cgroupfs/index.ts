@@ -24,7 +24,7 @@ import path from 'node:path';
 
 export type {
   CgroupManager, CgroupManagerOptions, CgroupMode, CgroupStats, CgroupSupport, CgroupVersion, CgroupWrite,
-  DeviceFilter, DeviceRule, HostCpu, IoEntry, Resources, ThrottleDevice, WeightDevice,
+  DeviceFilter, DeviceRule, HostCpu, Pressure, PressureLine, IoEntry, Resources, ThrottleDevice, WeightDevice,
 } from './types.js';
 export { detectCgroupMode, versionOf, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC } from './mode.js';
 export type { StatfsType } from './mode.js';
@@ -32,7 +32,7 @@ export {
   sharesToWeight, blkioWeightToIoWeight, limitToV1, limitToV2, parseLimit, memswV1, swapV2, nanoCpusToQuota, cpuMax,
 } from './convert.js';
 export { applyWrites } from './write.js';
-export { parseKeyValues, parseBlkioV1, parseIoStatV2, parsePids } from './parse.js';
+export { parseKeyValues, parseBlkioV1, parseIoStatV2, parsePids, parsePressure } from './parse.js';
 export { parseHostCpu, readHostCpu, CLK_TCK } from './host.js';
 export { DEFAULT_ALLOWED_DEVICES, formatDeviceRule, parseDeviceRule } from './devices.js';
 export { DeviceEmulator } from './device-emulator.js';

@@ -1,5 +1,5 @@
 // Parsers for cgroup stat files. Pure: text in, numbers out.
-import type { IoEntry } from './types.js';
+import type { IoEntry, Pressure, PressureLine } from './types.js';
 
 /** "key value" lines (memory.stat, cpu.stat, memory.events, memory.oom_control, pids.events). */
 export function parseKeyValues(text: string): Record<string, number> {
@@ -57,4 +57,21 @@ export function parseNumberList(text: string): number[] {
 /** cgroup.procs: one pid per line. */
 export function parsePids(text: string): number[] {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).map(Number);
+}
+
+/** A PSI file ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0" and maybe a "full" line); null when empty or unreadable. */
+export function parsePressure(text: string): Pressure | null {
+  const lines: Record<string, PressureLine> = {};
+  for (const line of text.split('\n')) {
+    const [kind, ...fields] = line.trim().split(/\s+/);
+    if (kind !== 'some' && kind !== 'full') continue;
+    const kv: Record<string, number> = {};
+    for (const f of fields) {
+      const [k, v] = f.split('=');
+      if (k && v !== undefined && Number.isFinite(Number(v))) kv[k] = Number(v);
+    }
+    lines[kind] = { avg10: kv.avg10 ?? 0, avg60: kv.avg60 ?? 0, avg300: kv.avg300 ?? 0, total: kv.total ?? 0 };
+  }
+  if (!lines.some) return null;
+  return lines.full ? { some: lines.some, full: lines.full } : { some: lines.some };
 }

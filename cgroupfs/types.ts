@@ -82,6 +82,11 @@ export interface CgroupWrite {
 
 export interface IoEntry { major: number; minor: number; op: string; value: number }
 
+/** One line of a PSI file: the share of wall time (percent) tasks stalled over 10/60/300 s, and the total in µs. */
+export interface PressureLine { avg10: number; avg60: number; avg300: number; total: number }
+/** `some`: at least one task stalled; `full`: all non-idle tasks stalled at once (cpu.pressure has it since 5.13). */
+export interface Pressure { some: PressureLine; full?: PressureLine }
+
 /** Stats in tsd's own shape; api/translate/stats.ts turns two samples into Docker's JSON. */
 export interface CgroupStats {
   version: CgroupVersion;
@@ -111,6 +116,13 @@ export interface CgroupStats {
   pids: { current: number; limit: number | null };
   io: { serviceBytes: IoEntry[]; serviced: IoEntry[] };
   oomKills: number;
+  /**
+   * v2 memory.events (hierarchical): low, high (times memory.high throttled), max (times
+   * memory.max was hit), oom (allocations that failed at the limit), oom_kill, oom_group_kill.
+   */
+  memoryEvents?: Record<string, number>;
+  /** v2 pressure stall information of the cgroup (cpu.pressure, memory.pressure, io.pressure); absent without CONFIG_PSI. */
+  pressure?: { cpu?: Pressure; memory?: Pressure; io?: Pressure };
   host: HostCpu;
 }
 

@@ -89,6 +89,9 @@ export function toDockerStats(
   if (cur.version === 'v1') {
     if (cur.memory.maxUsage !== undefined) memory_stats.max_usage = cur.memory.maxUsage;
     if (cur.memory.failcnt !== undefined) memory_stats.failcnt = cur.memory.failcnt;
+  } else if (cur.memoryEvents?.oom !== undefined) {
+    // moby statsV2: "Failcnt is set to the "oom" field of the "memory.events" file"
+    memory_stats.failcnt = cur.memoryEvents.oom;
   }
   memory_stats.limit = limit;
 

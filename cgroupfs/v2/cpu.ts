@@ -4,6 +4,7 @@ import type { CgroupWrite, Resources } from '../types.js';
 export const WEIGHT = 'cpu.weight';
 export const MAX = 'cpu.max';
 export const STAT = 'cpu.stat';
+export const PRESSURE = 'cpu.pressure';
 
 export function plan(res: Resources): CgroupWrite[] {
   const out: CgroupWrite[] = [];

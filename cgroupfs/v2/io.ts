@@ -5,6 +5,7 @@ export const WEIGHT = 'io.weight';
 export const BFQ_WEIGHT = 'io.bfq.weight';
 export const MAX = 'io.max';
 export const STAT = 'io.stat';
+export const PRESSURE = 'io.pressure';
 
 const UNSUPPORTED = 'Block I/O weight is not supported: neither io.bfq.weight nor io.weight exists';
 

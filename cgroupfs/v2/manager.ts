@@ -8,7 +8,7 @@ import {
 } from '../common.js';
 import { parseLimit } from '../convert.js';
 import { readHostCpu } from '../host.js';
-import { parseIoStatV2, parseKeyValues } from '../parse.js';
+import { parseIoStatV2, parseKeyValues, parsePressure } from '../parse.js';
 import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupWrite, DeviceFilter, Resources } from '../types.js';
 import { applyWrites, readOr, writeError } from '../write.js';
 import * as cpu from './cpu.js';
@@ -25,7 +25,7 @@ export const CONTROLLERS = 'cgroup.controllers';
 export const V2_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'pids'] as const;
 
 /** Every file write for `res` (the device policy is a program, not a write: devices.program). */
-export function planV2(res: Resources, current?: { memory?: number }): CgroupWrite[] {
+export function planV2(res: Resources, current?: memory.MemoryNow): CgroupWrite[] {
   return [
     ...cpuset.plan(res),
     ...memory.plan(res, current),
@@ -91,9 +91,10 @@ export class CgroupV2Manager implements CgroupManager {
    * half-applied), then the files.
    */
   apply(res: Resources): string[] {
-    const current = parseLimit(readOr(path.join(this.dir, memory.MAX), 'max'));
+    const mem = parseLimit(readOr(path.join(this.dir, memory.MAX), 'max'));
+    const swapText = readOr(path.join(this.dir, memory.SWAP_MAX), '');
     const prog = devices.program(res);
-    const writes = planV2(res, { memory: current ?? undefined });
+    const writes = planV2(res, { memory: mem ?? undefined, swap: swapText === '' ? undefined : parseLimit(swapText) });
     if (prog !== undefined) this.devices.set(this.dir, prog);
     return applyWrites(writes, () => this.dir);
   }
@@ -132,6 +133,12 @@ export class CgroupV2Manager implements CgroupManager {
   stats(): CgroupStats {
     const r = (f: string) => readOr(path.join(this.dir, f), '');
     const cpuStat = parseKeyValues(r(cpu.STAT));
+    const pressure: NonNullable<CgroupStats['pressure']> = {};
+    for (const [k, f] of [['cpu', cpu.PRESSURE], ['memory', memory.PRESSURE], ['io', io.PRESSURE]] as const) {
+      const p = parsePressure(r(f));
+      if (p) pressure[k] = p;
+    }
+    const events = parseKeyValues(r(memory.EVENTS));
     return {
       version: 'v2',
       readAt: Date.now(),
@@ -150,7 +157,9 @@ export class CgroupV2Manager implements CgroupManager {
       },
       pids: { current: num(r(pids.CURRENT)), limit: parseLimit(r(pids.MAX)) },
       io: parseIoStatV2(r(io.STAT)),
-      oomKills: this.oomKillCount(),
+      oomKills: events.oom_kill ?? 0,
+      memoryEvents: events,
+      ...(Object.keys(pressure).length ? { pressure } : {}),
       host: readHostCpu(this.procRoot),
     };
   }

@@ -69,6 +69,8 @@ t.test('v2: no percpu, inactive_file, host memory as limit, io ops lowercase', a
   t.same(d.pids_stats, { current: 2, limit: 50 });
   t.equal(d.blkio_stats.io_serviced_recursive, null);
   t.same(d.blkio_stats.io_service_bytes_recursive, [{ major: 8, minor: 0, op: 'read', value: 1 }]);
+  const withEvents = toDockerStats({ ...s, memoryEvents: { low: 0, high: 3, max: 9, oom: 4, oom_kill: 1 } }, undefined, { id: 'x', name: '/x' });
+  t.equal(withEvents.memory_stats.failcnt, 4, 'v2 failcnt is memory.events oom, as moby statsV2 sets it');
 });
 
 t.test('a limit above host memory is capped to host memory', async (t) => {

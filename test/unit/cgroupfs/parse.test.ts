@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseBlkioV1, parseHostCpu, parseIoStatV2, parseKeyValues, parsePids } from '../../../cgroupfs/index.js';
+import { parsePressure, parseBlkioV1, parseHostCpu, parseIoStatV2, parseKeyValues, parsePids } from '../../../cgroupfs/index.js';
 import { BLKIO_V1, CPU_STAT_V2, IO_STAT_V2, MEMINFO, MEMORY_STAT_V2, PROC_STAT } from './fixtures.js';
 
 t.test('key/value files', async (t) => {
@@ -40,4 +40,12 @@ t.test('host cpu: 7 fields of the cpu line × 1e9 / CLK_TCK, online CPUs, MemTot
 t.test('cgroup.procs', async (t) => {
   t.same(parsePids('1\n23\n\n'), [1, 23]);
   t.same(parsePids(''), []);
+});
+
+t.test('parsePressure: some and full lines; nothing readable is null', async (t) => {
+  t.same(parsePressure('some avg10=0.12 avg60=0.34 avg300=0.56 total=789\nfull avg10=0.01 avg60=0.02 avg300=0.03 total=4\n'), {
+    some: { avg10: 0.12, avg60: 0.34, avg300: 0.56, total: 789 }, full: { avg10: 0.01, avg60: 0.02, avg300: 0.03, total: 4 },
+  });
+  t.equal(parsePressure(''), null);
+  t.equal(parsePressure('garbage'), null);
 });

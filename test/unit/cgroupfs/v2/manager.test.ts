@@ -61,6 +61,21 @@ t.test('unlimited values are spelled max', async (t) => {
   t.equal(read(dir, 'memory.max'), 'max');
 });
 
+t.test('update of the memory limit alone keeps Docker\'s MemorySwap (memory + swap) as v1 memsw would', async (t) => {
+  const { mgr, dir } = setup(t);
+  mgr.apply({ memory: 100 << 20, memorySwap: 200 << 20 });
+  t.equal(read(dir, 'memory.swap.max'), String(100 << 20));
+  mgr.update({ memory: 150 << 20 });
+  t.equal(read(dir, 'memory.max'), String(150 << 20));
+  t.equal(read(dir, 'memory.swap.max'), String(50 << 20), 'total stays 200 MiB');
+  t.throws(() => mgr.update({ memory: 250 << 20 }), { kind: 'invalid-parameter', message: /Memory limit should be smaller than already set memoryswap limit/ });
+  t.equal(read(dir, 'memory.max'), String(150 << 20), 'refused before writing');
+  mgr.update({ memory: 250 << 20, memorySwap: -1 });
+  t.equal(read(dir, 'memory.swap.max'), 'max');
+  mgr.update({ memory: 300 << 20 });
+  t.equal(read(dir, 'memory.swap.max'), 'max', 'unlimited swap stays unlimited');
+});
+
 t.test('update of swap alone uses the memory limit in force', async (t) => {
   const { mgr, dir } = setup(t);
   mgr.apply({ memory: 100 << 20 });
@@ -155,8 +170,21 @@ t.test('stats parse memory.stat, cpu.stat, io.stat, pids and events', async (t) 
   t.same(s.pids, { current: 3, limit: null });
   t.equal(s.oomKills, 1);
   t.equal(mgr.oomKillCount(), 1);
+  t.same(s.memoryEvents, { low: 0, high: 0, max: 7, oom: 2, oom_kill: 1, oom_group_kill: 0 });
+  t.equal(s.pressure, undefined, 'no PSI files (kernel without CONFIG_PSI): no pressure');
   t.equal(s.host.onlineCpus, 2);
   t.equal(s.host.systemCpuUsageNs, (1000 + 20 + 300 + 50000 + 40 + 0 + 10) * 1e7);
+});
+
+t.test('stats: PSI of cpu, memory and io', async (t) => {
+  const { mgr, dir } = setup(t);
+  fs.writeFileSync(path.join(dir, 'cpu.pressure'), 'some avg10=1.50 avg60=0.75 avg300=0.10 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=42\n');
+  fs.writeFileSync(path.join(dir, 'memory.pressure'), 'some avg10=12.00 avg60=3.00 avg300=1.00 total=999\nfull avg10=10.00 avg60=2.00 avg300=0.50 total=800\n');
+  fs.writeFileSync(path.join(dir, 'io.pressure'), 'some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n');
+  const p = mgr.stats().pressure!;
+  t.same(p.cpu, { some: { avg10: 1.5, avg60: 0.75, avg300: 0.1, total: 123456 }, full: { avg10: 0, avg60: 0, avg300: 0, total: 42 } });
+  t.equal(p.memory!.full!.avg10, 10);
+  t.same(p.io, { some: { avg10: 0, avg60: 0, avg300: 0, total: 7 } }, 'a file with only "some" (older cpu.pressure)');
 });
 
 t.test('freeze writes cgroup.freeze and waits for cgroup.events', async (t) => {
