@@ -110,7 +110,8 @@ export function simulateV2Freezer(dir: string): () => void {
   const timer = setInterval(() => {
     try {
       const want = fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim() === '1' ? 1 : 0;
-      fs.writeFileSync(path.join(dir, 'cgroup.events'), `populated 0\nfrozen ${want}\n`);
+      // 'r+': never recreate the file while the fixture directory is being removed (ENOTEMPTY in teardown)
+      fs.writeFileSync(path.join(dir, 'cgroup.events'), `populated 0\nfrozen ${want}\n`, { flag: 'r+' });
     } catch {
       /* directory gone */
     }
