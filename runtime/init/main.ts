@@ -4,6 +4,7 @@
 // the container's start time.
 import fs from 'node:fs';
 import { LinuxSyscalls, preloadLibraries } from '../../sys/syscalls.js';
+import { PR_SET_PDEATHSIG } from '../../sys/constants.js';
 import { PROTOCOL_FD, encode } from '../protocol.js';
 import type { ParentMessage, InitMessage } from '../protocol.js';
 import { runSteps } from './steps.js';
@@ -51,6 +52,11 @@ function report(m: InitMessage): void {
 }
 
 function main(): void {
+  // Die with the daemon (SIGKILL when the thread that spawned us exits): a pre-spawned init
+  // waiting for a plan, or one half-way through it, has no use without the daemon. If the
+  // daemon died before this, fd 3 is at EOF and receive() below exits. Cleared before execve.
+  const SIGKILL = 9;
+  try { new LinuxSyscalls().prctl(PR_SET_PDEATHSIG, SIGKILL); } catch { /* the EOF on fd 3 still ends us */ }
   if (process.argv.includes('--warm')) {
     // pre-spawned: load everything now, say so, then wait for a plan
     preloadLibraries(false);

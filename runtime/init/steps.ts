@@ -5,7 +5,7 @@ import type { InitContext } from './context.js';
 import { joinCgroup, network, unshareNamespaces, joinNamespaces, hostname } from './steps/namespaces.js';
 import { makePrivate, bindRootfs, mounts, pivotRoot, readonlyRootfs } from './steps/rootfs.js';
 import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, tty, raiseEffective, stdio, closeExtraFds } from './steps/process.js';
-import { seccompEarly, capabilities, noNewPrivs, seccompLate } from './steps/security.js';
+import { seccompEarly, capabilities, keepOnParentDeath, noNewPrivs, seccompLate } from './steps/security.js';
 import { execve } from './steps/exec.js';
 
 export interface Step { name: string; modes: Array<'create' | 'exec'>; run: (ctx: InitContext) => void }
@@ -55,6 +55,8 @@ export const steps: Step[] = [
   // Late, when the init opens nothing more: fds above 2 close on exec (Node's spawn passes
   // on whatever the daemon inherited without close-on-exec).
   { name: 'cloexec', modes: ['create', 'exec'], run: closeExtraFds },
+  // The parent-death signal the init set for itself is not the program's (before seccomp may refuse prctl).
+  { name: 'parent_death', modes: ['create', 'exec'], run: keepOnParentDeath },
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capability drop.
   { name: 'seccomp', modes: ['create', 'exec'], run: seccompEarly },
   // Effective, permitted, inheritable (empty, as Docker since 20.10), ambient cleared.

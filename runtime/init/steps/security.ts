@@ -25,6 +25,16 @@ export function capabilities(ctx: InitContext): void {
   ctx.sys.capset({ effective: mask, permitted: mask, inheritable: 0n });
 }
 
+/**
+ * The init dies with the daemon while it is still the daemon's helper (main.ts sets
+ * PR_SET_PDEATHSIG); the container's program must not (it survives a daemon crash
+ * until the next boot's reconcile, as a container survives dockerd's). Before seccomp:
+ * a profile may refuse prctl.
+ */
+export function keepOnParentDeath(ctx: InitContext): void {
+  ctx.sys.prctl(K.PR_SET_PDEATHSIG, 0);
+}
+
 export function noNewPrivs(ctx: InitContext): void {
   if (ctx.plan.noNewPrivileges) ctx.sys.prctl(K.PR_SET_NO_NEW_PRIVS, 1);
 }

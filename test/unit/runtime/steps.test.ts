@@ -83,6 +83,22 @@ t.test('no_new_privs: the filter loads last, after prctl', async (t) => {
   t.ok(names.lastIndexOf('capset') < nnp && nnp < names.indexOf('seccompLoad') && names.indexOf('seccompLoad') < names.indexOf('execve'));
 });
 
+t.test('the parent-death signal is cleared before seccomp, in create and exec plans', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const dir = t.testdir({ ns: { ipc: '', uts: '', net: '', cgroup: '', mnt: '' }, root: {} });
+  const exec = buildExecPlan(42, { args: ['/bin/true'], env: [], cwd: '/', user: '', tty: false, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: [] }, host);
+  exec.join = exec.join.map((j) => ({ ...j, path: path.join(dir, 'ns', j.type) }));
+  exec.root = path.join(dir, 'root');
+  for (const [what, plan] of [['create', buildInitPlan(spec(rootfs), host)], ['exec', exec]] as const) {
+    const { sys } = execute(plan);
+    const pd = idx(sys, (c) => c.call === 'prctl' && c.args[0] === K.PR_SET_PDEATHSIG && c.args[1] === 0);
+    const filter = sys.calls.findIndex((c) => c.call === 'seccompLoad' || c.call === 'seccompLoadBpf');
+    t.ok(pd >= 0, `${what}: PR_SET_PDEATHSIG 0`);
+    t.ok(filter < 0 || pd < filter, `${what}: before the seccomp filter`);
+    t.ok(pd < sys.names().indexOf('execve'), `${what}: before execve`);
+  }
+});
+
 t.test('host network and readonly rootfs', async (t) => {
   const { rootfs } = rootfsDir(t);
   const { sys } = execute(buildInitPlan(spec(rootfs, { network: { mode: 'host' }, readonlyRootfs: true }), host));
