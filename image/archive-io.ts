@@ -6,14 +6,15 @@ import path from 'node:path';
 import stream, { type Readable } from 'node:stream';
 import { invalidParameter } from '../errors/index.js';
 import { parseReference, withDefaultTag, familiarString, familiarName, fullName, type Reference } from './reference.js';
-import { HashStream, chainIds, hexOf, sha256 } from './digest.js';
+import { HashStream, chainIds, hexOf, parseDigest, verifyDigest } from './digest.js';
 import type { StagedLayer } from './layer-store.js';
-import { selectManifest, isIndex, type Platform, type IndexJson, type ManifestJson } from './platform.js';
+import { checkDescriptor, selectManifest, isIndex, type Descriptor, type Platform, type IndexJson, type ManifestJson } from './platform.js';
+import { MAX_MANIFEST_BYTES } from './registry/client.js';
 import { sniffDecompress } from './compression.js';
 import { applyLayer, cleanEntryName } from './unpack.js';
 import { applyChanges } from './archive.js';
 import { packStream } from './tar-pack.js';
-import { commitLayers, dropStaged, register, safeParse, setTag, short, type ImageContext } from './context.js';
+import { commitLayers, diffIdsOf, dropStaged, register, safeParse, setTag, short, type ImageContext } from './context.js';
 import type { ImageConfigJson, ProgressFn } from './types.js';
 
 /** docker save: a tarball in the docker-save layout (manifest.json, repositories, <config>.json, <layer>/layer.tar). */
@@ -76,11 +77,28 @@ export async function loadArchive(ctx: ImageContext, input: Readable, progress?:
       if (abs !== dir && !abs.startsWith(dir + path.sep)) throw invalidParameter(`invalid path in archive: ${p}`);
       return abs;
     };
+    // manifests, indexes and configs are small: read at most MAX_MANIFEST_BYTES of each, as from a registry
+    const readSmall = (abs: string, what: string): Buffer => {
+      const st = fs.statSync(abs);
+      if (!st.isFile()) throw invalidParameter(`invalid archive: ${what} is not a file`);
+      if (st.size > MAX_MANIFEST_BYTES) throw invalidParameter(`invalid archive: ${what} is ${st.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+      return fs.readFileSync(abs);
+    };
+    const readJson = <T>(abs: string, what: string): T => {
+      try {
+        return JSON.parse(readSmall(abs, what).toString('utf8')) as T;
+      } catch (e) {
+        if (e instanceof SyntaxError) throw invalidParameter(`invalid archive: ${what}: ${e.message}`);
+        throw e;
+      }
+    };
     const loaded: string[] = [];
     if (fs.existsSync(path.join(dir, 'manifest.json'))) {
-      const man = JSON.parse(fs.readFileSync(within('manifest.json'), 'utf8')) as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>;
+      const man = readJson<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>(within('manifest.json'), 'manifest.json');
+      if (!Array.isArray(man)) throw invalidParameter('invalid archive: manifest.json is not a list');
       for (const m of man) {
-        const configBytes = fs.readFileSync(within(m.Config));
+        if (typeof m?.Config !== 'string' || !Array.isArray(m.Layers) || !m.Layers.every((l) => typeof l === 'string')) throw invalidParameter('invalid archive: bad entry in manifest.json');
+        const configBytes = readSmall(within(m.Config), m.Config);
         const id = await loadImage(ctx, configBytes, m.Layers.map((l) => () => fs.createReadStream(within(l))), null, progress);
         if (m.RepoTags?.length) {
           for (const t of m.RepoTags) {
@@ -90,18 +108,39 @@ export async function loadArchive(ctx: ImageContext, input: Readable, progress?:
         } else loaded.push(`Loaded image ID: ${id}`);
       }
     } else if (fs.existsSync(path.join(dir, 'index.json'))) {
-      const blob = (d: string) => within(`blobs/${d.replace(':', '/')}`);
-      const idx = JSON.parse(fs.readFileSync(within('index.json'), 'utf8')) as IndexJson;
+      // every digest parsed with its own algorithm before it names a file under blobs/
+      const blob = (d: Descriptor, what: string): string => {
+        const p = checkDescriptor(d, what, { kind: 'invalid-parameter' });
+        const { algorithm, hex } = parseDigest(p.digest, what, 'invalid-parameter');
+        return within(`blobs/${algorithm}/${hex}`);
+      };
+      const small = (d: Descriptor, what: string): Buffer => {
+        const b = readSmall(blob(d, what), `${what} ${d.digest}`);
+        verifyDigest(b, d.digest, what, 'invalid-parameter');
+        return b;
+      };
+      const json = <T>(d: Descriptor, what: string): T => {
+        try {
+          return JSON.parse(small(d, what).toString('utf8')) as T;
+        } catch (e) {
+          if (e instanceof SyntaxError) throw invalidParameter(`invalid archive: ${what} ${d.digest}: ${e.message}`);
+          throw e;
+        }
+      };
+      const idx = readJson<IndexJson>(within('index.json'), 'index.json');
+      if (!Array.isArray(idx?.manifests)) throw invalidParameter('invalid archive: index.json has no manifests');
       for (const d of idx.manifests) {
         let desc = d;
-        let mj = JSON.parse(fs.readFileSync(blob(desc.digest), 'utf8')) as ManifestJson & IndexJson;
+        let mj = json<ManifestJson & IndexJson>(desc, 'manifest');
         if (isIndex(desc.mediaType, mj)) {
+          if (!Array.isArray(mj.manifests)) throw invalidParameter(`invalid archive: index ${desc.digest} has no manifests`);
           desc = selectManifest(mj, ctx.platform);
-          mj = JSON.parse(fs.readFileSync(blob(desc.digest), 'utf8')) as ManifestJson & IndexJson;
+          mj = json<ManifestJson & IndexJson>(desc, 'manifest');
         }
-        const configBytes = fs.readFileSync(blob(mj.config.digest));
-        if (sha256(configBytes) !== mj.config.digest) throw invalidParameter(`config blob ${mj.config.digest} does not match its digest`);
-        const id = await loadImage(ctx, configBytes, mj.layers.map((l) => () => fs.createReadStream(blob(l.digest))), mj.layers.map((l) => l.digest), progress);
+        if (!mj.config || !Array.isArray(mj.layers)) throw invalidParameter(`invalid archive: manifest ${desc.digest} has no config or layers`);
+        const configBytes = small(mj.config, 'config');
+        const layers = mj.layers.map((l, i) => ({ file: blob(l, `layer ${i}`), digest: l.digest }));
+        const id = await loadImage(ctx, configBytes, layers.map((l) => () => fs.createReadStream(l.file)), layers.map((l) => l.digest), progress);
         const nm = d.annotations?.['io.containerd.image.name'] ?? d.annotations?.['org.opencontainers.image.ref.name'];
         let named = false;
         if (nm) {
@@ -126,8 +165,13 @@ export async function loadArchive(ctx: ImageContext, input: Readable, progress?:
 }
 
 async function loadImage(ctx: ImageContext, configBytes: Buffer, layerStreams: Array<() => Readable>, blobDigests: string[] | null, progress?: ProgressFn): Promise<string> {
-  const config = JSON.parse(configBytes.toString('utf8')) as ImageConfigJson;
-  const diffIds = config.rootfs?.diff_ids ?? [];
+  let config: ImageConfigJson;
+  try {
+    config = JSON.parse(configBytes.toString('utf8')) as ImageConfigJson;
+  } catch (e) {
+    throw invalidParameter(`invalid archive: image config: ${(e as Error).message}`);
+  }
+  const diffIds = diffIdsOf(config, 'invalid-parameter');
   if (diffIds.length !== layerStreams.length) throw invalidParameter(`invalid image: ${layerStreams.length} layers for ${diffIds.length} diff IDs`);
   const chains = chainIds(diffIds);
   const staged: Array<StagedLayer | null> = diffIds.map(() => null);

@@ -4,13 +4,14 @@
 import fs from 'node:fs';
 import type { ImageStore } from '../store/images.js';
 import type { LayerStore } from '../store/layers.js';
-import { DaemonError } from '../errors/index.js';
+import { DaemonError, type ErrorKind } from '../errors/index.js';
 import type { Syscalls } from '../sys/index.js';
-import { chainIds, hexOf, sha256 } from './digest.js';
+import { InvalidDigestError, chainIds, parseDigest, sha256 } from './digest.js';
 import type { LayerFiles, StagedLayer } from './layer-store.js';
 import type { Platform } from './platform.js';
 import { parseReference, referenceString, withDefaultTag, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
+import type { InflightPull } from './pull.js';
 import type { ContainerUsage, Image, ImageConfigJson, RegistryAuth } from './types.js';
 
 export interface EventSink {
@@ -30,6 +31,8 @@ export interface ImageContext {
   /** layers downloaded at once */
   readonly concurrency: number;
   readonly usage: ContainerUsage;
+  /** pulls in progress, by image and platform: a second client joins instead of pulling again */
+  readonly pulls: Map<string, InflightPull>;
   publish(action: string, id: string, attrs?: Record<string, string>): void;
   /** the image with this full ID (throws when absent) */
   load(id: string): Image;
@@ -37,7 +40,8 @@ export interface ImageContext {
   resolveImage(refOrId: string): Image;
 }
 
-export const short = (id: string): string => hexOf(id).slice(0, 12);
+/** The 12 hex characters Docker shows for a digest or an ID, whatever its algorithm. */
+export const short = (id: string): string => id.replace(/^[a-z0-9]+:/, '').slice(0, 12);
 
 /** Records an image whose layers are all committed. Returns its ID. */
 export function register(ctx: ImageContext, configBytes: Buffer, manifest: string | null, parent = ''): { id: string; isNew: boolean } {
@@ -67,6 +71,19 @@ export function dropStaged(staged: Array<StagedLayer | null>): void {
 export function setTag(ctx: ImageContext, ref: Reference, id: string): void {
   const full = referenceString(withDefaultTag({ ...ref, digest: undefined }));
   ctx.images.setTag(full, id);
+}
+
+/**
+ * An image config's diff IDs, each checked to be a sha256 digest before it names anything:
+ * chain IDs (the first one is the first diff ID) become layer directory names.
+ */
+export function diffIdsOf(config: ImageConfigJson, kind: ErrorKind = 'system'): string[] {
+  const ids = (config as { rootfs?: { diff_ids?: unknown } } | null)?.rootfs?.diff_ids ?? [];
+  if (!Array.isArray(ids)) throw new DaemonError(kind, 'TSD_ERR_BAD_MANIFEST', 'invalid image config: rootfs.diff_ids is not a list');
+  for (const d of ids) {
+    if (parseDigest(d, 'diff ID', kind).algorithm !== 'sha256') throw new InvalidDigestError(`diff ID ${JSON.stringify(d)}: unsupported digest algorithm`, d, kind);
+  }
+  return ids as string[];
 }
 
 export function registryClient(ctx: ImageContext, domain: string, auth: RegistryAuth): RegistryClient {

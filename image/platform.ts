@@ -1,6 +1,7 @@
 // Choosing one manifest from a Docker manifest list / OCI index.
 import os from 'node:os';
-import { DaemonError } from '../errors/index.js';
+import { DaemonError, type ErrorKind } from '../errors/index.js';
+import { parseDigest } from './digest.js';
 
 export interface Platform { os: string; architecture: string; variant?: string }
 export interface Descriptor {
@@ -46,4 +47,24 @@ export function selectManifest(index: IndexJson, want: Platform): Descriptor {
 export function isIndex(mediaType: string | undefined, body: { manifests?: unknown }): boolean {
   if (mediaType && /manifest\.list|image\.index/.test(mediaType)) return true;
   return !mediaType && Array.isArray(body.manifests);
+}
+
+/**
+ * A descriptor from a registry or an archive, checked before any of it is used: its digest
+ * parsed with its own algorithm (never a string that could reach a URL or a path
+ * unparsed), its size a non-negative integer, within `maxSize` when given.
+ */
+export function checkDescriptor(d: unknown, what: string, opts: { kind?: ErrorKind; maxSize?: number } = {}): Descriptor {
+  const kind = opts.kind ?? 'system';
+  const o = d as Partial<Descriptor> | null;
+  if (!o || typeof o !== 'object') throw new DaemonError(kind, 'TSD_ERR_BAD_MANIFEST', `${what}: not a descriptor`);
+  parseDigest(o.digest, what, kind);
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) {
+    throw new DaemonError(kind, 'TSD_ERR_BAD_MANIFEST', `${what} ${o.digest}: invalid size ${JSON.stringify(o.size)}`);
+  }
+  if (opts.maxSize !== undefined && o.size > opts.maxSize) {
+    throw new DaemonError(kind, 'TSD_ERR_TOO_LARGE', `rejecting ${o.size} byte ${what} ${o.digest}: over the ${opts.maxSize}-byte limit`);
+  }
+  if (o.mediaType !== undefined && typeof o.mediaType !== 'string') throw new DaemonError(kind, 'TSD_ERR_BAD_MANIFEST', `${what} ${o.digest}: invalid media type`);
+  return o as Descriptor;
 }

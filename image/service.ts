@@ -67,6 +67,7 @@ export class ImageService {
       platform: opts.platform ?? hostPlatform(),
       concurrency: opts.concurrency ?? 3,
       usage: opts.containerUsage ?? (() => null),
+      pulls: new Map(),
       publish: (action, id, attrs = {}) => { events?.publish('image', action, id, attrs); },
       load: (id) => this.load(id),
       resolveImage: (ref) => this.resolveImage(ref),

@@ -142,7 +142,12 @@ export interface CommitOptions {
 export interface PreparedPull {
   /** the normalized reference being pulled */
   ref: string;
-  run(progress: ProgressFn): Promise<{ imageId: string; digest: string }>;
+  /**
+   * Runs the pull, or joins the same pull already running for another client (it then
+   * sees that pull's progress from where it is). Aborting `signal` leaves the pull; the
+   * pull itself (every blob download) is cancelled when its last client has left.
+   */
+  run(progress: ProgressFn, signal?: AbortSignal): Promise<{ imageId: string; digest: string }>;
 }
 
 export type ReadableTar = Readable;

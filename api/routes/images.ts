@@ -39,8 +39,9 @@ export default async function imageRoutes(app: FastifyInstance): Promise<void> {
     if (fromImage) {
       const platform = one(q.platform) ? parsePlatform(one(q.platform)) : undefined;
       const prepared = await images.preparePull(fromImage, one(q.tag) ?? one(body.tag), authOf(req), platform);
-      return streamProgress(reply, async (w) => {
-        await prepared.run((e) => w.write(e));
+      // the client going away leaves the pull; the pull stops when no client is left (dockerd)
+      return streamProgress(reply, async (w, signal) => {
+        await prepared.run((e) => w.write(e), signal);
       });
     }
     if (fromSrc !== undefined) {
@@ -130,12 +131,16 @@ export default async function imageRoutes(app: FastifyInstance): Promise<void> {
   });
 }
 
-async function streamProgress(reply: FastifyReply, fn: (w: ProgressWriter) => Promise<void>): Promise<void> {
+/** A progress stream; `signal` aborts when the client goes away before the stream ended. */
+async function streamProgress(reply: FastifyReply, fn: (w: ProgressWriter, signal: AbortSignal) => Promise<void>): Promise<void> {
   reply.hijack();
-  const w = new ProgressWriter(reply.raw);
+  const gone = new AbortController();
+  const res = reply.raw;
+  res.once('close', () => { if (!res.writableFinished) gone.abort(); });
+  const w = new ProgressWriter(res);
   w.start();
   try {
-    await fn(w);
+    await fn(w, gone.signal);
   } catch (e) {
     w.error(e);
   }

@@ -119,7 +119,7 @@ export class RegistryClient {
       await res.body.dump();
       throw new RegistryError(res.statusCode === 401 ? 'unauthorized' : 'system', `Get "${realm}": unauthorized: authentication required`, res.statusCode);
     }
-    const j = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const j = (await readJson({ status: res.statusCode, headers: flat(res.headers), body: res.body as Response['body'] }, MAX_SMALL_BODY)) as { token?: string; access_token?: string; expires_in?: number };
     const t = j.token ?? j.access_token;
     if (!t) return null;
     this.tokens.set(scope, { token: t, expires: Date.now() + Math.max(30, (j.expires_in ?? 60) - 10) * 1000 });
@@ -130,21 +130,22 @@ export class RegistryClient {
    * Sends a request, answering an auth challenge once. `body` may be a function so that a
    * stream is created only for the attempt that is sent.
    */
-  async send(method: Dispatcher.HttpMethod, p: string, scope: string, opts: { headers?: Record<string, string>; body?: () => Dispatcher.DispatchOptions['body'] } = {}): Promise<Response> {
+  async send(method: Dispatcher.HttpMethod, p: string, scope: string, opts: { headers?: Record<string, string>; body?: () => Dispatcher.DispatchOptions['body']; signal?: AbortSignal } = {}): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'user-agent': 'tsd/0.1.0', ...(opts.headers ?? {}) };
       const a = await this.token(scope);
       if (a) headers.authorization = a;
       let res: Dispatcher.ResponseData<unknown>;
       try {
-        res = await request(this.url(p), { method, headers, body: opts.body?.() ?? null, dispatcher: this.dispatcher, maxRedirections: 0 } as Parameters<typeof request>[1]);
+        res = await request(this.url(p), { method, headers, body: opts.body?.() ?? null, dispatcher: this.dispatcher, maxRedirections: 0, signal: opts.signal } as Parameters<typeof request>[1]);
       } catch (e) {
+        if (opts.signal?.aborted) throw opts.signal.reason ?? e;
         throw new RegistryError('system', `Get "${this.url(p)}": ${(e as Error).message}`, 0);
       }
       if ((res.statusCode === 307 || res.statusCode === 302 || res.statusCode === 301) && res.headers.location) {
         await res.body.dump();
         const loc = new URL(String(res.headers.location), this.url(p)).toString();
-        const r2 = await request(loc, { method, dispatcher: this.dispatcher });
+        const r2 = await request(loc, { method, dispatcher: this.dispatcher, signal: opts.signal });
         return { status: r2.statusCode, headers: flat(r2.headers), body: r2.body as Response['body'] };
       }
       if (res.statusCode === 401 && attempt === 0) {
@@ -168,11 +169,56 @@ function flat(h: Record<string, string | string[] | undefined>): Record<string, 
   return o;
 }
 
+/** The largest manifest, index or config accepted from a registry (containerd's MaxManifestSize, 4 MiB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Error bodies, token and tag-list answers are read up to this much. */
+const MAX_SMALL_BODY = 64 * 1024;
+
+export class TooLargeError extends DaemonError {
+  constructor(message: string) {
+    super('system', 'TSD_ERR_TOO_LARGE', message);
+  }
+}
+
+/**
+ * Reads a response body of at most `cap` bytes: refused at once when Content-Length says
+ * more, and while reading when the body runs past it (the connection is then closed, so
+ * a registry that lies about the length or streams forever costs `cap` bytes of memory).
+ */
+export async function readCapped(res: Response, cap: number, tooLarge: (size: number | null) => string): Promise<Buffer> {
+  const declared = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : null;
+  if (declared !== null && Number.isFinite(declared) && declared > cap) {
+    res.body.destroy();
+    throw new TooLargeError(tooLarge(declared));
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > cap) {
+      res.body.destroy();
+      throw new TooLargeError(tooLarge(null));
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks, n);
+}
+
+/** A small JSON answer (token, tag list), capped. */
+export async function readJson(res: Response, cap = MAX_MANIFEST_BYTES): Promise<unknown> {
+  const b = await readCapped(res, cap, (n) => `registry answer ${n === null ? 'over' : `of ${n} bytes, over`} the ${cap}-byte limit`);
+  try {
+    return JSON.parse(b.toString('utf8'));
+  } catch {
+    throw new DaemonError('system', 'TSD_ERR_REGISTRY', 'invalid JSON from the registry');
+  }
+}
+
 /** Reads a registry error body: {"errors":[{"code","message"}]}. */
 export async function registryErrorOf(res: Response): Promise<{ code: string; message: string }> {
   let text = '';
   try {
-    text = await res.body.text();
+    text = (await readCapped(res, MAX_SMALL_BODY, () => 'error body too large')).toString('utf8');
     const j = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
     const e = j.errors?.[0];
     if (e) return { code: e.code ?? '', message: e.message ?? '' };

@@ -44,3 +44,40 @@ t.test('compression choice; zstd gives a clear error when zlib lacks it', async 
   if (typeof (zlib as unknown as Record<string, unknown>).createZstdDecompress === 'function') t.ok(decompressor('zstd'));
   else t.throws(() => decompressor('zstd'), { code: 'TSD_ERR_ZSTD_UNSUPPORTED', message: /zstd-compressed layers are not supported/ });
 });
+
+t.test('digests are parsed as go-digest does, with its messages', async (t) => {
+  const { parseDigest, verifyDigest } = await import('../../../image/digest.js');
+  const hex = 'a'.repeat(64);
+  t.same(parseDigest(`sha256:${hex}`), { algorithm: 'sha256', hex, digest: `sha256:${hex}` });
+  t.equal(parseDigest(`sha512:${'b'.repeat(128)}`).algorithm, 'sha512');
+  const bad: Array<[unknown, string]> = [
+    ['', 'invalid checksum digest format'],
+    ['sha256', 'invalid checksum digest format'],
+    [':abc', 'invalid checksum digest format'],
+    ['sha256:', 'invalid checksum digest format'],
+    [`sha256:${'A'.repeat(64)}`, 'invalid checksum digest format'],
+    [`sha256:${'../'.repeat(21)}a`, 'invalid checksum digest format'],
+    [`sha256:${hex.slice(1)}`, 'invalid checksum digest length'],
+    [`sha512:${hex}`, 'invalid checksum digest length'],
+    [`md5:${'a'.repeat(32)}`, 'unsupported digest algorithm'],
+    ['foo/bar:xyz', 'invalid checksum digest format'],
+    [42, 'invalid checksum digest format'],
+  ];
+  for (const [d, msg] of bad) t.throws(() => parseDigest(d), { code: 'TSD_ERR_INVALID_DIGEST', message: new RegExp(msg) }, String(d));
+  t.throws(() => parseDigest('x', 'layer', 'invalid-parameter'), { kind: 'invalid-parameter', message: /^layer "x": / });
+  const data = Buffer.from('hello');
+  const crypto = await import('node:crypto');
+  verifyDigest(data, 'sha512:' + crypto.createHash('sha512').update(data).digest('hex'));
+  t.throws(() => verifyDigest(data, sha256('other')), { code: 'TSD_ERR_DIGEST_MISMATCH' });
+});
+
+t.test('a HashStream verifies with the expected digest\'s own algorithm', async (t) => {
+  const crypto = await import('node:crypto');
+  const data = Buffer.from('sha512 content');
+  const d = 'sha512:' + crypto.createHash('sha512').update(data).digest('hex');
+  const h = new HashStream(d);
+  await pipeline(Readable.from([data]), h, sink());
+  t.equal(h.digest, d);
+  await t.rejects(pipeline(Readable.from([Buffer.from('x')]), new HashStream(d), sink()), { code: 'TSD_ERR_DIGEST_MISMATCH' });
+  t.throws(() => new HashStream('md5:' + 'a'.repeat(32)), { message: /unsupported digest algorithm/ });
+});
