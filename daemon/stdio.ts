@@ -140,6 +140,20 @@ export class StdioHub {
   }
 
   /** Ends output by hand (e.g. the process never started). */
+  /**
+   * Ends the output once the process's streams have ended by themselves, or
+   * after `graceMs`: a task's exit is often seen before the last of its output
+   * has been read from the pipes, and ending at once would drop that output.
+   */
+  async drainOutput(graceMs: number): Promise<void> {
+    if (this.outputSet && !this.outputEnded && this.openSources > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.closed, new Promise<void>((r) => { timer = setTimeout(r, graceMs); })]);
+      clearTimeout(timer);
+    }
+    return this.finishOutput();
+  }
+
   finishOutput(): Promise<void> {
     this.outputSet = true;
     this.openSources = 0;

@@ -12,6 +12,8 @@ import type { Container } from './types.js';
 
 /** Deadline of each teardown step when a container exits. */
 const EXIT_STEP_MS = 10_000;
+/** How long the exit waits for output still in the pipes (the rest of the PID namespace dies with PID 1, closing them). */
+const OUTPUT_DRAIN_MS = 2_000;
 
 type ExitContext = Pick<ContainerContext,
   'store' | 'events' | 'log' | 'images' | 'network' | 'live' | 'waiters' | 'restarts' | 'execs' | 'health' | 'lock' | 'status' | 'tryGet' | 'startTask' | 'removeNow'>;
@@ -28,7 +30,7 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   // Everything else in the container dies with its PID 1; make sure, then tear down.
   // Each step has a deadline: a peer, a child or the kernel that never answers must not keep
   // the container (and `rm -f`, which waits for this handler) from finishing.
-  await withDeadline(live.hub.finishOutput(), EXIT_STEP_MS, 'output flush').catch(() => {});
+  await withDeadline(live.hub.drainOutput(OUTPUT_DRAIN_MS), EXIT_STEP_MS, 'output flush').catch(() => {});
   await withDeadline(live.log.close(), EXIT_STEP_MS, 'log close').catch(() => {});
   mark('output');
   await withDeadline(ctx.execs.containerStopped(id), EXIT_STEP_MS, 'exec teardown').catch((err) => ctx.log.warn({ err, ctr: id }, 'exec teardown failed'));

@@ -33,6 +33,15 @@ t.test('docker run and exec', opts, async (t) => {
     t.equal(r.err, 'err\n');
   });
 
+  await t.test('short-lived containers run at once: none loses its output (the exit used to end it before the pipes were read)', async (t) => {
+    const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => docker(['run', '--rm', 'busybox:fixture', 'sh', '-c', `echo out${i}; echo err${i} >&2; exit 3`])));
+    runs.forEach((r, i) => {
+      t.equal(r.code, 3, `run ${i}: exit code`);
+      t.equal(r.out, `out${i}\n`, `run ${i}: stdout`);
+      t.equal(r.err, `err${i}\n`, `run ${i}: stderr`);
+    });
+  });
+
   await t.test('signals: the CLI proxies TERM; an external kill ends run with 137', async (t) => {
     const name = e.name('sig');
     const run = dockerSpawn(e.d, ['run', '--name', name, 'busybox:fixture', 'sh', '-c', 'trap "exit 5" TERM; echo ready; while :; do sleep 0.1; done']);

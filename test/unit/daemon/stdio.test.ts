@@ -221,3 +221,31 @@ t.test('end to end: `run -i` shape over a unix socket with a real process', asyn
   t.same(demuxAll(body).map((f) => [f.stream, f.payload.toString()]), [[1, 'data1\n'], [2, 'err\n']]);
   t.same(fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).stream), ['stdout', 'stderr']);
 });
+
+t.test('drainOutput: output still in the pipes when the task exits reaches the clients; a stream that never ends is cut after the grace', async (t) => {
+  const hub = new StdioHub({ tty: false, openStdin: false, closeStdinOnEof: false });
+  const out = new PassThrough();
+  const err = new PassThrough();
+  hub.setOutput(out, err);
+  const c = new FakeClient();
+  hub.attach(c, { stdout: true, stderr: true });
+  // the exit is handled first; the last bytes are read from the pipes afterwards
+  const drained = hub.drainOutput(2_000);
+  setTimeout(() => { out.end('last words\n'); err.end('err\n'); }, 20);
+  await drained;
+  t.equal(c.text(), 'last words\nerr\n', 'nothing dropped');
+  t.equal(hub.ended, true);
+
+  const stuck = new StdioHub({ tty: false, openStdin: false, closeStdinOnEof: false });
+  const held = new PassThrough();
+  stuck.setOutput(held, null);
+  const c2 = new FakeClient();
+  stuck.attach(c2, { stdout: true, stderr: true });
+  held.write('early\n');
+  const t0 = Date.now();
+  await stuck.drainOutput(100);
+  t.ok(Date.now() - t0 >= 90, 'waited for the grace');
+  t.equal(stuck.ended, true, 'then ended anyway (a writer that keeps the pipe open cannot hold the exit)');
+  t.equal(c2.text(), 'early\n');
+  t.ok(c2.closed);
+});
