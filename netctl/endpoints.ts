@@ -8,11 +8,11 @@ import type { EndpointRecord, NetworkRecord } from '../store/networks.js';
 import { mtuOf, type BridgeHealer } from './bridge.js';
 import { newId, safeReaddir, type NetCtx } from './context.js';
 import { refreshHosts } from './etc-hosts.js';
-import { allocateIp, checkRequestedIp, macFromIp, parseCidr } from './ipam.js';
+import { allocateIp, allocateIpIn, checkRequestedIp, isMac, macFromIp, parseCidr } from './ipam.js';
 import { portRules } from './iptables.js';
 import { hostVethName, planVeth } from './links.js';
 import { ensureNetnsDir, isBoundNetns, removeNetnsFile } from './netns.js';
-import { findNetwork, toEndpoint } from './networks.js';
+import { findNetwork, toEndpoint, toNetworkRange } from './networks.js';
 import { startPortProxy, type PortProxy } from './ports.js';
 import type { AttachRequest, Endpoint, PublishedPort } from './types.js';
 
@@ -56,6 +56,8 @@ export class Endpoints {
     const prev = store.getEndpoint(containerId, n.id);
     if (prev) throw forbidden(`endpoint with name ${prev.containerName || containerId} already exists in network ${n.name}`, 'TSD_ERR_ENDPOINT_EXISTS');
     const hostname = req.domainname ? `${req.hostname}.${req.domainname}` : req.hostname;
+    if (req.mac && !isMac(req.mac)) throw invalidParameter(`invalid MAC address: ${req.mac}`);
+    const ipRange = toNetworkRange(n);
 
     // Reserve the address and interface name synchronously (the row is the reservation).
     const { r, first } = store.transaction(() => {
@@ -66,7 +68,7 @@ export class Endpoints {
         if (why) throw invalidParameter(why);
         ip = req.ipv4;
       } else {
-        ip = allocateIp(n.subnet, used);
+        ip = ipRange ? allocateIpIn(n.subnet, ipRange, used) : allocateIp(n.subnet, used);
         if (!ip) throw unavailable(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`, 'TSD_ERR_IPAM_EXHAUSTED');
       }
       const mine = store.listEndpoints({ containerId });
@@ -78,7 +80,7 @@ export class Endpoints {
         networkId: n.id,
         endpointId: newId(),
         ip,
-        mac: macFromIp(ip),
+        mac: req.mac ? req.mac.toLowerCase().replace(/-/g, ':') : macFromIp(ip),
         aliases: [...new Set(req.aliases ?? [])],
         hostname,
         ifname: `eth${i}`,

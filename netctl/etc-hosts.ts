@@ -17,7 +17,7 @@ export function writeEtcFilesTo(dir: string, o: EtcFilesOptions, tail?: HostsEnt
   const hostname = path.join(dir, 'hostname');
   const resolvConf = path.join(dir, 'resolv.conf');
   const own = ownHostNames(o.hostname, o.domainname);
-  const head = renderHostsHead(parseExtraHosts(o.extraHosts ?? []));
+  const head = renderHostsHead([...parseExtraHosts(o.extraHosts ?? []), ...(o.links ?? [])]);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(hosts, head + renderHostsTail(tail ?? o.endpoints.map((e) => ({ ip: e.ip, names: own }))));
   fs.writeFileSync(hostname, o.hostname + '\n');

@@ -14,3 +14,4 @@ export { macFromIp, allocateIp, selectSubnet, parseCidr, networkCidr, cidrsOverl
 export { renderResolvConf, parseExtraHosts } from './etc-files.js';
 export { writeEtcFilesTo } from './etc-hosts.js';
 export type { Firewaller, Rule } from './firewall.js';
+export { parseNetDev, interfaceStats, type InterfaceStats } from './stats.js';

@@ -81,6 +81,21 @@ export function allocateIp(subnet: string, inUse: Iterable<string>): string | nu
   return null;
 }
 
+/** allocateIp limited to `range` (Docker's IPAM IPRange), still never the subnet's network or broadcast address. */
+export function allocateIpIn(subnet: string, range: string, inUse: Iterable<string>): string | null {
+  const s = parseCidr(subnet);
+  const r = parseCidr(range);
+  const used = new Set<number>();
+  for (const ip of inUse) if (ip) used.add(ipToInt(ip));
+  // the range's own network address is skipped too (dockerd's first address in 10.0.0.128/25 is .129)
+  const lo = Math.max(r.prefix >= 31 ? r.network : r.network + 1, s.prefix >= 31 ? s.network : s.network + 1);
+  const hi = Math.min(r.broadcast, s.prefix >= 31 ? s.broadcast : s.broadcast - 1);
+  for (let n = lo; n <= hi; n++) if (!used.has(n)) return intToIp(n);
+  return null;
+}
+
+export const isMac = (m: string): boolean => /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(m);
+
 /** Why a requested address cannot be used, or null if it can. */
 export function checkRequestedIp(subnet: string, ip: string, inUse: Iterable<string>): string | null {
   if (!isIPv4(ip)) return `invalid IPv4 address: ${ip}`;

@@ -10,7 +10,9 @@ import type { Endpoint, Network, NetworkCreateRequest, NetworkDriver, NetworkFil
 
 export const DEFAULT_POOLS = [{ base: '10.199.0.0/16', size: 24 }];
 export const PREDEFINED = new Set(['bridge', 'host', 'none']);
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Kept in the record's options, never shown as a Docker option. */
+const IP_RANGE_OPT = 'tsd.ipam.ip-range';
+const internalOpt = (k: string) => k.startsWith('tsd.ipam.');
 
 /**
  * The predefined rows (none, host, and the default bridge from --bridge/--bip).
@@ -52,6 +54,9 @@ export function ensurePredefined(ctx: NetCtx): NetworkRecord | undefined {
   });
 }
 
+/** The IPAM IPRange of a record, '' for the whole subnet. */
+export const toNetworkRange = (r: NetworkRecord): string => r.options[IP_RANGE_OPT] ?? '';
+
 export function toEndpoint(e: EndpointRecord, n: NetworkRecord): Endpoint {
   return {
     endpointId: e.endpointId,
@@ -79,10 +84,11 @@ export function toNetwork(ctx: NetCtx, r: NetworkRecord, eps?: EndpointRecord[])
     driver: r.driver as NetworkDriver,
     subnet: r.subnet,
     gateway: r.gateway,
+    ipRange: r.options[IP_RANGE_OPT] ?? '',
     bridge: r.bridge,
     internal: r.internal,
     labels: r.labels,
-    options: r.options,
+    options: Object.fromEntries(Object.entries(r.options).filter(([k]) => !internalOpt(k))),
     created: r.createdAt,
     predefined: PREDEFINED.has(r.name),
     endpoints,
@@ -114,13 +120,14 @@ export async function createNetwork(ctx: NetCtx, req: NetworkCreateRequest): Pro
   const { store } = ctx;
   const name = req.name ?? '';
   if (!name) throw invalidParameter('network name is required');
-  if (!NAME_RE.test(name)) throw invalidParameter(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  // As libnetwork's IsValidName: any name but a blank one (spaces are fine).
+  if (!name.trim()) throw invalidParameter(`invalid network name "${name}": a name must not be blank`);
   const driver = req.driver || 'bridge';
   if (driver === 'host' || driver === 'null') throw forbidden(`only one instance of "${driver}" network is allowed`);
   if (driver !== 'bridge') throw notFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`, 'TSD_ERR_NO_SUCH_DRIVER');
   if (store.getNetworkByName(name)) throw conflict(`network with name ${name} already exists`, 'TSD_ERR_NETWORK_EXISTS');
   const existing = store.listNetworks();
-  const options = { ...(req.options ?? {}) };
+  const options = Object.fromEntries(Object.entries(req.options ?? {}).filter(([k]) => !internalOpt(k)));
   let subnet: string;
   if (req.subnet) {
     subnet = networkCidr(req.subnet);
@@ -139,6 +146,13 @@ export async function createNetwork(ctx: NetCtx, req: NetworkCreateRequest): Pro
   if (req.gateway) {
     const why = checkRequestedIp(subnet, req.gateway, []);
     if (why) throw invalidParameter(`invalid gateway ${req.gateway}: ${why}`);
+  }
+  if (req.ipRange) {
+    const range = networkCidr(req.ipRange);
+    const s = parseCidr(subnet);
+    const r = parseCidr(range);
+    if (r.network < s.network || r.broadcast > s.broadcast) throw invalidParameter(`invalid IP range ${req.ipRange}: not within subnet ${subnet}`);
+    options[IP_RANGE_OPT] = range;
   }
   if (options[MTU_OPT] !== undefined && !(/^\d+$/.test(options[MTU_OPT]) && Number(options[MTU_OPT]) >= 68 && Number(options[MTU_OPT]) <= 65535)) {
     throw invalidParameter(`invalid MTU value: ${options[MTU_OPT]}`);

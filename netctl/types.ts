@@ -43,6 +43,8 @@ export interface Network {
   /** CIDR, '' for host/null. */
   subnet: string;
   gateway: string;
+  /** IPAM IPRange, '' when the whole subnet is used. */
+  ipRange: string;
   /** Linux bridge device name, '' for host/null. */
   bridge: string;
   internal: boolean;
@@ -81,6 +83,8 @@ export interface NetworkCreateRequest {
   driver?: string;
   subnet?: string;
   gateway?: string;
+  /** IPAM IPRange: containers get addresses from this part of the subnet only. */
+  ipRange?: string;
   internal?: boolean;
   labels?: Record<string, string>;
   options?: Record<string, string>;
@@ -106,6 +110,8 @@ export interface AttachRequest {
   aliases?: string[];
   /** A fixed address inside the network's subnet. */
   ipv4?: string;
+  /** A fixed MAC address (default: 02:42 and the IPv4 address, as Docker's). */
+  mac?: string;
   ports?: PortBinding[];
 }
 
@@ -120,6 +126,8 @@ export interface EtcFilesOptions {
   dns?: string[];
   dnsSearch?: string[];
   dnsOptions?: string[];
+  /** legacy links: `ip alias child-hostname child-name` lines after ExtraHosts */
+  links?: Array<{ ip: string; names: string[] }>;
 }
 
 export interface EtcFiles {

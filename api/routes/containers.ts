@@ -17,7 +17,7 @@ import { upgradeSocket, hijackContentType, parseDetachKeys, DetachFilter } from 
 import { frame } from '../stream/mux.js';
 import { apiVersionOf, commonHeaders } from '../server.js';
 import { stripVersion } from '../version.js';
-import { conflict, invalidParameter } from '../../errors/index.js';
+import { conflict, invalidParameter, notFound } from '../../errors/index.js';
 import { parseTimestampParam, formatRfc3339Nano } from '../../daemon/logs/index.js';
 import { archiveRoutes } from './archive.js';
 import * as qp from '../translate/query.js';
@@ -152,8 +152,18 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     }
   });
 
+  // docker rm --link /parent/alias: the name has slashes (the CLI sends /containers//parent/alias)
+  app.delete<{ Params: { '*': string }; Querystring: Q }>('/containers/*', async (req, reply) => {
+    if (!qp.bool(req.query, 'link')) throw notFound(`No such container: ${req.params['*']}`, 'TSD_ERR_NO_SUCH_CONTAINER');
+    await containers.removeLink(req.params['*']);
+    return reply.code(204).send();
+  });
+
   app.delete<{ Params: { id: string }; Querystring: Q }>('/containers/:id', async (req, reply) => {
-    if (qp.bool(req.query, 'link')) throw invalidParameter('links are not supported');
+    if (qp.bool(req.query, 'link')) {
+      await containers.removeLink(req.params.id);
+      return reply.code(204).send();
+    }
     await containers.remove(req.params.id, { force: qp.bool(req.query, 'force'), volumes: qp.bool(req.query, 'v') });
     return reply.code(204).send();
   });
@@ -198,9 +208,9 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const c0 = containers.get(req.params.id);
     type Cg = NonNullable<ReturnType<ContainerService['stats']>['stats']>;
     const sample = (prev: Cg | undefined): { doc: DockerStats | Record<string, unknown>; cur: Cg | undefined } => {
-      const { c, stats } = containers.stats(c0.id);
+      const { c, stats, networks } = containers.stats(c0.id);
       if (!stats) return { doc: emptyStats(c), cur: undefined };
-      return { doc: toDockerStats(stats, prev, { id: c.id, name: `/${c.name}` }), cur: stats };
+      return { doc: toDockerStats(stats, prev, { id: c.id, name: `/${c.name}`, networks }), cur: stats };
     };
     if (!stream) {
       let s = sample(undefined);

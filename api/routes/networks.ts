@@ -24,7 +24,7 @@ import {
 
 export interface NetworkContainerOps {
   /** Connect a container (name, id or prefix) to a network (its id). */
-  connect(containerRef: string, networkId: string, cfg: { aliases: string[]; ipv4?: string }): Promise<void>;
+  connect(containerRef: string, networkId: string, cfg: { aliases: string[]; ipv4?: string; mac?: string; driverOpts?: Record<string, string> }): Promise<void>;
   disconnect(containerRef: string, networkId: string, force: boolean): Promise<void>;
 }
 
@@ -64,7 +64,8 @@ export default async function networkRoutes(app: FastifyInstance, opts: NetworkR
     const n = networks.inspect(req.params.id);
     const c = fromDockerConnect(B.decodeBody(req.body, B.NetworkConnect));
     if (!containers) throw notImplemented('network connect is not available');
-    await containers.connect(c.container, n.id, c.ipv4 ? { aliases: c.aliases, ipv4: c.ipv4 } : { aliases: c.aliases });
+    const { container, ...cfg } = c;
+    await containers.connect(container, n.id, cfg);
     return reply.code(200).send();
   });
 

@@ -9,7 +9,7 @@ import { hasProcess, isUp } from '../../daemon/containers/state.js';
 export interface CreateRequest {
   config: Partial<ContainerConfig> & { Image: string };
   hostConfig: HostConfig;
-  endpointsConfig: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null }>;
+  endpointsConfig: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string; DriverOpts?: Record<string, string> | null; Links?: string[] | null }>;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -257,6 +257,7 @@ export function fromDockerCreate(body: unknown): CreateRequest {
     Image: image,
     Hostname: str(body.Hostname, 'Config.Hostname'),
     Domainname: str(body.Domainname, 'Config.Domainname'),
+    ...(body.MacAddress ? { MacAddress: str(body.MacAddress, 'Config.MacAddress') } : {}),
     User: str(body.User, 'Config.User'),
     AttachStdin: bool(body.AttachStdin, 'Config.AttachStdin'),
     AttachStdout: bool(body.AttachStdout, 'Config.AttachStdout'),
@@ -283,6 +284,10 @@ export function fromDockerCreate(body: unknown): CreateRequest {
   const nc = isObj(body.NetworkingConfig) && isObj(body.NetworkingConfig.EndpointsConfig) ? body.NetworkingConfig.EndpointsConfig : {};
   const endpointsConfig: CreateRequest['endpointsConfig'] = {};
   for (const [net, ec] of Object.entries(nc)) endpointsConfig[net] = isObj(ec) ? (ec as CreateRequest['endpointsConfig'][string]) : {};
+  // MAC addresses as moby validates them at create (Config's, deprecated since 1.44, and each endpoint's)
+  for (const m of [body.MacAddress, ...Object.values(endpointsConfig).map((e) => e.MacAddress)]) {
+    if (m !== undefined && m !== null && m !== '' && !(typeof m === 'string' && /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(m))) throw invalidParameter(`invalid MAC address: ${String(m)}`);
+  }
   return { config: cfg, hostConfig, endpointsConfig };
 }
 
@@ -387,9 +392,9 @@ function networksOut(c: Container, view: NetworkView = {}): Record<string, unkno
     if (userDefined && apiBefore(view.apiVersion, '1.45')) aliases = dedup([...(aliases ?? []), shortId, c.config.Hostname ?? '']);
     const networkId = e?.NetworkID || c.runtime.networks[name]?.NetworkID || view.networkId?.(name) || '';
     out[name] = {
-      IPAMConfig: ec?.IPAMConfig ?? e?.IPAMConfig ?? null, Links: null, Aliases: aliases, MacAddress: e?.MacAddress ?? '', NetworkID: networkId,
+      IPAMConfig: ec?.IPAMConfig ?? e?.IPAMConfig ?? null, Links: e?.Links?.length ? e.Links : null, Aliases: aliases, MacAddress: e?.MacAddress || ec?.MacAddress || '', NetworkID: networkId,
       EndpointID: e?.EndpointID ?? '', Gateway: e?.Gateway ?? '', IPAddress: e?.IPAddress ?? '', IPPrefixLen: e?.IPPrefixLen ?? 0,
-      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null,
+      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: e?.DriverOpts ?? ec?.DriverOpts ?? null,
       DNSNames: e && userDefined ? dedup([c.name, ...(ec?.Aliases ?? []), shortId, c.config.Hostname ?? '']) : null,
     };
   }

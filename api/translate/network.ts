@@ -19,7 +19,7 @@ export interface DockerNetwork {
   Scope: string;
   Driver: string;
   EnableIPv6: boolean;
-  IPAM: { Driver: string; Options: Record<string, string> | null; Config: { Subnet: string; Gateway?: string }[] };
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: { Subnet: string; IPRange?: string; Gateway?: string }[] };
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;
@@ -45,7 +45,7 @@ export function toDockerNetwork(n: Network, withContainers = true): DockerNetwor
     Scope: 'local',
     Driver: n.driver,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
+    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway }] : [] },
     Internal: n.internal,
     Attachable: false,
     Ingress: false,
@@ -90,7 +90,7 @@ export function fromDockerNetworkCreate(body: unknown): NetworkCreateRequest {
     if (c) {
       req.subnet = String(c.Subnet);
       if (c.Gateway) req.gateway = String(c.Gateway);
-      if (c.IPRange && c.IPRange !== c.Subnet) throw notImplemented('IPRange is not supported');
+      if (c.IPRange && c.IPRange !== c.Subnet) req.ipRange = String(c.IPRange);
     }
   }
   return req;
@@ -204,13 +204,16 @@ export function toDockerEndpointSettings(e: Endpoint, requestedIp?: string): Doc
 }
 
 /** POST /networks/{id}/connect body → container ref and endpoint config. */
-export function fromDockerConnect(body: unknown): { container: string; aliases: string[]; ipv4?: string } {
+export function fromDockerConnect(body: unknown): { container: string; aliases: string[]; ipv4?: string; mac?: string; driverOpts?: Record<string, string> } {
   if (!isObj(body) || typeof body.Container !== 'string' || !body.Container) throw invalidParameter('container is required');
   const ec = isObj(body.EndpointConfig) ? body.EndpointConfig : {};
   const ipam = isObj(ec.IPAMConfig) ? ec.IPAMConfig : {};
   const aliases = Array.isArray(ec.Aliases) ? ec.Aliases.map(String) : [];
   const ipv4 = typeof ipam.IPv4Address === 'string' && ipam.IPv4Address ? ipam.IPv4Address : undefined;
-  return ipv4 ? { container: body.Container, aliases, ipv4 } : { container: body.Container, aliases };
+  const out: ReturnType<typeof fromDockerConnect> = ipv4 ? { container: body.Container, aliases, ipv4 } : { container: body.Container, aliases };
+  if (typeof ec.MacAddress === 'string' && ec.MacAddress) out.mac = ec.MacAddress;
+  if (isObj(ec.DriverOpts)) out.driverOpts = strMap(ec.DriverOpts, 'DriverOpts');
+  return out;
 }
 
 export function fromDockerDisconnect(body: unknown): { container: string; force: boolean } {

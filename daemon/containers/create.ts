@@ -6,6 +6,7 @@ import { DaemonError, NameConflictError, invalidParameter, notFound } from '../.
 import { parseLogConfig } from '../logs/index.js';
 import { containerDir, publish, type ContainerContext } from './context.js';
 import { HealthMonitor } from './health.js';
+import { resolveLinks } from './links.js';
 import { newId, randomName } from './names.js';
 import { mergeImageConfig, planMounts } from './plan.js';
 import type { Resources } from './ports.js';
@@ -34,6 +35,7 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
   const logCfg = parseLogConfig(input.hostConfig.LogConfig);
   input.hostConfig.LogConfig = { Type: logCfg.type, Config: logCfg.options };
   checkNetworkMode(ctx, input.hostConfig.NetworkMode);
+  if (input.hostConfig.Links?.length) input.hostConfig.Links = resolveLinks(input.hostConfig.Links, name, input.hostConfig.NetworkMode, (ref) => ctx.get(ref));
   for (const [mode, what, allowed] of [[input.hostConfig.IpcMode, 'IPC', ['', 'private', 'shareable', 'none', 'host']], [input.hostConfig.PidMode, 'PID', ['', 'host']]] as const) {
     if ((allowed as readonly string[]).includes(mode ?? '')) continue;
     if (mode?.startsWith('container:')) { referenced(ctx, mode.slice('container:'.length)); continue; }

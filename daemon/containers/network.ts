@@ -7,23 +7,25 @@ import { writeEtcFilesTo, type Endpoint } from '../../netctl/index.js';
 import { containerDir, updateRuntime, type ContainerContext } from './context.js';
 import { portRequests } from './plan.js';
 import { canJoin } from './state.js';
+import { linkPlan } from './links.js';
 import type { Container, EndpointState, RuntimeState } from './types.js';
 
 type NetContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'network' | 'get'>;
 
 /** What inspect shows of one attachment. */
-export function toEndpointState(c: Pick<Container, 'id' | 'name'>, ep: Endpoint, ipam: EndpointState['IPAMConfig']): EndpointState {
+export function toEndpointState(c: Pick<Container, 'id' | 'name'>, ep: Endpoint, ipam: EndpointState['IPAMConfig'], driverOpts?: Record<string, string> | null): EndpointState {
   const isDefault = ep.networkName === 'bridge';
   return {
     NetworkID: ep.networkId, EndpointID: ep.endpointId, Gateway: ep.gateway, IPAddress: ep.ip, IPPrefixLen: ep.prefixLen, MacAddress: ep.mac,
     Aliases: isDefault ? null : ep.aliases, IPAMConfig: ipam,
     DNSNames: isDefault ? null : [c.name, c.id.slice(0, 12), ...ep.aliases.filter((a) => a !== c.name && a !== c.id.slice(0, 12))],
+    ...(driverOpts && Object.keys(driverOpts).length ? { DriverOpts: driverOpts } : {}),
   };
 }
 
 const EMPTY_ENDPOINT: EndpointState = { NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', Aliases: null };
 
-type NetworkStep = { spec: RuntimeSpec['network']; etc?: RuntimeSpec['etc'] };
+type NetworkStep = { spec: RuntimeSpec['network']; etc?: RuntimeSpec['etc']; /** legacy links' variables */ linkEnv?: string[] };
 
 /**
  * The start path's network step: the host's network, another container's, none,
@@ -71,6 +73,8 @@ export async function attachNetworks(ctx: NetContext, c: Container, undo: Array<
       domainname: c.config.Domainname,
       aliases: isUser ? [...(ec?.Aliases ?? []), c.name, c.id.slice(0, 12)] : [...(ec?.Aliases ?? [])],
       ipv4: ec?.IPAMConfig?.IPv4Address || undefined,
+      // EndpointSettings.MacAddress; the deprecated container-wide Config.MacAddress is the primary network's (moby)
+      mac: ec?.MacAddress || (i === 0 ? c.config.MacAddress || undefined : undefined),
       ports: i === 0 ? ports : [],
     });
     endpoints.push(ep);
@@ -80,21 +84,34 @@ export async function attachNetworks(ctx: NetContext, c: Container, undo: Array<
       (published[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
     }
   }
+  // legacy links: children on the default bridge (moby makes them for the default network only)
+  const links = names.includes('bridge') ? linkPlan(c, ctx.get) : { env: [], hosts: [] };
   const etc = net.writeEtcFiles(dir, {
     containerId: c.id, hostname: c.config.Hostname, domainname: c.config.Domainname, endpoints, extraHosts: hostsExtra,
-    dns: c.hostConfig.Dns, dnsSearch: c.hostConfig.DnsSearch, dnsOptions: c.hostConfig.DnsOptions,
+    dns: c.hostConfig.Dns, dnsSearch: c.hostConfig.DnsSearch, dnsOptions: c.hostConfig.DnsOptions, links: links.hosts,
   });
   const networks: Record<string, EndpointState> = {};
-  for (const ep of endpoints) networks[ep.networkName] = toEndpointState(c, ep, c.runtime.endpointsConfig?.[ep.networkName]?.IPAMConfig ?? null);
+  for (const ep of endpoints) {
+    const ec = c.runtime.endpointsConfig?.[ep.networkName];
+    networks[ep.networkName] = toEndpointState(c, ep, ec?.IPAMConfig ?? null, ec?.DriverOpts);
+  }
   const sandboxKey = net.netnsPath(c.id);
   updateRuntime(ctx, c, { networks, ports: published, sandboxKey, hostsPath: etc.hosts, hostnamePath: etc.hostname, resolvConfPath: etc.resolvConf });
-  return { spec: { mode: 'netns', path: sandboxKey }, etc: { hosts: etc.hosts, hostname: etc.hostname, resolvConf: etc.resolvConf } };
+  return { spec: { mode: 'netns', path: sandboxKey }, etc: { hosts: etc.hosts, hostname: etc.hostname, resolvConf: etc.resolvConf }, linkEnv: links.env };
 }
 
 type ConnectContext = NetContext & Pick<ContainerContext, 'live'>;
 
+/** What POST /networks/{id}/connect asks for the endpoint. */
+export interface ConnectConfig {
+  aliases: string[];
+  ipv4?: string;
+  mac?: string;
+  driverOpts?: Record<string, string>;
+}
+
 /** docker network connect: recorded at once; attached now when the container runs, else at its next start. */
-export async function connect(ctx: ConnectContext, c: Container, networkId: string, cfg: { aliases: string[]; ipv4?: string }): Promise<void> {
+export async function connect(ctx: ConnectContext, c: Container, networkId: string, cfg: ConnectConfig): Promise<void> {
   const net = ctx.network;
   if (!net) throw notFound('networking is not available');
   const n = net.inspect(networkId);
@@ -105,11 +122,12 @@ export async function connect(ctx: ConnectContext, c: Container, networkId: stri
   // Not running and already configured for this network: moby keeps the first config ("avoid duplicate config").
   if (c.runtime.endpointsConfig[n.name] && !ctx.live.has(c.id)) return;
   const ipam = cfg.ipv4 ? { IPv4Address: cfg.ipv4 } : null;
-  updateRuntime(ctx, c, { endpointsConfig: { ...c.runtime.endpointsConfig, [n.name]: { Aliases: cfg.aliases, IPAMConfig: ipam } } });
+  const extra = { ...(cfg.mac ? { MacAddress: cfg.mac } : {}), ...(cfg.driverOpts ? { DriverOpts: cfg.driverOpts } : {}) };
+  updateRuntime(ctx, c, { endpointsConfig: { ...c.runtime.endpointsConfig, [n.name]: { Aliases: cfg.aliases, IPAMConfig: ipam, ...extra } } });
   if (ctx.live.has(c.id)) {
-    const ep = await net.attach(c.id, { network: n.name, hostname: c.config.Hostname, domainname: c.config.Domainname, aliases: [...cfg.aliases, c.name, c.id.slice(0, 12)], ipv4: cfg.ipv4 });
+    const ep = await net.attach(c.id, { network: n.name, hostname: c.config.Hostname, domainname: c.config.Domainname, aliases: [...cfg.aliases, c.name, c.id.slice(0, 12)], ipv4: cfg.ipv4, mac: cfg.mac });
     // As before: DNSNames lead with the name and short id, then the requested aliases.
-    updateRuntime(ctx, c, { networks: { ...c.runtime.networks, [n.name]: { ...toEndpointState(c, ep, ipam), Aliases: ep.aliases, DNSNames: [c.name, c.id.slice(0, 12), ...cfg.aliases] } } });
+    updateRuntime(ctx, c, { networks: { ...c.runtime.networks, [n.name]: { ...toEndpointState(c, ep, ipam, cfg.driverOpts), Aliases: ep.aliases, DNSNames: [c.name, c.id.slice(0, 12), ...cfg.aliases] } } });
     net.writeEtcFiles(containerDir(ctx, c.id), { containerId: c.id, hostname: c.config.Hostname, domainname: c.config.Domainname, endpoints: net.endpoints(c.id), extraHosts: c.hostConfig.ExtraHosts ?? [], dns: c.hostConfig.Dns, dnsSearch: c.hostConfig.DnsSearch, dnsOptions: c.hostConfig.DnsOptions });
   }
   ctx.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });

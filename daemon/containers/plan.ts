@@ -183,7 +183,7 @@ export interface Prepared {
   /** the mounted overlay */
   rootfs: string;
   mounts: RuntimeMount[];
-  network: { spec: RuntimeSpec['network']; etc?: RuntimeSpec['etc'] };
+  network: { spec: RuntimeSpec['network']; etc?: RuntimeSpec['etc']; /** legacy links' variables, before Config.Env */ linkEnv?: string[] };
   /** cgroup.procs files the init joins ([] when its staging cgroup was adopted) */
   cgroupProcs: string[];
   ipc: NamespaceChoice;
@@ -206,7 +206,7 @@ export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | '
   VolumeDriver: { accepted: 'only the local volume driver exists' },
   LogConfig: 'logs',
   NetworkMode: 'network', PortBindings: 'network', PublishAllPorts: 'network', Dns: 'network', DnsOptions: 'network', DnsSearch: 'network', ExtraHosts: 'network',
-  Links: { accepted: 'legacy links are not made; user networks resolve names' },
+  Links: 'network',
   RestartPolicy: 'restart', AutoRemove: 'exit',
   ContainerIDFile: 'client',
   ConsoleSize: 'runtime', CapAdd: 'runtime', CapDrop: 'runtime', GroupAdd: 'runtime', IpcMode: 'runtime', PidMode: 'runtime', Privileged: 'runtime',
@@ -241,7 +241,7 @@ export function toRuntimeSpec(c: Container, p: Prepared): RuntimeSpec {
     id: c.id,
     rootfs: p.rootfs,
     args,
-    env: withPath(c.config.Env, c.config.Hostname, c.config.Tty),
+    env: withPath(p.network.linkEnv?.length ? mergeEnv(p.network.linkEnv, c.config.Env) : c.config.Env, c.config.Hostname, c.config.Tty),
     cwd: c.config.WorkingDir || '/',
     user: c.config.User,
     groupAdd: hc.GroupAdd ?? [],

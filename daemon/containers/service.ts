@@ -19,8 +19,9 @@
 import type { Logger } from 'pino';
 import type { DB } from '../../store/index.js';
 import { ContainerStore, type ContainerRow } from '../../store/containers.js';
-import { DaemonError, NoSuchContainerError, invalidParameter, notFound } from '../../errors/index.js';
+import { DaemonError, NoSuchContainerError, conflict, invalidParameter, notFound } from '../../errors/index.js';
 import type { CgroupStats } from '../../cgroupfs/index.js';
+import { interfaceStats, type InterfaceStats } from '../../netctl/index.js';
 import { containerEventAttrs, type EventBus } from '../events.js';
 import type { DaemonConfig } from '../config.js';
 import { KeyedLock } from '../lock.js';
@@ -38,7 +39,8 @@ import { start, startTask } from './start.js';
 import { stop, kill, restart, pause, unpause, type StopOptions } from './stop.js';
 import { taskExited } from './exit.js';
 import { remove, removeNow, prune, type RemoveOptions } from './remove.js';
-import { connect, disconnect } from './network.js';
+import { connect, disconnect, type ConnectConfig } from './network.js';
+import { withoutLink } from './links.js';
 import { rename, update } from './update.js';
 import { attachHub, logs, resize, rootfsOf, sizes, stats, top, withRootfs, type LogsOptions } from './inspect.js';
 import { reconcile, shutdown } from './reconcile.js';
@@ -137,6 +139,15 @@ export class ContainerService {
   }
 
   /** Resolves `ref`, takes the container's lock, and runs `fn` on its current row. */
+  /** DELETE /containers/{parent}/{alias}?link=true (docker rm --link): the parent keeps its other links. */
+  removeLink(name: string): Promise<void> {
+    const m = /^\/?([^/]+)\/[^/]+$/.exec(name);
+    if (!m) throw conflict('Conflict, cannot remove the default link name of the container');
+    return this.withContainer(m[1]!, (c) => {
+      this.ctx.store.update(c.id, { hostConfig: { ...c.hostConfig, Links: withoutLink(name, c) } });
+    });
+  }
+
   private withContainer<T>(ref: string, fn: (c: Container) => Promise<T> | T): Promise<T> {
     const id = this.get(ref).id;
     return this.ctx.lock.run(id, () => {
@@ -220,9 +231,12 @@ export class ContainerService {
     return top(this.ctx, this.get(ref), psArgs);
   }
 
-  stats(ref: string): { c: Container; stats: CgroupStats | null } {
+  /** The cgroup's counters, and per-interface network counters for a container with its own network namespace. */
+  stats(ref: string): { c: Container; stats: CgroupStats | null; networks?: Record<string, InterfaceStats> } {
     const c = this.get(ref);
-    return { c, stats: stats(this.ctx, c) };
+    const s = stats(this.ctx, c);
+    const ownNetns = !['host', 'none'].includes(c.hostConfig.NetworkMode) && !c.hostConfig.NetworkMode.startsWith('container:');
+    return { c, stats: s, networks: s && ownNetns && c.pid ? interfaceStats(c.pid) : undefined };
   }
 
   resize(ref: string, rows: number, cols: number): void {
@@ -267,7 +281,7 @@ export class ContainerService {
   }
 
   /** For POST /networks/{id}/connect and /disconnect. */
-  networkOps(): { connect(ref: string, networkId: string, cfg: { aliases: string[]; ipv4?: string }): Promise<void>; disconnect(ref: string, networkId: string, force: boolean): Promise<void> } {
+  networkOps(): { connect(ref: string, networkId: string, cfg: ConnectConfig): Promise<void>; disconnect(ref: string, networkId: string, force: boolean): Promise<void> } {
     const networked = async (ref: string, fn: (c: Container) => Promise<void>): Promise<void> => {
       if (!this.ctx.network) throw notFound('networking is not available');
       return this.withContainer(ref, fn);

@@ -132,6 +132,7 @@ export interface EndpointState {
   IPAMConfig?: { IPv4Address?: string } | null;
   Links?: string[] | null;
   DNSNames?: string[] | null;
+  DriverOpts?: Record<string, string> | null;
 }
 
 export interface HealthState {
@@ -142,7 +143,7 @@ export interface HealthState {
 
 export interface RuntimeState {
   /** networks requested at create (NetworkingConfig.EndpointsConfig), by name */
-  endpointsConfig: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null }>;
+  endpointsConfig: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string; DriverOpts?: Record<string, string> | null; Links?: string[] | null }>;
   /** live (or last) attachments, by network name */
   networks: Record<string, EndpointState>;
   ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null>;

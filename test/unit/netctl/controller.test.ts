@@ -62,7 +62,7 @@ t.test('create: validation and Docker errors', async (t) => {
   await t.rejects(h.ctl.create({ name: 'a' }), { kind: 'conflict', message: 'network with name a already exists' });
   await t.rejects(h.ctl.create({ name: 'bridge' }), { kind: 'conflict', message: /already exists/ });
   await t.rejects(h.ctl.create({ name: '' }), { kind: 'invalid-parameter', message: /required/ });
-  await t.rejects(h.ctl.create({ name: 'bad name' }), { kind: 'invalid-parameter', message: /invalid network name/ });
+  await t.rejects(h.ctl.create({ name: '  ' }), { kind: 'invalid-parameter', message: /invalid network name/ }, 'a blank name (dockerd takes any other)');
   await t.rejects(h.ctl.create({ name: 'h', driver: 'host' }), { kind: 'forbidden', message: 'only one instance of "host" network is allowed' });
   await t.rejects(h.ctl.create({ name: 'o', driver: 'overlay' }), { kind: 'not-found', message: /plugin not found/ });
   await t.rejects(h.ctl.create({ name: 'ov', subnet: '10.250.0.128/25' }), { kind: 'forbidden', message: /overlaps/ });
@@ -84,6 +84,23 @@ t.test('create: validation and Docker errors', async (t) => {
   t.same(h.ctl.list({ type: ['custom'] }).map((n) => n.name).sort(), ['a', 'b', 'fixed']);
   t.same(h.ctl.list({ driver: ['null'] }).map((n) => n.name), ['none']);
   t.same(h.ctl.list({ name: ['fix'] }).map((n) => n.name), ['fixed'], 'name filter matches substrings');
+});
+
+t.test('create: names and IPAM options dockerd takes', async (t) => {
+  const h = harness();
+  t.teardown(h.cleanup);
+  await h.ctl.init();
+  const n = await h.ctl.create({ name: 'with a space', subnet: '10.60.0.0/24', ipRange: '10.60.0.128/26' });
+  t.equal(h.ctl.inspect('with a space').id, n.id, 'a name with spaces, as libnetwork allows');
+  t.equal(n.ipRange, '10.60.0.128/26');
+  t.same(Object.keys(n.options), [], 'the range is not shown as an option');
+  await t.rejects(h.ctl.create({ name: 'out', subnet: '10.61.0.0/24', ipRange: '10.62.0.0/25' }), { kind: 'invalid-parameter', message: /not within subnet/ });
+  h.addContainer(C1, 'one');
+  h.addContainer(C2, 'two');
+  const e = await h.ctl.attach(C1, { network: n.id, hostname: 'one', mac: '02:42:AA:bb:cc:01' });
+  t.equal(e.ip, '10.60.0.129', 'first address of the range');
+  t.equal(e.mac, '02:42:aa:bb:cc:01', 'the requested MAC');
+  await t.rejects(h.ctl.attach(C2, { network: n.id, hostname: 'two', mac: 'nope' }), { kind: 'invalid-parameter', message: /invalid MAC address/ });
 });
 
 t.test('attach/detach: IPAM through endpoints, plans, hosts refresh', async (t) => {
