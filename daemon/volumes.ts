@@ -10,6 +10,8 @@ import type { EventBus } from './events.js';
 export interface Volume extends VolumeRow { mountpoint: string }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** the longest file name Linux takes (a volume name is one path component) */
+const NAME_MAX = 255;
 
 export class VolumeService {
   private store: VolumeStore;
@@ -20,7 +22,24 @@ export class VolumeService {
     this.store = new VolumeStore(db);
   }
 
+  /**
+   * A local volume name as dockerd checks it (its messages), plus what mkdir would refuse:
+   * a name over NAME_MAX is Docker's "file name too long", but a 400 before anything is made.
+   */
+  checkName(name: string): void {
+    if (name.length === 1) throw invalidParameter('volume name is too short, names should be at least two alphanumeric characters');
+    if (!NAME_RE.test(name)) {
+      throw invalidParameter(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    }
+    if (Buffer.byteLength(name) > NAME_MAX) {
+      const root = path.join(this.dataRoot, 'volumes', name);
+      throw invalidParameter(`create ${name}: error while creating volume root path '${root}': mkdir ${root}: file name too long`, 'TSD_ERR_VOLUME_NAME_TOO_LONG');
+    }
+  }
+
+  /** Where a volume's data lives; the name is checked first (a container's create plans its mounts with this). */
   mountpoint(name: string): string {
+    this.checkName(name);
     return path.join(this.dataRoot, 'volumes', name, '_data');
   }
 
@@ -30,9 +49,7 @@ export class VolumeService {
 
   create(req: { name?: string; driver?: string; labels?: Record<string, string>; options?: Record<string, string> }): Volume {
     const name = req.name || crypto.randomBytes(32).toString('hex');
-    if (!NAME_RE.test(name)) {
-      throw invalidParameter(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
-    }
+    this.checkName(name);
     const driver = req.driver || 'local';
     if (driver !== 'local') throw notFound(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     for (const k of Object.keys(req.options ?? {})) {

@@ -131,6 +131,33 @@ function refuseUnsupported(h: Record<string, unknown>, log: Record<string, unkno
   }
 }
 
+/** The ulimit names Docker knows (go-units' ulimitNameMapping; "as" is disabled there too). */
+const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+
+/**
+ * HostConfig.Ulimits, checked at create with go-units' ParseUlimit rules and messages
+ * (dockerd leaves them to runc, which fails the start with a 500): a known name, integer
+ * limits, -1 (unlimited) or not negative, and soft <= hard unless hard is unlimited.
+ */
+export function parseUlimits(v: unknown): HostConfig['Ulimits'] {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v)) throw invalidParameter('json: cannot unmarshal into Go struct field HostConfig.Ulimits of type []*container.Ulimit');
+  return v.map((u: unknown) => {
+    if (!isObj(u) || typeof u.Name !== 'string') throw invalidParameter('json: cannot unmarshal into Go struct field HostConfig.Ulimits of type container.Ulimit');
+    const name = u.Name;
+    const soft = num(u.Soft, 'Ulimit.Soft');
+    const hard = num(u.Hard, 'Ulimit.Hard');
+    if (!Number.isSafeInteger(soft) || !Number.isSafeInteger(hard)) throw invalidParameter('json: cannot unmarshal number into Go struct field Ulimit.Soft of type int64');
+    if (!ULIMIT_NAMES.has(name)) throw invalidParameter(`invalid ulimit type: ${name}`);
+    if (soft < -1 || hard < -1) throw invalidParameter(`invalid ulimit argument: ${name}=${soft}:${hard}`);
+    if (hard !== -1) {
+      if (soft === -1) throw invalidParameter(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
+      if (soft > hard) throw invalidParameter(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+    }
+    return { Name: name, Soft: soft, Hard: hard };
+  });
+}
+
 export function parseHostConfig(raw: unknown): HostConfig {
   const h = isObj(raw) ? raw : {};
   const autoRemove = bool(h.AutoRemove, 'HostConfig.AutoRemove');
@@ -156,14 +183,7 @@ export function parseHostConfig(raw: unknown): HostConfig {
   const log = isObj(h.LogConfig) ? h.LogConfig : {};
   const logType = str(log.Type, 'LogConfig.Type') || 'json-file';
   const networkMode = str(h.NetworkMode, 'HostConfig.NetworkMode') || 'default';
-  const ulimits = h.Ulimits === undefined || h.Ulimits === null ? null : (h.Ulimits as Array<Record<string, unknown>>);
-  if (ulimits && !Array.isArray(ulimits)) throw invalidParameter('json: cannot unmarshal into Go struct field HostConfig.Ulimits');
-  for (const u of ulimits ?? []) {
-    if (!isObj(u) || typeof u.Name !== 'string') throw invalidParameter('invalid ulimit');
-    if (num(u.Soft, 'Ulimit.Soft') > num(u.Hard, 'Ulimit.Hard') && num(u.Hard, 'Ulimit.Hard') !== -1) {
-      throw invalidParameter(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
-    }
-  }
+  const ulimits = parseUlimits(h.Ulimits);
   const shm = num(h.ShmSize, 'HostConfig.ShmSize');
   if (shm < 0) throw invalidParameter('SHM size can not be less than 0');
   const cs = Array.isArray(h.ConsoleSize) ? (h.ConsoleSize as number[]) : [0, 0];
@@ -236,7 +256,7 @@ export function parseHostConfig(raw: unknown): HostConfig {
     MemorySwappiness: h.MemorySwappiness === undefined || h.MemorySwappiness === null ? null : num(h.MemorySwappiness, 'HostConfig.MemorySwappiness'),
     OomKillDisable: h.OomKillDisable === undefined || h.OomKillDisable === null ? null : bool(h.OomKillDisable, 'HostConfig.OomKillDisable'),
     PidsLimit: h.PidsLimit === undefined || h.PidsLimit === null ? null : num(h.PidsLimit, 'HostConfig.PidsLimit'),
-    Ulimits: ulimits as HostConfig['Ulimits'],
+    Ulimits: ulimits,
     CpuCount: num(h.CpuCount, 'HostConfig.CpuCount'),
     CpuPercent: num(h.CpuPercent, 'HostConfig.CpuPercent'),
     IOMaximumIOps: num(h.IOMaximumIOps, 'HostConfig.IOMaximumIOps'),

@@ -86,3 +86,16 @@ t.test('ps status strings and list entries', async (t) => {
   t.same(e.Ports, [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }]);
   t.equal(e.State, 'running');
 });
+
+t.test('Ulimits follow go-units ParseUlimit (names, -1, soft <= hard)', async (t) => {
+  const { parseUlimits } = await import('../../../api/translate/container.js');
+  t.equal(parseUlimits(undefined), null);
+  t.same(parseUlimits([{ Name: 'nofile', Soft: 1024, Hard: 2048 }]), [{ Name: 'nofile', Soft: 1024, Hard: 2048 }]);
+  t.same(parseUlimits([{ Name: 'core', Soft: -1, Hard: -1 }]), [{ Name: 'core', Soft: -1, Hard: -1 }], 'unlimited');
+  t.same(parseUlimits([{ Name: 'stack', Soft: 8192, Hard: -1 }]), [{ Name: 'stack', Soft: 8192, Hard: -1 }], 'soft below an unlimited hard');
+  t.throws(() => parseUlimits([{ Name: 'nofile', Soft: -1, Hard: 10 }]), { message: 'ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: 10' });
+  t.throws(() => parseUlimits([{ Name: 'nofile', Soft: 11, Hard: 10 }]), { message: 'ulimit soft limit must be less than or equal to hard limit: 11 > 10' });
+  t.throws(() => parseUlimits([{ Name: 'as', Soft: 1, Hard: 1 }]), { message: 'invalid ulimit type: as' });
+  t.throws(() => parseUlimits([{ Name: 'nproc', Soft: 1, Hard: -2 }]), { message: 'invalid ulimit argument: nproc=1:-2' });
+  t.throws(() => parseUlimits({}), { message: /cannot unmarshal/ });
+});
