@@ -1,26 +1,74 @@
 // The HTTP client of the tsd socket: tsctl is nothing more than this plus printing.
 import { Pool } from 'undici';
+import http from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 
-export function resolveSocket(argHost: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const h = argHost ?? env.TSD_HOST ?? env.DOCKER_HOST ?? 'unix:///var/run/tsd.sock';
-  if (h.startsWith('unix://')) return h.slice('unix://'.length);
-  if (h.startsWith('/')) return h;
-  throw new Error(`unsupported host "${h}": tsctl speaks to a unix socket (unix:///path)`);
+/** Where the daemon is: --host, then TSD_HOST, then DOCKER_HOST, then the default socket. */
+export function resolveHost(argHost: string | undefined, env: NodeJS.ProcessEnv = process.env): { url: string; socketPath?: string; display: string } {
+  const h = argHost || env.TSD_HOST || env.DOCKER_HOST || 'unix:///var/run/tsd.sock';
+  if (h.startsWith('unix://')) return { url: 'http://localhost', socketPath: h.slice('unix://'.length), display: h };
+  if (h.startsWith('/')) return { url: 'http://localhost', socketPath: h, display: `unix://${h}` };
+  const tcp = /^(?:tcp|http):\/\/([^/]+)\/?$/.exec(h);
+  if (tcp) return { url: `http://${tcp[1]}`, display: h };
+  throw new UsageError(`unsupported host "${h}": use unix:///path or tcp://host:port`);
 }
 
+/** Kept for callers of the old name: the socket path of a unix host. */
+export function resolveSocket(argHost: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const r = resolveHost(argHost, env);
+  if (!r.socketPath) throw new UsageError(`"${r.display}" is not a unix socket`);
+  return r.socketPath;
+}
+
+/** An error answer of the daemon ({"message"}): printed as docker prints it. */
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
 }
 
-const API = '/v1.44';
+/** A mistake in the command line: docker exits 125 for these. */
+export class UsageError extends Error {}
+
+/** An exit status to return without printing anything more (docker's cli.StatusError). */
+export class StatusError extends Error {
+  constructor(readonly code: number, message = '') {
+    super(message);
+  }
+}
+
+export const API = '/v1.44';
+
+export interface RequestOptions {
+  body?: unknown;
+  /** a raw body (tar upload): sent as is with content-type application/x-tar unless headers say otherwise */
+  raw?: Readable | Buffer;
+  headers?: Record<string, string>;
+  query?: Record<string, string | number | boolean | undefined | null>;
+}
+
+export function qs(q: RequestOptions['query']): string {
+  if (!q) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null || v === false || v === '') continue;
+    p.set(k, v === true ? '1' : String(v));
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
 
 export class TsdClient {
-  private client: Pool;
-  constructor(readonly socketPath: string) {
-    this.client = new Pool('http://localhost', { socketPath, connections: 8, bodyTimeout: 0, headersTimeout: 0 });
+  private pool: Pool;
+  readonly display: string;
+  readonly socketPath: string | undefined;
+  private readonly url: string;
+  constructor(host: string | { url: string; socketPath?: string; display: string }) {
+    const h = typeof host === 'string' ? resolveHost(host) : host;
+    this.display = h.display;
+    this.socketPath = h.socketPath;
+    this.url = h.url;
+    this.pool = new Pool(h.url, { socketPath: h.socketPath, connections: 8, bodyTimeout: 0, headersTimeout: 0 });
   }
 
   private async check(res: { statusCode: number; body: { text(): Promise<string> } }): Promise<string> {
@@ -33,31 +81,80 @@ export class TsdClient {
     return text;
   }
 
-  async json<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.client.request({
-      method: method as 'GET',
-      path: `${API}${path}`,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  private send(method: string, path: string, o: RequestOptions = {}) {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    let body: string | Buffer | Readable | undefined;
+    if (o.raw !== undefined) {
+      body = o.raw;
+      headers['content-type'] ??= 'application/x-tar';
+    } else if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['content-type'] = 'application/json';
+    }
+    return this.pool.request({ method: method as 'GET', path: `${API}${path}${qs(o.query)}`, headers, body });
+  }
+
+  /** A JSON call; undefined for empty answers (204, 304). */
+  async json<T = unknown>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const res = await this.send(method, path, o);
     const text = await this.check(res);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  /** A streaming response body (pull progress, logs). */
-  async stream(method: string, path: string): Promise<Readable> {
-    const res = await this.client.request({ method: method as 'GET', path: `${API}${path}` });
-    if (res.statusCode >= 400) await this.check(res);
-    return res.body as unknown as Readable;
+  /** The status of a call whose answer has no body worth reading (start → 204 or 304). */
+  async status(method: string, path: string, o: RequestOptions = {}): Promise<number> {
+    const res = await this.send(method, path, o);
+    await this.check(res);
+    return res.statusCode;
   }
 
-  /** An attach-style hijacked connection (HTTP 101). */
-  async upgrade(path: string): Promise<Duplex> {
-    const { socket } = await this.client.upgrade({ method: 'POST', path: `${API}${path}`, protocol: 'tcp' });
-    return socket;
+  /** A streaming response body (pull progress, logs, stats, events, archives). */
+  async stream(method: string, path: string, o: RequestOptions = {}): Promise<Readable & { headers?: Record<string, unknown> }> {
+    const res = await this.send(method, path, o);
+    if (res.statusCode >= 400) await this.check(res);
+    const body = res.body as unknown as Readable & { headers?: Record<string, unknown> };
+    body.headers = res.headers as Record<string, unknown>;
+    return body;
+  }
+
+  /**
+   * An attach-style hijacked connection (HTTP 101), with an optional JSON body
+   * (exec start sends one). node:http's upgrade event hands over the socket.
+   */
+  upgrade(path: string, o: RequestOptions = {}): Promise<Duplex> {
+    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
+    const headers: Record<string, string> = { ...(o.headers ?? {}), Connection: 'Upgrade', Upgrade: 'tcp' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(body));
+    }
+    const target = this.socketPath ? { socketPath: this.socketPath } : (() => { const u = new URL(this.url); return { host: u.hostname, port: Number(u.port) || 80 }; })();
+    return new Promise((resolve, reject) => {
+      const req = http.request({ ...target, method: 'POST', path: `${API}${path}${qs(o.query)}`, headers });
+      req.once('upgrade', (_res, socket, head) => {
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
+      req.once('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d));
+        res.once('end', () => {
+          let msg = text;
+          try { msg = (JSON.parse(text) as { message?: string }).message ?? text; } catch { /* not JSON */ }
+          reject(new ApiError(res.statusCode ?? 500, msg.trim()));
+        });
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
   }
 
   close(): Promise<void> {
-    return this.client.close();
+    return this.pool.close();
+  }
+
+  /** Drops connections still in use (a wait that a detach left pending). */
+  destroy(): Promise<void> {
+    return this.pool.destroy();
   }
 }

@@ -31,7 +31,7 @@ t.test('tsctl run/ps/logs/images/rm', privilegedOpts(), async (t) => {
   t.equal((await tsctl('rm', '-f', 'bg')).stdout.trim(), 'bg');
   t.notMatch((await tsctl('ps', '-a')).stdout, /\bbg\b/);
   const missing = await tsctl('rm', 'nope');
-  t.equal(missing.code, 125);
+  t.equal(missing.code, 1, 'a daemon error exits 1, as docker rm does');
   t.equal(missing.stderr, 'Error response from daemon: No such container: nope\n');
   const down = await run(process.execPath, [tsctlMain, '--host', 'unix:///nonexistent.sock', 'ps']).catch((e) => e);
   t.equal(down.code, 1);
