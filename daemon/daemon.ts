@@ -19,6 +19,8 @@ import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
 import { isUp, type ContainerState } from './containers/state.js';
+import { readPrimitives } from './explain/index.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
 import type { Readable } from 'node:stream';
 
@@ -86,6 +88,24 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     applyTar: (input: Readable, dest: string) => applyLayer(input, dest, sys, { whiteouts: 'keep' }),
     resolveImageId: (ref: string) => images.findImage(ref)?.id ?? null,
   });
+  const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
+  deps.primitives = {
+    read: (ref: string, o: { windowSeconds: number }) => readPrimitives({
+      get: (r) => containers.get(r),
+      list: () => containers.list(),
+      cgroupVersion,
+      cgroupPath: (c) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: c.id }).path,
+      endpoints: (id) => network.endpoints(id).map((e) => {
+        let bridge = '';
+        try { bridge = network.inspect(e.networkId).bridge; } catch { /* removed meanwhile */ }
+        return { ...e, bridge };
+      }),
+      layerDirs: (imageId) => images.findImage(imageId)?.layerDirs ?? [],
+      containerDir: (id) => containers.containerDir(id),
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+    }, ref, o),
+  };
   await containers.reconcile();
   await removeStaleStaging(cgroupMode, config.cgroupParent).catch((err) => log.warn({ err }, 'stale staging cgroups not removed'));
   if (config.initPool > 0) {

@@ -1,0 +1,206 @@
+// tsctl explain and GET /containers/{id}/primitives, each number checked against
+// the cgroup files and /proc: an OOM-killed -m 48m container, a --cpus 0.2 busy
+// loop (throttled), a --pids-limit that fork hits, one sharing another's
+// network namespace, a stopped one; and explain --script run as root builds a
+// process whose namespace set and limits match the original's.
+import t from 'tap';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startDaemon, tsctlMain } from '../../helpers/daemon.js';
+import { privilegedOpts } from '../../helpers/privileged.js';
+import { busyboxSaveTar } from '../../fixtures/images.js';
+
+const run = promisify(execFile);
+const read = (p: string) => fs.readFileSync(p, 'utf8').trim();
+const kv = (p: string) => Object.fromEntries(read(p).split('\n').map((l) => l.split(/\s+/)).map(([k, v]) => [k, Number(v)]));
+const nsInode = (pid: number, type: string) => Number(/\[(\d+)\]/.exec(fs.readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
+
+async function until<T>(what: string, fn: () => T | Promise<T>, ms = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+t.test('explain', privilegedOpts(), async (t) => {
+  const d = await startDaemon(t);
+  await run('docker', ['load', '-i', (await busyboxSaveTar()).path], { env: d.dockerEnv });
+  const env = { ...process.env, TSD_HOST: `unix://${d.socket}` };
+  const tsctl = async (...args: string[]) => (await run(process.execPath, [tsctlMain, ...args], { env, maxBuffer: 16 << 20 })).stdout;
+  const explain = async (name: string, window = 0) => JSON.parse(await tsctl('explain', '--format', 'json', '--window', String(window), name));
+  const cgdir = (ctl: string, id: string) => `/sys/fs/cgroup/${ctl}/${d.cgroupParent}/${id}`;
+  const pidOf = async (name: string) => (await d.request('GET', `/containers/${name}/json`)).body.State.Pid as number;
+  const idOf = async (name: string) => (await d.request('GET', `/containers/${name}/json`)).body.Id as string;
+
+  await tsctl('run', '-d', '--name', 'oom', '-m', '48m', '--memory-swap', '48m', 'busybox:fixture', 'sh', '-c', 'tail /dev/zero; sleep 300');
+  await tsctl('run', '-d', '--name', 'busy', '--cpus', '0.2', 'busybox:fixture', 'sh', '-c', 'while :; do :; done');
+  await tsctl('run', '-d', '--name', 'forky', '--pids-limit', '10', 'busybox:fixture', 'sh', '-c', 'sh -c "while :; do sleep 300 & done"; sleep 300');
+  await tsctl('run', '-d', '--name', 'side', '--network', 'container:busy', 'busybox:fixture', 'sleep', '300');
+
+  await t.test('an OOM kill: counts, peak and limit as memory.oom_control and memory.*_in_bytes say, the killed task from the kernel log', async (t) => {
+    const id = await idOf('oom');
+    await until('the OOM kill', () => kv(`${cgdir('memory', id)}/memory.oom_control`).oom_kill! >= 1);
+    const p = await explain('oom');
+    const mem = `${cgdir('memory', id)}`;
+    t.equal(p.cgroup.memory.limit, Number(read(`${mem}/memory.limit_in_bytes`)));
+    t.equal(p.cgroup.memory.limit, 48 << 20);
+    t.equal(p.cgroup.memory.peak, Number(read(`${mem}/memory.max_usage_in_bytes`)));
+    t.equal(p.cgroup.memory.oomKills, kv(`${mem}/memory.oom_control`).oom_kill);
+    t.equal(p.cgroup.memory.swapLimit, Number(read(`${mem}/memory.memsw.limit_in_bytes`)));
+    t.match(p.verdicts[0], /^OOM-killed 1 time, last \d+ s ago \(tail, pid \d+\): memory limit 48 MiB \(memory\.limit_in_bytes\), peak \d+(\.\d)? MiB \(memory\.max_usage_in_bytes\)$/);
+    t.equal(p.process.hostPid, await pidOf('oom'));
+    // the shell ran tail as its child (the one killed), then exec'd its last command
+    t.same(p.process.command, ['sleep', '300']);
+    t.same(p.process.nspid.slice(-1), [1]);
+    t.same(p.process.children, []);
+    const text = await tsctl('explain', '--window', '0', 'oom');
+    t.match(text, /^oom \([0-9a-f]{12}\), image busybox:fixture, running\n!! OOM-killed 1 time/);
+    t.match(text, new RegExp(`memory limit\\s+48MiB\\s+memory\\.limit_in_bytes`));
+    t.match(text, new RegExp(`cat ${mem.replace(/[/.]/g, '\\$&')}/memory\\.oom_control`));
+    t.match(text, /kernel log: OOM kill of tail \(pid \d+\)/);
+  });
+
+  await t.test('a --cpus 0.2 busy loop: quota and throttling as cpu.cfs_* and cpu.stat say', async (t) => {
+    const id = await idOf('busy');
+    const before = kv(`${cgdir('cpu', id)}/cpu.stat`);
+    const p = await explain('busy', 2);
+    const after = kv(`${cgdir('cpu', id)}/cpu.stat`);
+    t.equal(p.cgroup.cpu.quotaUsec, Number(read(`${cgdir('cpu', id)}/cpu.cfs_quota_us`)));
+    t.equal(p.cgroup.cpu.quotaUsec, 20000);
+    t.equal(p.cgroup.cpu.periodUsec, Number(read(`${cgdir('cpu', id)}/cpu.cfs_period_us`)));
+    t.ok(p.cgroup.cpu.stat.nrThrottled >= before.nr_throttled! && p.cgroup.cpu.stat.nrThrottled <= after.nr_throttled!, 'nr_throttled between two reads of cpu.stat');
+    t.equal(p.cgroup.throttling.seconds, 2);
+    t.ok(p.cgroup.throttling.periods >= 5, `${p.cgroup.throttling.periods} periods in 2 s`);
+    t.ok(p.cgroup.throttling.share > 0.5, `throttled in ${p.cgroup.throttling.share} of periods`);
+    t.match(p.verdicts[0], /^throttled in \d+% of CPU periods over the last 2 s: quota 20000\/100000 µs \(20% of one core, cpu\.cfs_quota_us\/cpu\.cfs_period_us\)$/);
+  });
+
+  await t.test('a pids limit that fork hits: pids.max, pids.current, pids.events', async (t) => {
+    const id = await idOf('forky');
+    const pids = cgdir('pids', id);
+    await until('a refused fork', () => kv(`${pids}/pids.events`).max! > 0);
+    const p = await explain('forky');
+    t.equal(p.cgroup.pids.limit, Number(read(`${pids}/pids.max`)));
+    t.equal(p.cgroup.pids.limit, 10);
+    t.ok(p.cgroup.pids.maxHits > 0 && p.cgroup.pids.maxHits <= kv(`${pids}/pids.events`).max!, 'pids.events max');
+    t.ok(Math.abs(p.cgroup.pids.current - Number(read(`${pids}/pids.current`))) <= 1, 'pids.current');
+    t.match(p.verdicts.join('\n'), /fork refused \d+ times? at the pids limit 10 \(pids\.events max\); \d+ of 10 in use \(pids\.current\)/);
+  });
+
+  await t.test('--network container:busy: the net namespace is busy\'s inode, the rest its own; busy\'s veth', async (t) => {
+    const p = await explain('side');
+    const busyPid = await pidOf('busy');
+    const sidePid = await pidOf('side');
+    const ns = Object.fromEntries(p.namespaces.map((n: { type: string }) => [n.type, n]));
+    t.equal(ns.net.inode, nsInode(busyPid, 'net'));
+    t.equal(ns.net.inode, nsInode(sidePid, 'net'));
+    t.equal(ns.net.sharing, 'container');
+    t.equal(ns.net.with, 'busy');
+    t.equal(ns.net.flag, '--network container:busy');
+    for (const type of ['pid', 'mnt', 'uts', 'ipc', 'cgroup']) {
+      t.equal(ns[type].inode, nsInode(sidePid, type), `${type} inode`);
+      t.not(ns[type].inode, nsInode(busyPid, type), `${type} not busy's`);
+      t.not(ns[type].inode, nsInode(process.pid, type), `${type} not the host's`);
+      t.equal(ns[type].sharing, 'private');
+    }
+    t.equal(ns.user.sharing, 'host');
+    t.equal(ns.user.inode, nsInode(process.pid, 'user'));
+    const b = await explain('busy');
+    t.equal(Object.fromEntries(b.namespaces.map((n: { type: string }) => [n.type, n])).net.with, 'side', 'busy sees side in its netns');
+    const i = p.network.interfaces[0];
+    t.ok(i, 'the veth of busy');
+    t.equal(i.hostVeth.ifindex, Number(read(`/sys/class/net/${i.hostVeth.name}/ifindex`)));
+    t.equal(i.ifindex, Number(read(`/sys/class/net/${i.hostVeth.name}/iflink`)), 'eth0 is the veth\'s peer');
+    t.equal(i.bridge, d.bridge);
+    t.equal(path.basename(fs.readlinkSync(`/sys/class/net/${i.hostVeth.name}/master`)), d.bridge);
+    const inspect = (await d.request('GET', '/containers/busy/json')).body.NetworkSettings.Networks.bridge;
+    t.equal(i.address, `${inspect.IPAddress}/${inspect.IPPrefixLen}`);
+    t.equal(i.mac, inspect.MacAddress);
+    t.equal(p.network.defaultRoute.gateway, inspect.Gateway);
+    // security and the way in, from /proc/<pid>/status
+    const status = read(`/proc/${sidePid}/status`);
+    t.equal(p.security.masks.CapEff, /CapEff:\s+(\S+)/.exec(status)![1]);
+    t.ok(p.security.capabilities.effective.includes('CAP_CHOWN') && !p.security.capabilities.effective.includes('CAP_SYS_ADMIN'));
+    t.equal(p.security.seccomp.mode, 'filter');
+    t.equal(p.access.nsenter, `nsenter --target ${sidePid} --pid --mount --net --uts --ipc --cgroup -- /bin/sh`);
+    const inside = await run('nsenter', ['--target', String(sidePid), '--pid', '--mount', '--net', '--uts', '--ipc', '--cgroup', '--', '/bin/hostname']);
+    t.equal(inside.stdout.trim(), (await d.request('GET', '/containers/side/json')).body.Config.Hostname, 'the nsenter line gets in');
+    const root = p.filesystem.mounts.find((m: { target: string }) => m.target === '/');
+    t.equal(root.fstype, 'overlay');
+    t.match(p.filesystem.lowerdirs[0].chainId, /^sha256:[0-9a-f]{64}$/);
+    t.ok(fs.existsSync(p.filesystem.lowerdirs[0].path));
+    t.ok(p.filesystem.masked.every((m: { applied: unknown }) => m.applied === true || m.applied === 'absent'), 'every masked path masked (or not on this kernel)');
+  });
+
+  await t.test('a stopped container: what it had, what is gone', async (t) => {
+    await tsctl('run', '--name', 'dead', '-m', '48m', '--memory-swap', '48m', 'busybox:fixture', 'tail', '/dev/zero').catch(() => {});
+    const p = await until('the OOM exit', async () => { const x = await explain('dead'); return x.exit ? x : null; });
+    t.equal(p.state, 'exited');
+    t.equal(p.process, null);
+    t.equal(p.exit.code, 137);
+    t.equal(p.exit.oomKilled, true);
+    t.match(p.verdicts[0], /^OOM-killed 1 time, last \d+ s ago \(tail, pid \d+\): memory limit 48 MiB/);
+    t.match(p.gone.join('\n'), /the process[^]*the cgroup [^]*removed at exit[^]*veth pair[^]*overlay mount/);
+    t.equal(p.cgroup.present, false);
+    t.match(await tsctl('explain', 'dead'), /CGROUP .*\(removed\)\n  what it had \(from the container record\):\n    memory limit 48MiB/);
+  });
+
+  await t.test('explain --script, run as root, builds a process with the same namespace set and limits', async (t) => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-hand-'));
+    const busyPid = await pidOf('busy');
+    const addr = (await d.request('GET', '/containers/busy/json')).body.NetworkSettings.Networks.bridge;
+    const script = path.join(tmp, 'busy.sh');
+    fs.writeFileSync(script, await tsctl('explain', '--script', 'busy'));
+    const work = path.join(tmp, 'work');
+    const handEnv = { ...process.env, WORK: work, ADDR: `${addr.IPAddress.replace(/\.\d+$/, '.200')}/${addr.IPPrefixLen}` };
+    const child = spawn('sh', [script], { env: handEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (out += b));
+    t.teardown(async () => {
+      await run('sh', [script, 'cleanup'], { env: handEnv }).catch(() => {});
+      child.kill('SIGKILL');
+      fs.rmSync(tmp, { recursive: true, force: true });
+    });
+    const id = await idOf('busy');
+    const handCg = `${d.cgroupParent}/hand-${id.slice(0, 12)}`;
+    const hand = await until(`the hand-built process (${out})`, () => {
+      const procs = (() => { try { return read(`/sys/fs/cgroup/pids/${handCg}/cgroup.procs`).split('\n').filter(Boolean).map(Number); } catch { return []; } })();
+      return procs.find((pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sh\0-c\0while :; do :; done\0'; } catch { return false; } });
+    });
+    for (const type of ['pid', 'mnt', 'net', 'uts', 'ipc', 'cgroup']) {
+      t.not(nsInode(hand, type), nsInode(process.pid, type), `${type}: its own, as busy's`);
+      t.not(nsInode(hand, type), nsInode(busyPid, type), `${type}: not busy's`);
+    }
+    for (const type of ['user', 'time']) t.equal(nsInode(hand, type), nsInode(busyPid, type), `${type}: the host's, as busy's`);
+    t.match(read(`/proc/${hand}/status`), /NSpid:\s+\d+\s+1\b/, 'pid 1 of its pid namespace');
+    for (const [ctl, file] of [['cpu', 'cpu.cfs_quota_us'], ['cpu', 'cpu.cfs_period_us'], ['memory', 'memory.limit_in_bytes'], ['pids', 'pids.max'], ['cpuset', 'cpuset.cpus']]) {
+      t.equal(read(`/sys/fs/cgroup/${ctl}/${handCg}/${file}`), read(`${cgdir(ctl!, id)}/${file}`), `${file} as busy's`);
+    }
+    const capBnd = (pid: number) => /CapBnd:\s+(\S+)/.exec(read(`/proc/${pid}/status`))![1];
+    t.equal(capBnd(hand), capBnd(busyPid), 'the same bounding set');
+    t.equal(/CapEff:\s+(\S+)/.exec(read(`/proc/${hand}/status`))![1], /CapEff:\s+(\S+)/.exec(read(`/proc/${busyPid}/status`))![1], 'the same effective set');
+    const hostname = await run('nsenter', ['--target', String(hand), '--uts', 'hostname']);
+    t.equal(hostname.stdout.trim(), (await d.request('GET', '/containers/busy/json')).body.Config.Hostname);
+    const targets = (pid: number) => new Set(read(`/proc/${pid}/mountinfo`).split('\n').map((l) => l.split(' ')[4]));
+    const mine = targets(hand);
+    for (const m of ['/', '/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/proc/sys', '/proc/keys', '/sys/firmware']) t.ok(mine.has(m), `mounts ${m} as busy does`);
+    t.notOk([...mine].some((m) => m.startsWith('/.oldroot')), 'no trace of the host root');
+    t.ok(fs.readFileSync(`/proc/${hand}/root/bin/busybox`).length > 0, 'its root is the image\'s');
+    const netIfs = await run('nsenter', ['--target', String(hand), '--net', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+    t.match(netIfs.stdout, new RegExp(`inet ${handEnv.ADDR.replace(/\./g, '\\.')}`));
+    // cleanup leaves nothing
+    await run('sh', [script, 'cleanup'], { env: handEnv });
+    t.notOk(fs.existsSync(`/sys/fs/cgroup/pids/${handCg}`), 'cgroup removed');
+    t.notOk(fs.existsSync(work), 'work dir removed');
+    t.notOk(fs.existsSync(`/sys/class/net/vh${id.slice(0, 8)}`), 'veth removed');
+  });
+
+  await tsctl('rm', '-f', 'oom', 'busy', 'forky', 'side', 'dead');
+});
