@@ -335,22 +335,22 @@ async function cpVerb(ctx: Ctx, src: string, dst: string): Promise<void> {
   const [cid, rawDest] = to!;
   // docker sends the directory itself, without a trailing slash
   const p = rawDest.length > 1 ? rawDest.replace(/\/+$/, '') : rawDest;
+  // Copying to a path that does not exist names the copy after it: upload to its parent, the entry renamed.
+  let target = p;
+  let rename: string | null = null;
+  if (src !== '-') {
+    const head = await c.status('HEAD', `/containers/${ref(cid)}/archive`, { query: { path: p } })
+      .catch((e) => (e instanceof ApiError && e.status === 404 ? 404 : Promise.reject(e)));
+    if (head === 404) { target = path.posix.dirname(p); rename = path.posix.basename(p); }
+  }
   let archive: Readable;
   if (src === '-') archive = process.stdin;
   else {
     const abs = path.resolve(src);
     if (!fs.existsSync(abs)) throw new StatusError(1, `lstat ${abs}: no such file or directory`);
-    const tar = spawn('tar', ['-c', '-C', path.dirname(abs), path.basename(abs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    archive = tar.stdout;
-  }
-  // Copying into a path that does not exist names the copy after it: upload to its parent, renamed.
-  let target = p;
-  const head = await c.status('HEAD', `/containers/${ref(cid)}/archive`, { query: { path: p } }).catch((e) => (e instanceof ApiError && e.status === 404 ? 404 : Promise.reject(e)));
-  if (head === 404 && src !== '-') {
-    target = path.posix.dirname(p);
-    const renamed = spawn('tar', ['-c', '-C', path.dirname(path.resolve(src)), `--transform=s|^${path.basename(src)}|${path.posix.basename(p)}|`, path.basename(path.resolve(src))], { stdio: ['ignore', 'pipe', 'inherit'] });
-    archive.destroy();
-    archive = renamed.stdout;
+    const base = path.basename(abs);
+    const args = ['-c', '-C', path.dirname(abs), ...(rename ? [`--transform=s|^${base.replace(/[|.*[\]^$\\]/g, '\\$&')}|${rename}|`] : []), base];
+    archive = spawn('tar', args, { stdio: ['ignore', 'pipe', 'inherit'] }).stdout!;
   }
   await c.json('PUT', `/containers/${ref(cid)}/archive`, { query: { path: target }, raw: archive });
 }
