@@ -80,6 +80,14 @@ export async function buildServer(deps: ApiDeps, opts: { logger?: FastifyServerO
     if (err) throw invalidParameter(err);
   });
 
+  // Every answered request, by its route pattern (ids stay out of the labels); hijacked streams do not pass here.
+  const metrics = deps.metrics as { observeRequest(route: string, method: string, status: number, seconds: number): void } | undefined;
+  if (metrics) {
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.observeRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+
   registerErrorHandlers(app);
   app.server.on('upgrade', (req, socket, head) => runUpgrade(req, socket, () => app.hijack.dispatch(req, socket, head)));
 

@@ -14,6 +14,7 @@ export interface DaemonConfig {
   socketGroup: string;
   initPool: number;        // warm inits kept ready (0 disables)
   initPath: string;        // the init run as PID 1 for --init (tini), '' = look it up
+  metricsAddr: string;     // host:port serving GET /metrics over TCP ('' = only on the API socket)
 }
 
 export const defaults: DaemonConfig = {
@@ -28,6 +29,7 @@ export const defaults: DaemonConfig = {
   socketGroup: 'tsd',
   initPool: 2,
   initPath: '',
+  metricsAddr: '',
 };
 
 const flagMap: Record<string, keyof DaemonConfig> = {
@@ -42,6 +44,7 @@ const flagMap: Record<string, keyof DaemonConfig> = {
   '--group': 'socketGroup', '-G': 'socketGroup',
   '--init-pool': 'initPool',
   '--init-path': 'initPath',
+  '--metrics-addr': 'metricsAddr',
 };
 
 const fileKeys: Record<string, keyof DaemonConfig> = {
@@ -49,6 +52,7 @@ const fileKeys: Record<string, keyof DaemonConfig> = {
   bridge: 'bridge', bip: 'bip', 'log-level': 'logLevel', 'insecure-registries': 'insecureRegistries', group: 'socketGroup',
   'init-pool': 'initPool',
   'init-path': 'initPath',
+  'metrics-addr': 'metricsAddr',
 };
 
 export const USAGE = `Usage: tsd [OPTIONS]
@@ -68,6 +72,7 @@ Options:
       --init-path string         static init for --init (default: docker-init or tini-static on PATH)
       --init-pool int            pre-spawned container inits kept warm, 0 to disable (default ${defaults.initPool})
   -l, --log-level string         debug, info, warn, error (default ${defaults.logLevel})
+      --metrics-addr string      also serve Prometheus metrics (GET /metrics) on this TCP host:port
   -h, --help                     print this help
 `;
 
@@ -124,6 +129,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     }
   }
   for (const [key, v, name] of flags) set(cfg, key, v, name);
+  if (cfg.metricsAddr && !/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/.test(cfg.metricsAddr)) throw invalidParameter(`invalid --metrics-addr "${cfg.metricsAddr}": want host:port`);
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(cfg.logLevel)) {
     throw invalidParameter(`invalid log level: ${cfg.logLevel}`);
   }

@@ -20,6 +20,7 @@ import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
 import { isUp, type ContainerState } from './containers/state.js';
 import { readPrimitives } from './explain/index.js';
+import { createMetrics } from './metrics/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
 import type { Readable } from 'node:stream';
@@ -106,6 +107,13 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
       readonlyPaths: READONLY_PATHS,
     }, ref, o),
   };
+  const metrics = createMetrics({
+    events,
+    containers: () => containers.list().map((c) => ({ id: c.id, name: c.name, image: c.config.Image, state: c.state, pid: c.pid })),
+    cgroupStats: (id) => containers.stats(id).stats,
+  });
+  deps.metrics = metrics;
+  hooks.add(() => metrics.close());
   await containers.reconcile();
   await removeStaleStaging(cgroupMode, config.cgroupParent).catch((err) => log.warn({ err }, 'stale staging cgroups not removed'));
   if (config.initPool > 0) {

@@ -2,6 +2,7 @@
 // tsd: parse flags, take the data-root lock, build the daemon, serve the Docker
 // API on the unix socket (or on systemd's socket), shut down cleanly on signals.
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
@@ -91,6 +92,29 @@ async function main(): Promise<void> {
     if (gid !== null) fs.chownSync(cfg.host, 0, gid);
     log.info({ socket: cfg.host }, 'API listening');
   }
+  // --metrics-addr: the Prometheus metrics on TCP as well (GET /metrics only), as dockerd's flag.
+  let metricsServer: http.Server | null = null;
+  if (cfg.metricsAddr) {
+    const metrics = daemon.deps.metrics as { contentType: string; render(): Promise<string> };
+    const i = cfg.metricsAddr.lastIndexOf(':');
+    const host = cfg.metricsAddr.slice(0, i).replace(/^\[|\]$/g, '');
+    const port = Number(cfg.metricsAddr.slice(i + 1));
+    metricsServer = http.createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 page not found\n');
+        return;
+      }
+      metrics.render().then(
+        (body) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(body),
+        (err) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${(err as Error).message}\n`),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      metricsServer!.once('error', (err) => reject(new Error(`--metrics-addr ${cfg.metricsAddr}: ${(err as Error).message}`)));
+      metricsServer!.listen(port, host, () => resolve());
+    }).catch((err) => fail((err as Error).message));
+    log.info({ addr: cfg.metricsAddr }, 'metrics listening');
+  }
   sdNotify('READY=1');
 
   let stopping = false;
@@ -101,6 +125,8 @@ async function main(): Promise<void> {
     const keepAlive = setInterval(() => {}, 1000);
     log.info({ signal }, 'shutting down');
     sdNotify('STOPPING=1');
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     const closing = app.close(); // stops accepting; waits for in-flight requests
     await daemon.shutdown(); // ends long-lived streams, stops subsystems
     await closing;

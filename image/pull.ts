@@ -1,6 +1,7 @@
 // Pull (moby's daemon/images/image_pull.go): resolve a reference on its registry
 // (manifest, index → platform manifest, config) before any progress is streamed,
 // then download, verify and unpack the missing layers and record the image.
+import diagnostics from 'node:diagnostics_channel';
 import stream from 'node:stream';
 import { DaemonError } from '../errors/index.js';
 import { parseReference, withDefaultTag, referenceString, familiarString, familiarName, fullName, type Reference } from './reference.js';
@@ -11,6 +12,9 @@ import { checkDescriptor, selectManifest, isIndex, type Platform, type Descripto
 import { compressionOfMediaType, decompressor } from './compression.js';
 import { commitLayers, diffIdsOf, dropStaged, register, registryClient, setTag, short, type ImageContext } from './context.js';
 import type { ImageConfigJson, PreparedPull, ProgressEvent, ProgressFn, RegistryAuth } from './types.js';
+
+/** Observers (the metrics) learn each pull's downloaded layer bytes here: { name, bytes }. */
+const pullChannel = diagnostics.channel('tsd:image:pull');
 
 /** Runs fn over items, n at a time; stops scheduling at the first failure or when `signal` aborts. */
 async function limitAll<T>(items: T[], n: number, signal: AbortSignal, fn: (x: T, i: number) => Promise<void>): Promise<void> {
@@ -299,6 +303,7 @@ async function runPull(ctx: ImageContext, c: RegistryClient, ref: Reference, sco
   progress({ status: `Digest: ${topDigest}` });
   progress({ status: isNew || before !== id ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}` });
   ctx.publish('pull', name, { name });
+  if (pullChannel.hasSubscribers) pullChannel.publish({ name, bytes: todo.reduce((n, i) => n + (manifest.layers[i]!.size ?? 0), 0) });
   return { imageId: id, digest: topDigest };
 }
 

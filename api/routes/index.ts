@@ -10,6 +10,7 @@ export async function registerOptionalRoutes(app: FastifyInstance, deps: ApiDeps
     await app.register((await import('./containers.js')).default);
     await app.register((await import('./exec.js')).default);
   }
+  if (deps.metrics) await app.register((await import('./metrics.js')).default);
   if (deps.primitives) await app.register((await import('./primitives.js')).default);
   if (deps.networks) {
     await app.register((await import('./networks.js')).default, {

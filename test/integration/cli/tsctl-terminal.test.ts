@@ -9,6 +9,7 @@ import { privilegedOpts } from '../../helpers/privileged.js';
 import { busyboxSaveTar } from '../../fixtures/images.js';
 import { registryAvailable, startRegistry } from '../../fixtures/registry.js';
 import { pty } from './pty.js';
+import { parseMetrics, sample } from '../../helpers/metrics.js';
 
 const run = promisify(execFile);
 
@@ -104,6 +105,9 @@ t.test('tsctl at a terminal', privilegedOpts(), async (t) => {
     t.equal(plain.code, undefined, plain.stderr);
     t.notMatch(plain.stdout, /\[=+/);
     t.match(plain.stdout, /[0-9a-f]{12}: Pull complete\n/);
+    const m = parseMetrics((await d.request('GET', '/metrics')).text);
+    t.equal(sample(m, 'tsd_image_pulls_total'), 2, 'two pulls in the metrics');
+    t.ok(sample(m, 'tsd_image_pull_bytes_total')! > 500_000, 'and their layer bytes');
     t.equal((await tsctl('images', '--format', '{{.Repository}}:{{.Tag}}', `${reg.host}/cli/busybox`)).stdout, `${reg.host}/cli/busybox:v1\n`);
     const missing = await tsctl('pull', `${reg.host}/cli/nothing:here`);
     t.equal(missing.code, 1);
