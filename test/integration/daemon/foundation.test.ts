@@ -36,7 +36,7 @@ t.test('curl, docker version/info and tsctl against the socket', privilegedOpts(
   t.equal(ncpu.stdout.trim(), `${os.availableParallelism()} ${os.totalmem()}`);
 
   const tv = await run(process.execPath, [tsctlMain, '--host', `unix://${d.socket}`, 'version']);
-  t.match(tv.stdout, /Server:\n Version:\s+0\.1\.0/);
+  t.match(tv.stdout, /Server:\n Engine:\n  Version:\s+0\.1\.0/);
   const ti = await run(process.execPath, [tsctlMain, 'info'], { env: { ...process.env, DOCKER_HOST: '', TSD_HOST: `unix://${d.socket}` } });
   t.match(ti.stdout, /Storage Driver: overlay2/);
 
