@@ -81,8 +81,13 @@ export function createMetrics(d: MetricsDeps): Metrics {
   const pids = new client.Gauge({ name: 'tsd_container_pids', help: 'Tasks in the container\'s cgroup', labelNames: labels, registers: [registry] });
   const rx = new client.Counter({ name: 'tsd_container_network_receive_bytes_total', help: 'Bytes received on the container\'s interfaces', labelNames: [...labels, 'interface'], registers: [registry] });
   const tx = new client.Counter({ name: 'tsd_container_network_transmit_bytes_total', help: 'Bytes sent on the container\'s interfaces', labelNames: [...labels, 'interface'], registers: [registry] });
+  const cgOoms = new client.Gauge({ name: 'tsd_container_cgroup_oom_kills', help: 'Tasks the kernel OOM-killed in the container\'s cgroup (memory.oom_control / memory.events oom_kill)', labelNames: labels, registers: [registry] });
+  const stalled = new client.Counter({
+    name: 'tsd_container_pressure_stalled_seconds_total', help: 'Time tasks of the container stalled on a resource (PSI, cgroup v2: <resource>.pressure total)',
+    labelNames: [...labels, 'resource', 'kind'], registers: [registry],
+  });
   const sample = () => {
-    for (const m of [cpu, mem, memLimit, pids, rx, tx]) m.reset();
+    for (const m of [cpu, mem, memLimit, pids, rx, tx, cgOoms, stalled]) m.reset();
     for (const c of d.containers()) {
       if (c.state !== 'running' && c.state !== 'paused') continue;
       const l = { id: c.id, name: c.name.replace(/^\//, ''), image: c.image };
@@ -93,6 +98,12 @@ export function createMetrics(d: MetricsDeps): Metrics {
         mem.set(l, s.memory.usage);
         if (s.memory.limit !== null && s.memory.limit !== undefined) memLimit.set(l, s.memory.limit);
         pids.set(l, s.pids.current);
+        cgOoms.set(l, s.oomKills);
+        for (const [resource, p] of Object.entries(s.pressure ?? {})) {
+          if (!p) continue;
+          stalled.inc({ ...l, resource, kind: 'some' }, p.some.total / 1e6);
+          if (p.full) stalled.inc({ ...l, resource, kind: 'full' }, p.full.total / 1e6);
+        }
       }
       if (c.pid > 0) {
         let text = '';

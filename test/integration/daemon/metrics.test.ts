@@ -52,6 +52,7 @@ t.test('metrics', privilegedOpts(), async (t) => {
   t.equal(sample(m, 'tsd_container_memory_limit_bytes', l), 64 << 20);
   t.ok(Math.abs(sample(m, 'tsd_container_memory_bytes', l)! - Number(cg('memory', 'memory.usage_in_bytes'))) < 4 << 20, 'memory usage as memory.usage_in_bytes');
   t.equal(sample(m, 'tsd_container_pids', l), Number(cg('pids', 'pids.current')));
+  t.equal(sample(m, 'tsd_container_cgroup_oom_kills', l), Number(/oom_kill (\d+)/.exec(cg('memory', 'memory.oom_control'))![1]));
   const cpu = sample(m, 'tsd_container_cpu_seconds_total', l)!;
   t.ok(cpu > 0 && cpu <= Number(cg('cpuacct', 'cpuacct.usage')) / 1e9, `cpu ${cpu} s, no more than cpuacct.usage now`);
   t.ok(sample(m, 'tsd_container_network_receive_bytes_total', { ...l, interface: 'eth0' })! >= 0, 'network by interface');
