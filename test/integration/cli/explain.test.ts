@@ -83,9 +83,16 @@ t.test('explain', privilegedOpts(), async (t) => {
     t.equal(p.cgroup.cpu.periodUsec, Number(read(`${cgdir('cpu', id)}/cpu.cfs_period_us`)));
     t.ok(p.cgroup.cpu.stat.nrThrottled >= before.nr_throttled! && p.cgroup.cpu.stat.nrThrottled <= after.nr_throttled!, 'nr_throttled between two reads of cpu.stat');
     t.equal(p.cgroup.throttling.seconds, 2);
-    t.ok(p.cgroup.throttling.periods >= 5, `${p.cgroup.throttling.periods} periods in 2 s`);
-    t.ok(p.cgroup.throttling.share > 0.5, `throttled in ${p.cgroup.throttling.share} of periods`);
-    t.match(p.verdicts[0], /^throttled in \d+% of CPU periods over the last 2 s: quota 20000\/100000 µs \(20% of one core, cpu\.cfs_quota_us\/cpu\.cfs_period_us\)$/);
+    // the window lies between the test's two reads of cpu.stat
+    const w = p.cgroup.throttling;
+    t.ok(w.periods >= 5 && w.periods <= after.nr_periods! - before.nr_periods!, `${w.periods} periods in 2 s`);
+    t.ok(w.throttled <= after.nr_throttled! - before.nr_throttled!, `${w.throttled} throttled`);
+    t.equal(w.share, w.periods ? w.throttled / w.periods : 0);
+    t.ok(p.cgroup.cpu.stat.nrThrottled > 0, 'throttled periods so far (cpu.stat nr_throttled)');
+    // A loaded machine may not give the loop its 20%: then it is not throttled, and says so.
+    if (w.share >= 0.1) t.match(p.verdicts[0], /^throttled in \d+% of CPU periods over the last 2 s: quota 20000\/100000 µs \(20% of one core, cpu\.cfs_quota_us\/cpu\.cfs_period_us\)$/);
+    else t.notMatch(p.verdicts.join('\n'), /throttled/, `not throttled in this window (${w.share}): no verdict`);
+    if (w.share <= 0.5) t.comment(`the loop got little CPU here (throttled share ${w.share}): machine loaded`);
   });
 
   await t.test('a pids limit that fork hits: pids.max, pids.current, pids.events', async (t) => {
