@@ -7,6 +7,7 @@ import type { NetCtx } from './context.js';
 import { planBridgeRules, planPortChains, type RulePlan } from './iptables.js';
 import { macFromIp, parseCidr } from './ipam.js';
 import { planBridge } from './links.js';
+import { v6Of } from './ipv6.js';
 
 export const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
 export const MTU_OPT = 'com.docker.network.driver.mtu';
@@ -35,7 +36,8 @@ export function enableForwarding(ctx: NetCtx): void {
 /** The device (created if missing, else its address and state re-asserted) and the rules, flushed and re-filled. */
 export async function setupBridge(ctx: NetCtx, n: NetworkRecord): Promise<void> {
   const prefixLen = parseCidr(n.subnet).prefix;
-  const lines = planBridge({ bridge: n.bridge, gateway: n.gateway, prefixLen, mac: macFromIp(n.gateway), mtu: mtuOf(n) });
+  const { subnet6, gateway6 } = v6Of(n);
+  const lines = planBridge({ bridge: n.bridge, gateway: n.gateway, prefixLen, mac: macFromIp(n.gateway), mtu: mtuOf(n), ...(subnet6 ? { gateway6, prefixLen6: Number(subnet6.split('/')[1]) } : {}) });
   await ctx.ip.host(ctx.existsLink(n.bridge) ? lines.slice(1) : lines);
   await ctx.fw.setup(rulesOf(n));
 }

@@ -110,6 +110,10 @@ export class Endpoints {
         gateway: n.gateway,
         defaultRoute: first && !n.internal,
         mtu: mtuOf(n),
+        ...(() => {
+          const e6 = toEndpoint({ ...r, containerName: '' }, n);
+          return e6.ip6 ? { ip6: e6.ip6, prefixLen6: e6.prefixLen6, gateway6: e6.gateway6 } : {};
+        })(),
       });
       if (created) {
         this.ensureNetnsDir();

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { readOr, type NetCtx } from './context.js';
 import { HOSTS_MARKER, ownHostNames, parseExtraHosts, renderHostsHead, renderHostsTail, renderResolvConf, replaceHostsTail, type HostsEntry } from './etc-files.js';
 import type { EtcFiles, EtcFilesOptions } from './types.js';
+import type { EndpointRecord } from '../store/networks.js';
+import { toEndpoint } from './networks.js';
 
 /**
  * Writes the three files into `dir`. `tail` is the managed part of hosts
@@ -30,16 +32,25 @@ export function hostsTail(ctx: NetCtx, containerId: string, own?: string[]): Hos
   const { store } = ctx;
   const mine = store.listEndpoints({ containerId });
   const entries: HostsEntry[] = [];
+  const v6 = (e: EndpointRecord) => {
+    const n = store.getNetwork(e.networkId);
+    return n ? toEndpoint(e, n).ip6 : '';
+  };
   for (const e of mine) {
     const names = own ?? (e.hostname.includes('.') ? [e.hostname, e.hostname.split('.')[0]!] : [e.hostname]);
     entries.push({ ip: e.ip, names });
+    const ip6 = v6(e);
+    if (ip6) entries.push({ ip: ip6, names });
   }
   for (const e of mine) {
     const n = store.getNetwork(e.networkId);
     if (!n || n.name === 'bridge') continue; // the default bridge has no name resolution (Docker)
     for (const p of store.listEndpoints({ networkId: n.id })) {
       if (p.containerId === containerId) continue;
-      entries.push({ ip: p.ip, names: [p.containerName, ...p.aliases, p.containerId.slice(0, 12)] });
+      const names = [p.containerName, ...p.aliases, p.containerId.slice(0, 12)];
+      entries.push({ ip: p.ip, names });
+      const ip6 = v6(p);
+      if (ip6) entries.push({ ip: ip6, names });
     }
   }
   return entries;

@@ -27,10 +27,12 @@ export const userBridgeName = (networkId: string): string => `tsd-${networkId.sl
  * The bridge gets a fixed MAC (else it takes the lowest of its ports' and
  * changes as containers come and go, staling their ARP entries for the gateway).
  */
-export function planBridge(n: { bridge: string; gateway: string; prefixLen: number; mac: string; mtu?: number }): string[] {
+export function planBridge(n: { bridge: string; gateway: string; prefixLen: number; mac: string; mtu?: number; gateway6?: string; prefixLen6?: number }): string[] {
   return [
     `link add name ${n.bridge} address ${n.mac}${n.mtu ? ` mtu ${n.mtu}` : ''} type bridge`,
     `addr replace ${n.gateway}/${n.prefixLen} dev ${n.bridge}`,
+    // dual stack: no duplicate address detection (the address is ours by construction; DAD would delay it ~1 s)
+    ...(n.gateway6 ? [`addr replace ${n.gateway6}/${n.prefixLen6} dev ${n.bridge} nodad`] : []),
     `link set ${n.bridge} up`,
   ];
 }
@@ -63,6 +65,10 @@ export function planVeth(e: {
   gateway: string;
   defaultRoute: boolean;
   mtu?: number;
+  /** dual stack */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
 }): VethPlan {
   const mtu = e.mtu ? ` mtu ${e.mtu}` : '';
   return {
@@ -70,8 +76,10 @@ export function planVeth(e: {
       ...(e.newNetns ? ['link set lo up'] : []),
       `link add ${e.ifname} address ${e.mac}${mtu} type veth peer name ${e.hostVeth}${mtu} netns ${e.hostNetns}`,
       `addr add ${e.ip}/${e.prefixLen} dev ${e.ifname}`,
+      ...(e.ip6 ? [`addr add ${e.ip6}/${e.prefixLen6} dev ${e.ifname} nodad`] : []),
       `link set ${e.ifname} up`,
       ...(e.defaultRoute ? [`route replace default via ${e.gateway} dev ${e.ifname}`] : []),
+      ...(e.defaultRoute && e.ip6 && e.gateway6 ? [`route replace default via ${e.gateway6} dev ${e.ifname}`] : []),
     ],
     // hairpin: a container reaching its own published port has its packet DNATed back out of
     // the port it came in by (moby sets it too when the kernel, not docker-proxy, does hairpin NAT)
@@ -92,7 +100,7 @@ export interface IpExecutor {
 export type LinkOp =
   | { op: 'bridge'; name: string; mac: string; mtu?: number }
   | { op: 'veth'; name: string; mac: string; mtu?: number; peer: string; peerMtu?: number; peerNetns: string }
-  | { op: 'addr'; ip: string; prefixLen: number; dev: string; replace: boolean }
+  | { op: 'addr'; ip: string; prefixLen: number; dev: string; replace: boolean; nodad?: boolean }
   | { op: 'up'; dev: string }
   | { op: 'master'; dev: string; master: string }
   | { op: 'hairpin'; dev: string }
@@ -117,7 +125,8 @@ export function parseLinkOp(line: string): LinkOp {
   }
   if (w[0] === 'addr' && (w[1] === 'add' || w[1] === 'replace') && w[3] === 'dev') {
     const [ip, len] = w[2]!.split('/');
-    return { op: 'addr', ip: ip!, prefixLen: Number(len), dev: w[4]!, replace: w[1] === 'replace' };
+    if (w.length > 6 || (w.length === 6 && w[5] !== 'nodad')) throw bad();
+    return { op: 'addr', ip: ip!, prefixLen: Number(len), dev: w[4]!, replace: w[1] === 'replace', ...(w[5] === 'nodad' ? { nodad: true } : {}) };
   }
   if (w[0] === 'link' && w[1] === 'set' && w[3] === 'up' && w.length === 4) return { op: 'up', dev: w[2]! };
   if (w[0] === 'link' && w[1] === 'set' && w[3] === 'master' && w.length === 5) return { op: 'master', dev: w[2]!, master: w[4]! };
@@ -154,7 +163,7 @@ async function runOps(sock: RtnlSocket, lines: string[], force: boolean): Promis
           break;
         }
         case 'addr':
-          await sock.do(rtnl.addAddr({ index: await idx(o.dev), ip: o.ip, prefixLen: o.prefixLen, replace: o.replace }));
+          await sock.do(rtnl.addAddr({ index: await idx(o.dev), ip: o.ip, prefixLen: o.prefixLen, replace: o.replace, nodad: o.nodad }));
           break;
         case 'up':
           await sock.do(rtnl.setUp(o.dev));

@@ -4,7 +4,15 @@ import { conflict, forbidden, invalidParameter, notFound, systemError, unavailab
 import type { EndpointRecord, NetworkRecord } from '../store/networks.js';
 import { BRIDGE_NAME_OPT, MASQ_OPT, MTU_OPT, setupBridge, teardownBridge } from './bridge.js';
 import { newId, nowRfc3339Nano, readOr, type NetCtx } from './context.js';
-import { checkRequestedIp, cidrsOverlap, firstHost, intToIp, networkCidr, parseCidr, parseProcNetRoute, selectSubnet } from './ipam.js';
+import { checkRequestedIp, cidrsOverlap, firstHost, intToIp, ipToInt, networkCidr, parseCidr, parseProcNetRoute, selectSubnet } from './ipam.js';
+import { bigToV6, cidr6String, firstHost6, GATEWAY6_OPT, mirrorAddress, parseCidr6, SUBNET6_OPT, ulaSubnetFor, v6Of, v6ToBig, type Cidr6 } from './ipv6.js';
+
+export { v6Of };
+
+const overlaps6 = (a: Cidr6, b: Cidr6): boolean => {
+  const p = BigInt(128 - Math.min(a.prefix, b.prefix));
+  return a.network >> p === b.network >> p;
+};
 import { hostVethName, userBridgeName } from './links.js';
 import type { Endpoint, Network, NetworkCreateRequest, NetworkDriver, NetworkFilters } from './types.js';
 
@@ -12,6 +20,7 @@ export const DEFAULT_POOLS = [{ base: '10.199.0.0/16', size: 24 }];
 export const PREDEFINED = new Set(['bridge', 'host', 'none']);
 /** Kept in the record's options, never shown as a Docker option. */
 const IP_RANGE_OPT = 'tsd.ipam.ip-range';
+
 const internalOpt = (k: string) => k.startsWith('tsd.ipam.');
 
 /**
@@ -58,7 +67,12 @@ export function ensurePredefined(ctx: NetCtx): NetworkRecord | undefined {
 export const toNetworkRange = (r: NetworkRecord): string => r.options[IP_RANGE_OPT] ?? '';
 
 export function toEndpoint(e: EndpointRecord, n: NetworkRecord): Endpoint {
+  const { subnet6, gateway6 } = v6Of(n);
+  const ip6 = subnet6 && e.ip ? mirrorAddress(subnet6, ipToInt(e.ip) - parseCidr(n.subnet).network) : '';
   return {
+    ip6,
+    prefixLen6: ip6 ? parseCidr6(subnet6).prefix : 0,
+    gateway6: ip6 ? gateway6 : '',
     endpointId: e.endpointId,
     containerId: e.containerId,
     containerName: e.containerName,
@@ -85,6 +99,7 @@ export function toNetwork(ctx: NetCtx, r: NetworkRecord, eps?: EndpointRecord[])
     subnet: r.subnet,
     gateway: r.gateway,
     ipRange: r.options[IP_RANGE_OPT] ?? '',
+    ...v6Of(r),
     bridge: r.bridge,
     internal: r.internal,
     labels: r.labels,
@@ -127,6 +142,7 @@ export async function createNetwork(ctx: NetCtx, req: NetworkCreateRequest): Pro
   if (driver !== 'bridge') throw notFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`, 'TSD_ERR_NO_SUCH_DRIVER');
   if (store.getNetworkByName(name)) throw conflict(`network with name ${name} already exists`, 'TSD_ERR_NETWORK_EXISTS');
   const existing = store.listNetworks();
+  const id0 = newId();
   const options = Object.fromEntries(Object.entries(req.options ?? {}).filter(([k]) => !internalOpt(k)));
   let subnet: string;
   if (req.subnet) {
@@ -154,11 +170,21 @@ export async function createNetwork(ctx: NetCtx, req: NetworkCreateRequest): Pro
     if (r.network < s.network || r.broadcast > s.broadcast) throw invalidParameter(`invalid IP range ${req.ipRange}: not within subnet ${subnet}`);
     options[IP_RANGE_OPT] = range;
   }
+  if (req.enableIPv6) {
+    const v4 = parseCidr(subnet);
+    const s6 = req.subnet6 ? parseCidr6(req.subnet6) : parseCidr6(ulaSubnetFor(id0));
+    // an endpoint's IPv6 address mirrors its IPv4 host offset: the IPv6 subnet must hold as many
+    if (128 - s6.prefix < 32 - v4.prefix) throw invalidParameter(`invalid IPv6 subnet ${cidr6String(s6)}: smaller than the IPv4 subnet ${subnet}`);
+    const clash = existing.find((n) => v6Of(n).subnet6 && overlaps6(parseCidr6(v6Of(n).subnet6), s6));
+    if (clash) throw forbidden(`invalid pool request: Pool overlaps with other one on this address space`, 'TSD_ERR_POOL_OVERLAP');
+    options[SUBNET6_OPT] = cidr6String(s6);
+    options[GATEWAY6_OPT] = req.gateway6 ? bigToV6(v6ToBig(req.gateway6)) : firstHost6(cidr6String(s6));
+  }
   if (options[MTU_OPT] !== undefined && !(/^\d+$/.test(options[MTU_OPT]) && Number(options[MTU_OPT]) >= 68 && Number(options[MTU_OPT]) <= 65535)) {
     throw invalidParameter(`invalid MTU value: ${options[MTU_OPT]}`);
   }
   if (options[MASQ_OPT] !== undefined && !['true', 'false'].includes(options[MASQ_OPT])) throw invalidParameter(`invalid value for ${MASQ_OPT}: ${options[MASQ_OPT]}`);
-  const id = newId();
+  const id = id0;
   const bridge = options[BRIDGE_NAME_OPT] || userBridgeName(id);
   if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw invalidParameter(`invalid bridge name: ${bridge}`);
   if (existing.some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already used by another network`, 'TSD_ERR_BRIDGE_IN_USE');

@@ -45,6 +45,9 @@ export interface Network {
   gateway: string;
   /** IPAM IPRange, '' when the whole subnet is used. */
   ipRange: string;
+  /** IPv6 subnet and gateway of a dual-stack network, '' otherwise. */
+  subnet6: string;
+  gateway6: string;
   /** Linux bridge device name, '' for host/null. */
   bridge: string;
   internal: boolean;
@@ -68,6 +71,10 @@ export interface Endpoint {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** IPv6 address (dual-stack networks), '' otherwise; prefixLen6 and gateway6 alike. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
   aliases: string[];
   hostname: string;
@@ -85,6 +92,10 @@ export interface NetworkCreateRequest {
   gateway?: string;
   /** IPAM IPRange: containers get addresses from this part of the subnet only. */
   ipRange?: string;
+  /** EnableIPv6: dual stack; subnet6 defaults to a ULA /64, gateway6 to its first host. */
+  enableIPv6?: boolean;
+  subnet6?: string;
+  gateway6?: string;
   internal?: boolean;
   labels?: Record<string, string>;
   options?: Record<string, string>;

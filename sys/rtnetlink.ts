@@ -40,6 +40,7 @@ const IFLA_INFO_SLAVE_DATA = 5;
 const IFLA_BRPORT_MODE = 4;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
+const IFA_F_NODAD = 0x02;
 const RTA_GATEWAY = 5;
 const RTA_OIF = 4;
 const RT_TABLE_MAIN = 254;
@@ -168,12 +169,12 @@ export const rtnl = {
     return { type: RTM_GETLINK, flags: 0, body: Buffer.concat([ifinfomsg(), encodeAttrs([byName(name)])]), what: `link show ${name}` };
   },
   /** `replace`: NLM_F_REPLACE (ip addr replace); else NLM_F_EXCL (ip addr add). */
-  addAddr(o: { index: number; ip: string; prefixLen: number; replace?: boolean }): Request {
+  addAddr(o: { index: number; ip: string; prefixLen: number; replace?: boolean; nodad?: boolean }): Request {
     const family = o.ip.includes(':') ? AF_INET6 : AF_INET;
     const m = Buffer.alloc(8);
     m.writeUInt8(family, 0);
     m.writeUInt8(o.prefixLen, 1);
-    m.writeUInt8(0, 2);
+    m.writeUInt8(o.nodad ? IFA_F_NODAD : 0, 2);
     m.writeUInt8(RT_SCOPE_UNIVERSE, 3);
     m.writeUInt32LE(o.index, 4);
     const a = ipBytes(o.ip);

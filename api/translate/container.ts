@@ -414,7 +414,7 @@ function networksOut(c: Container, view: NetworkView = {}): Record<string, unkno
     out[name] = {
       IPAMConfig: ec?.IPAMConfig ?? e?.IPAMConfig ?? null, Links: e?.Links?.length ? e.Links : null, Aliases: aliases, MacAddress: e?.MacAddress || ec?.MacAddress || '', NetworkID: networkId,
       EndpointID: e?.EndpointID ?? '', Gateway: e?.Gateway ?? '', IPAddress: e?.IPAddress ?? '', IPPrefixLen: e?.IPPrefixLen ?? 0,
-      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: e?.DriverOpts ?? ec?.DriverOpts ?? null,
+      IPv6Gateway: e?.IPv6Gateway ?? '', GlobalIPv6Address: e?.GlobalIPv6Address ?? '', GlobalIPv6PrefixLen: e?.GlobalIPv6PrefixLen ?? 0, DriverOpts: e?.DriverOpts ?? ec?.DriverOpts ?? null,
       DNSNames: e && userDefined ? dedup([c.name, ...(ec?.Aliases ?? []), shortId, c.config.Hostname ?? '']) : null,
     };
   }

@@ -35,7 +35,7 @@ export function toDockerNetwork(n: Network, withContainers = true): DockerNetwor
   const containers: Record<string, DockerNetworkContainer> = {};
   if (withContainers) {
     for (const e of n.endpoints) {
-      containers[e.containerId] = { Name: e.containerName, EndpointID: e.endpointId, MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: '' };
+      containers[e.containerId] = { Name: e.containerName, EndpointID: e.endpointId, MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: e.ip6 ? `${e.ip6}/${e.prefixLen6}` : '' };
     }
   }
   return {
@@ -44,8 +44,15 @@ export function toDockerNetwork(n: Network, withContainers = true): DockerNetwor
     Created: n.created,
     Scope: 'local',
     Driver: n.driver,
-    EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway }] : [] },
+    EnableIPv6: !!n.subnet6,
+    IPAM: {
+      Driver: 'default',
+      Options: null,
+      Config: [
+        ...(n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway }] : []),
+        ...(n.subnet6 ? [{ Subnet: n.subnet6, Gateway: n.gateway6 }] : []),
+      ],
+    },
     Internal: n.internal,
     Attachable: false,
     Ingress: false,
@@ -69,13 +76,13 @@ export function fromDockerNetworkCreate(body: unknown): NetworkCreateRequest {
   if (!isObj(body)) throw invalidParameter('invalid network config: expected a JSON object');
   const name = body.Name;
   if (typeof name !== 'string' || name === '') throw invalidParameter('network name is required');
-  if (body.EnableIPv6 === true) throw notImplemented('IPv6 networks are not supported');
   if (body.ConfigOnly === true || (isObj(body.ConfigFrom) && body.ConfigFrom.Network)) throw notImplemented('config-only networks are not supported');
   if (body.Scope && body.Scope !== 'local') throw invalidParameter(`scope ${String(body.Scope)} is not supported`);
   const req: NetworkCreateRequest = {
     name,
     driver: typeof body.Driver === 'string' && body.Driver ? body.Driver : 'bridge',
     internal: body.Internal === true,
+    ...(body.EnableIPv6 === true ? { enableIPv6: true } : {}),
     labels: strMap(body.Labels, 'Labels'),
     options: strMap(body.Options, 'Options'),
   };
@@ -84,7 +91,14 @@ export function fromDockerNetworkCreate(body: unknown): NetworkCreateRequest {
     if (ipam.Driver && ipam.Driver !== 'default') throw notImplemented(`IPAM driver ${String(ipam.Driver)} is not supported`);
     const cfg = Array.isArray(ipam.Config) ? ipam.Config : [];
     const v4 = cfg.filter((c): c is Record<string, unknown> => isObj(c) && typeof c.Subnet === 'string' && !String(c.Subnet).includes(':'));
-    if (cfg.length > v4.length) throw notImplemented('only one IPv4 subnet per network is supported');
+    const v6 = cfg.filter((c): c is Record<string, unknown> => isObj(c) && typeof c.Subnet === 'string' && String(c.Subnet).includes(':'));
+    if (v6.length > 1) throw notImplemented('only one IPv6 subnet per network is supported');
+    if (v6[0]) {
+      if (body.EnableIPv6 !== true) throw invalidParameter('an IPv6 subnet needs EnableIPv6');
+      req.subnet6 = String(v6[0].Subnet);
+      if (v6[0].Gateway) req.gateway6 = String(v6[0].Gateway);
+    }
+    if (cfg.length > v4.length + v6.length) throw notImplemented('only one IPv4 subnet per network is supported');
     if (v4.length > 1) throw notImplemented('only one IPv4 subnet per network is supported');
     const c = v4[0];
     if (c) {

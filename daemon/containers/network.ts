@@ -20,6 +20,7 @@ export function toEndpointState(c: Pick<Container, 'id' | 'name'>, ep: Endpoint,
     Aliases: isDefault ? null : ep.aliases, IPAMConfig: ipam,
     DNSNames: isDefault ? null : [c.name, c.id.slice(0, 12), ...ep.aliases.filter((a) => a !== c.name && a !== c.id.slice(0, 12))],
     ...(driverOpts && Object.keys(driverOpts).length ? { DriverOpts: driverOpts } : {}),
+    ...(ep.ip6 ? { GlobalIPv6Address: ep.ip6, GlobalIPv6PrefixLen: ep.prefixLen6, IPv6Gateway: ep.gateway6 } : {}),
   };
 }
 

@@ -133,6 +133,9 @@ export interface EndpointState {
   Links?: string[] | null;
   DNSNames?: string[] | null;
   DriverOpts?: Record<string, string> | null;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  IPv6Gateway?: string;
 }
 
 export interface HealthState {

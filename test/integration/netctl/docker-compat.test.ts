@@ -33,6 +33,27 @@ t.test('docker networking as dockerd does it', containerOpts(), async (t) => {
     t.equal(blank.status, 400, 'a blank name is refused');
   });
 
+  await t.test('dual stack: EnableIPv6 with a given and an allocated subnet', async (t) => {
+    const n = name('v6');
+    const sub6 = `fd00:${octet.toString(16)}:${(process.pid % 65536).toString(16)}::/64`;
+    await ok('network', 'create', '--ipv6', '--subnet', `10.245.${octet}.0/24`, '--subnet', sub6, n);
+    const info = JSON.parse(await ok('network', 'inspect', n))[0];
+    t.equal(info.EnableIPv6, true);
+    t.match(info.IPAM.Config, [{ Subnet: `10.245.${octet}.0/24` }, { Subnet: sub6, Gateway: sub6.replace('::/64', '::1') }]);
+    const a = name('v6a');
+    await ok('run', '-d', '--name', a, '--network', n, 'busybox:fixture', 'sleep', '300');
+    const ep = JSON.parse(await ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', a))[n];
+    t.equal(ep.GlobalIPv6Address, sub6.replace('::/64', '::2'), 'the IPv6 address mirrors the IPv4 one (.2 → ::2)');
+    t.equal(ep.GlobalIPv6PrefixLen, 64);
+    t.equal(ep.IPv6Gateway, sub6.replace('::/64', '::1'));
+    const ping = await docker(['run', '--rm', '--network', n, 'busybox:fixture', 'sh', '-c', `ping -c 1 -W 3 ${ep.GlobalIPv6Address} && ping -c 1 -W 3 ${ep.IPv6Gateway} && ip -6 route`]);
+    t.equal(ping.code, 0, `a peer and the gateway answer over IPv6: ${ping.err}`);
+    t.match(ping.out, `default via ${ep.IPv6Gateway}`, 'IPv6 default route');
+    const auto = name('v6auto');
+    await ok('network', 'create', '--ipv6', auto);
+    t.match(JSON.parse(await ok('network', 'inspect', auto))[0].IPAM.Config[1]?.Subnet, /^fd[0-9a-f]{2}:/, 'a ULA /64 when none is given');
+  });
+
   await t.test('docker stats NET I/O from the container’s netns', async (t) => {
     const c = name('stats');
     await ok('run', '-d', '--name', c, 'busybox:fixture', 'sh', '-c', 'ping -c 5 -i 0.2 -s 1000 $(ip route | awk "/default/ {print \\$3}") >/dev/null; sleep 300');

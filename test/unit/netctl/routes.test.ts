@@ -42,7 +42,13 @@ t.test('list, create, inspect, delete with Docker shapes and errors', async (t) 
   r = await app.inject({ method: 'POST', url: '/networks/create', payload: { Name: 'n2', IPAM: { Config: [{ Subnet: '10.66.0.0/24', Gateway: '10.66.0.1' }] } } });
   t.equal(r.statusCode, 201);
   r = await app.inject({ method: 'POST', url: '/networks/create', payload: { Name: 'n3', EnableIPv6: true } });
-  t.equal(r.statusCode, 501);
+  t.equal(r.statusCode, 201, 'EnableIPv6: dual stack (this kernel has IPv6), no longer a 501');
+  const n3 = (await app.inject({ method: 'GET', url: '/networks/n3' })).json();
+  t.equal(n3.EnableIPv6, true);
+  t.match(n3.IPAM.Config[1], { Subnet: /^fd[0-9a-f]{2}:[0-9a-f:]+::\/64$/, Gateway: /^fd[0-9a-f:]+::1$/ }, 'a ULA /64 allocated and reported');
+  t.equal((await app.inject({ method: 'DELETE', url: '/networks/n3' })).statusCode, 204);
+  r = await app.inject({ method: 'POST', url: '/networks/create', payload: { Name: 'n4', IPAM: { Config: [{ Subnet: 'fd00:1::/64' }] } } });
+  t.equal(r.statusCode, 400, 'an IPv6 subnet without EnableIPv6');
   r = await app.inject({ method: 'POST', url: '/networks/create', payload: {} });
   t.equal(r.statusCode, 400);
 
