@@ -64,6 +64,8 @@ function runner(env: NodeJS.ProcessEnv, logTail: () => string): Pick<Engine, 'ru
       const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : 1) : 0;
       resolve({ code, out: String(out), err: String(err) });
     });
+    // a command that exits before reading its stdin must not turn the write into an uncaught EPIPE
+    child.stdin!.on('error', () => {});
     child.stdin!.end(opts.input ?? '');
   });
   const ok: Engine['ok'] = async (cmd, args, opts) => {
