@@ -46,12 +46,24 @@ export function eventMatcher(filters: Record<string, string[]>): (e: DaemonEvent
       byType('network', 'network') &&
       byType('volume', 'volume') &&
       (!filters.image || filters.image.some((v) => v === attrs.image || v === e.from || (e.type === 'image' && (v === e.actor.id || v === attrs.name)))) &&
-      any('label', (v) => {
-        const i = v.indexOf('=');
-        return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);
-      })
+      labelsMatch(filters.label, attrs)
     );
   };
+}
+
+/**
+ * moby's MatchKVList: every `label` value must hold (a key present, or key=value equal);
+ * an event without attributes matches no label filter.
+ */
+function labelsMatch(wanted: string[] | undefined, attrs: Record<string, string>): boolean {
+  if (!wanted?.length) return true;
+  if (!Object.keys(attrs).length) return false;
+  return wanted.every((v) => {
+    const i = v.indexOf('=');
+    const k = i < 0 ? v : v.slice(0, i);
+    if (!Object.prototype.hasOwnProperty.call(attrs, k)) return false;
+    return i < 0 || attrs[k] === v.slice(i + 1);
+  });
 }
 
 /** since/until: unix seconds, optionally fractional ("1700000000.5"), or an RFC 3339 date. Returns ns. */

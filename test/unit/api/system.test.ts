@@ -128,3 +128,21 @@ t.test('events: since/until replay with filters, then the stream ends', async (t
   t.equal(bad.statusCode, 400);
   t.same(bad.json(), { message: "invalid filter 'colour'" });
 });
+
+t.test('events: label filters must all hold (moby MatchKVList)', async (t) => {
+  const { a, events } = await app(t);
+  const t0 = Math.floor(Date.now() / 1000) - 1;
+  events.publish('container', 'create', 'a1', { name: 'both', image: 'busybox', app: 'web', tier: 'front' }, 'busybox');
+  events.publish('container', 'create', 'a2', { name: 'one', image: 'busybox', app: 'web' }, 'busybox');
+  events.publish('container', 'create', 'a3', { name: 'other', image: 'busybox', app: 'db', tier: 'front' }, 'busybox');
+  const until = (Date.now() / 1000 + 0.3).toFixed(3);
+  const names = async (label: Record<string, boolean>) => {
+    const f = encodeURIComponent(JSON.stringify({ label }));
+    const r = await a.inject({ method: 'GET', url: `/events?since=${t0}&until=${until}&filters=${f}` });
+    return r.body.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).Actor.Attributes.name);
+  };
+  t.same(await names({ 'app=web': true, tier: true }), ['both'], 'both labels required, not either');
+  t.same(await names({ 'app=web': true }), ['both', 'one']);
+  t.same(await names({ tier: true }), ['both', 'other'], 'a key alone: present with any value');
+  t.same(await names({ 'app=web': true, 'app=db': true }), [], 'two values of one key never both hold');
+});
