@@ -18,7 +18,7 @@ import { frame } from '../stream/mux.js';
 import { apiVersionOf, commonHeaders } from '../server.js';
 import { stripVersion } from '../version.js';
 import { conflict, invalidParameter, notFound } from '../../errors/index.js';
-import { parseTimestampParam, formatRfc3339Nano } from '../../daemon/logs/index.js';
+import { parseTimestampParam, formatRfc3339Nano, detailsPrefix } from '../../daemon/logs/index.js';
 import { archiveRoutes } from './archive.js';
 import * as qp from '../translate/query.js';
 import * as B from '../translate/body.js';
@@ -255,6 +255,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
       signal: ac.signal,
     });
     const ts = qp.bool(q, 'timestamps');
+    const details = qp.bool(q, 'details');
     // moby: raw-stream for a tty (or before 1.42), multiplexed-stream otherwise.
     const out = startStream(reply, { contentType: hijackContentType(!!c.config.Tty, apiVersionOf(req)) });
     const off = (app.deps.onShutdown as (fn: () => void) => () => void)(() => ac.abort());
@@ -262,7 +263,9 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     try {
       for await (const e of entries) {
         if (out.closed) break;
-        const payload = ts ? Buffer.concat([Buffer.from(`${e.time} `), e.line]) : e.line;
+        // moby's logstream: "<timestamp> <attrs> <line>" (the attrs and their space even when empty)
+        const prefix = `${ts ? `${e.time} ` : ''}${details ? `${detailsPrefix(e.attrs)} ` : ''}`;
+        const payload = prefix ? Buffer.concat([Buffer.from(prefix), e.line]) : e.line;
         out.write(c.config.Tty ? payload : frame(e.stream === 'stdout' ? 1 : 2, payload));
       }
     } catch (err) {

@@ -91,7 +91,10 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     const mounts = toRuntimeMounts(c.runtime.mounts, (name) => volumes.get(name)!);
 
     // 5. stdio and logs
-    const log = createLogSink(parseLogConfig(c.hostConfig.LogConfig), path.join(dir, `${c.id}-json.log`));
+    const log = createLogSink(parseLogConfig(c.hostConfig.LogConfig), path.join(dir, `${c.id}-json.log`), {
+      id: c.id, name: c.name, imageId: c.imageId, imageName: c.config.Image, env: c.config.Env, labels: c.config.Labels ?? {},
+      entrypoint: c.config.Entrypoint, cmd: c.config.Cmd,
+    });
     undo.push(() => log.close());
     const hub = ctx.pendingHubs.get(c.id) ?? new StdioHub({ tty: c.config.Tty, openStdin: c.config.OpenStdin, closeStdinOnEof: c.config.StdinOnce, log });
     ctx.pendingHubs.delete(c.id);

@@ -2,6 +2,7 @@
 // logger.ValidateLogOpts, go-units FromHumanSize).
 import { DaemonError, invalidParameter } from '../../errors/index.js';
 import type { DockerLogConfig, LogDriverConfig } from './types.js';
+import { optionRegex, validateTagTemplate } from './attrs.js';
 
 const JSON_FILE_OPTS = new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']);
 /** Options every driver accepts (moby builtInLogOpts). */
@@ -66,6 +67,8 @@ export function parseLogConfig(cfg: DockerLogConfig | null | undefined, defaultT
       throw invalidParameter('compress cannot be true when max-file is less than 2 or max-size is not set');
     }
   }
+  for (const k of ['labels-regex', 'env-regex']) if (options[k]) optionRegex(k, options[k]!);
+  if (options.tag) validateTagTemplate(options.tag);
   return { type: 'json-file', maxSize, maxFile, compress, options };
 }
 

@@ -16,7 +16,7 @@ export type LogDriverConfig =
       maxSize: number;
       /** Files kept including the live one (>= 1). With 1 the live file is truncated on rotation. */
       maxFile: number;
-      /** Accepted for compatibility; rotated files are kept uncompressed. */
+      /** gzip rotated files (x.log.1.gz ...), as moby's loggerutils. */
       compress: boolean;
       /** The validated options as given (stored back into inspect's LogConfig.Config). */
       options: Record<string, string>;
@@ -31,6 +31,8 @@ export interface LogEntry {
   time: string;
   /** `time` as nanoseconds since the epoch. */
   timeNs: bigint;
+  /** The record's `attrs` (--log-opt labels/env/tag), shown by `docker logs --details`. */
+  attrs?: Record<string, string>;
 }
 
 /** What a follow reader needs from a live writer. */
@@ -40,6 +42,8 @@ export interface LogWatchable {
   /** Resolves when the writer has been closed (container stopped); all data is on disk by then. */
   readonly closed: Promise<void>;
   readonly isClosed: boolean;
+  /** Rotations so far: a follower that fell behind reads the files rotated in between. */
+  readonly rotations: number;
 }
 
 export interface ReadLogsOptions {

@@ -5,10 +5,14 @@
 // last line is written when the stream is flushed or closed. Writes are
 // synchronous (writeSync), so once write() returns the bytes are in the file
 // and a `docker logs` right after the container exits sees everything.
+// With `compress`, a rotated file is gzipped in the background (x.log.1 ->
+// x.log.1.gz, the plain file removed once the archive is whole), as moby's
+// loggerutils; readers take the plain file while it still exists.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { formatRfc3339Nano, nowNs } from './time.js';
+import { gzipFile, gzipFileSync } from './gzip.js';
 import type { LogStreamName, LogWatchable } from './types.js';
 
 /** moby logger.copier buffer size: longer lines are split into partial messages. */
@@ -19,9 +23,9 @@ export function logPathFor(containerDir: string, id: string): string {
   return path.join(containerDir, `${id}-json.log`);
 }
 
-/** Encodes one json-file record (with its trailing newline), escaping like Go's encoding/json. */
-export function encodeLogRecord(stream: LogStreamName, line: Buffer, timeNs: bigint): string {
-  const log = JSON.stringify(line.toString('utf8')).replace(/[<>&\u2028\u2029\b\f]/g, (c) => {
+/** A JSON string as Go's encoding/json writes it (HTML characters and U+2028/9 escaped). */
+function goJsonString(v: string): string {
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029\b\f]/g, (c) => {
     switch (c) {
       case '<': return '\\u003c';
       case '>': return '\\u003e';
@@ -32,7 +36,22 @@ export function encodeLogRecord(stream: LogStreamName, line: Buffer, timeNs: big
       default: return '\\u000c';
     }
   });
-  return `{"log":${log},"stream":"${stream}","time":"${formatRfc3339Nano(timeNs)}"}\n`;
+}
+
+/** The `attrs` object of every record (json.Marshal of a map: keys sorted); '' when there are none. */
+export function encodeLogAttrs(attrs: Record<string, string> | undefined): string {
+  const keys = Object.keys(attrs ?? {}).sort();
+  if (!keys.length) return '';
+  return `{${keys.map((k) => `${goJsonString(k)}:${goJsonString(attrs![k]!)}`).join(',')}}`;
+}
+
+/**
+ * Encodes one json-file record (with its trailing newline), escaping like Go's
+ * encoding/json; fields in moby's order: log, stream, attrs, time.
+ */
+export function encodeLogRecord(stream: LogStreamName, line: Buffer, timeNs: bigint, attrsJson = ''): string {
+  const attrs = attrsJson ? `,"attrs":${attrsJson}` : '';
+  return `{"log":${goJsonString(line.toString('utf8'))},"stream":"${stream}"${attrs},"time":"${formatRfc3339Nano(timeNs)}"}\n`;
 }
 
 /** Anything stdout/stderr bytes can be logged to. */
@@ -50,6 +69,10 @@ export interface JsonFileWriterOptions {
   /** -1 = unlimited */
   maxSize?: number;
   maxFile?: number;
+  /** gzip rotated files (needs maxFile >= 2). */
+  compress?: boolean;
+  /** Extra attributes written into every record (`--log-opt labels/env/tag`). */
+  attrs?: Record<string, string>;
   /** File mode for new files (default 0o640). */
   mode?: number;
 }
@@ -60,7 +83,13 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
   private size: number;
   private readonly maxSize: number;
   private readonly maxFile: number;
+  private readonly compress: boolean;
+  private readonly attrsJson: string;
   private readonly mode: number;
+  /** Time of the last record written (the gzip header's lastTime of the file it ends). */
+  private lastNs = 0n;
+  /** The background compression of `<path>.1`, if one runs. */
+  private compressing: { src: string; ac: AbortController; superseded: boolean; lastTime: string | null; done: Promise<void> } | null = null;
   private pending: Record<LogStreamName, Buffer[]> = { stdout: [], stderr: [] };
   private pendingLen: Record<LogStreamName, number> = { stdout: 0, stderr: 0 };
   private events = new EventEmitter();
@@ -72,14 +101,26 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
     this.path = file;
     this.maxSize = opts.maxSize ?? -1;
     this.maxFile = Math.max(1, opts.maxFile ?? 1);
+    this.compress = !!opts.compress && this.maxFile >= 2;
+    this.attrsJson = encodeLogAttrs(opts.attrs);
     this.mode = opts.mode ?? 0o640;
     this.fd = fs.openSync(file, 'a', this.mode);
     this.size = fs.fstatSync(this.fd).size;
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.events.setMaxListeners(0);
+    // a rotated file left uncompressed (the daemon stopped mid-compression): finish it now
+    if (this.compress && fs.existsSync(`${file}.1`)) this.startCompression(`${file}.1`, null);
+  }
+
+  /** Resolves when no background compression is running (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.compressing) await this.compressing.done;
   }
 
   get isClosed(): boolean { return this.closedFlag; }
+
+  private rotationCount = 0;
+  get rotations(): number { return this.rotationCount; }
 
   onWrite(fn: () => void): () => void {
     this.events.on('write', fn);
@@ -111,7 +152,7 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
         const all = Buffer.concat(this.pending[stream]);
         let off = 0;
         while (all.length - off >= MAX_LINE_BYTES) {
-          out.push(encodeLogRecord(stream, all.subarray(off, off + MAX_LINE_BYTES), timeNs));
+          out.push(encodeLogRecord(stream, all.subarray(off, off + MAX_LINE_BYTES), timeNs, this.attrsJson));
           off += MAX_LINE_BYTES;
         }
         const left = all.subarray(off);
@@ -119,17 +160,17 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
         this.pendingLen[stream] = left.length;
       }
     }
-    this.append(out);
+    this.append(out, timeNs);
   }
 
   /** A complete line (ends with \n) possibly longer than 16 KiB: split as Docker does. */
   private emitLine(out: string[], stream: LogStreamName, line: Buffer, timeNs: bigint): void {
     let off = 0;
     while (line.length - off > MAX_LINE_BYTES) {
-      out.push(encodeLogRecord(stream, line.subarray(off, off + MAX_LINE_BYTES), timeNs));
+      out.push(encodeLogRecord(stream, line.subarray(off, off + MAX_LINE_BYTES), timeNs, this.attrsJson));
       off += MAX_LINE_BYTES;
     }
-    out.push(encodeLogRecord(stream, line.subarray(off), timeNs));
+    out.push(encodeLogRecord(stream, line.subarray(off), timeNs, this.attrsJson));
   }
 
   flush(): void {
@@ -138,15 +179,15 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
     const t = nowNs();
     for (const s of ['stdout', 'stderr'] as const) {
       if (this.pendingLen[s] === 0) continue;
-      out.push(encodeLogRecord(s, Buffer.concat(this.pending[s]), t));
+      out.push(encodeLogRecord(s, Buffer.concat(this.pending[s]), t, this.attrsJson));
       this.pending[s] = [];
       this.pendingLen[s] = 0;
     }
-    this.append(out);
+    this.append(out, t);
   }
 
   /** Writes records, rotating before a record when the file reached max-size (moby LogFile semantics). */
-  private append(records: string[]): void {
+  private append(records: string[], timeNs: bigint): void {
     if (records.length === 0) return;
     let batch: Buffer[] = [];
     let batchLen = 0;
@@ -167,6 +208,7 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
       batch.push(b);
       batchLen += b.length;
       this.size += b.length;
+      this.lastNs = timeNs;
     }
     writeBatch();
     this.events.emit('write');
@@ -177,18 +219,61 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
     if (this.maxFile < 2) {
       this.fd = fs.openSync(this.path, 'w', this.mode);
     } else {
-      for (let i = this.maxFile - 1; i > 1; i--) {
+      const ext = this.compress ? '.gz' : '';
+      // moby holds the next rotation until the previous compression is done: here the
+      // writer is synchronous, so a compression still running is finished on the spot.
+      if (this.compress) this.finishCompressionSync();
+      const ignoreMissing = (f: () => void) => {
         try {
-          fs.renameSync(`${this.path}.${i - 1}`, `${this.path}.${i}`);
+          f();
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         }
+      };
+      ignoreMissing(() => fs.unlinkSync(`${this.path}.${this.maxFile - 1}${ext}`));
+      for (let i = this.maxFile - 1; i > 1; i--) {
+        ignoreMissing(() => fs.renameSync(`${this.path}.${i - 1}${ext}`, `${this.path}.${i}${ext}`));
       }
       fs.renameSync(this.path, `${this.path}.1`);
       this.fd = fs.openSync(this.path, 'a', this.mode);
+      if (this.compress) this.startCompression(`${this.path}.1`, this.lastNs ? formatRfc3339Nano(this.lastNs) : null);
     }
     this.size = 0;
+    this.rotationCount++;
     this.events.emit('rotate');
+  }
+
+  /** gzip `src` to `src.gz` in the background; the plain file goes once the archive is complete. */
+  private startCompression(src: string, lastTime: string | null): void {
+    const ac = new AbortController();
+    const job = { src, ac, superseded: false, lastTime, done: Promise.resolve() };
+    job.done = gzipFile(src, `${src}.gz`, lastTime, ac.signal).then(
+      () => {
+        if (!job.superseded) fs.rmSync(src, { force: true });
+      },
+      () => {
+        // aborted, or the container's directory went away: a partial archive is not kept
+        if (!job.superseded) fs.rmSync(`${src}.gz`, { force: true });
+      },
+    ).finally(() => {
+      if (this.compressing === job) this.compressing = null;
+    });
+    this.compressing = job;
+  }
+
+  /** Completes a running compression synchronously (a rotation came before it finished). */
+  private finishCompressionSync(): void {
+    const job = this.compressing;
+    if (!job) return;
+    job.superseded = true;
+    job.ac.abort();
+    this.compressing = null;
+    if (!fs.existsSync(job.src)) return; // it had completed; only its callback was pending
+    // a new file renamed over the partial one: the aborted stream may still write to the old inode
+    const tmp = `${job.src}.gz.sync`;
+    gzipFileSync(job.src, tmp, job.lastTime);
+    fs.renameSync(tmp, `${job.src}.gz`);
+    fs.rmSync(job.src, { force: true });
   }
 
   async close(): Promise<void> {

@@ -5,9 +5,10 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import {
   JsonFileLogWriter, readLogs, logPathFor, listLogFiles, encodeLogRecord, createLogSink, parseLogConfig,
-  formatRfc3339Nano, parseRfc3339Nano, parseTimestampParam, MAX_LINE_BYTES, type LogEntry, type ReadLogsOptions,
+  formatRfc3339Nano, parseRfc3339Nano, parseTimestampParam, MAX_LINE_BYTES, detailsPrefix, type LogEntry, type ReadLogsOptions,
 } from '../../../daemon/logs/index.js';
 
 function tmp(t: { teardown(fn: () => unknown): void }): string {
@@ -164,4 +165,125 @@ t.test('follow: tail=0 shows only new lines; abort ends it; no writer ends at EO
   t.same(seen, ['new\n']);
   t.equal(text(await collect(f, { follow: true })), 'old\nnew\n', 'without a writer follow stops at EOF');
   t.same(await collect(path.join(d, 'missing-json.log')), [], 'a missing log reads as empty');
+});
+
+t.test('compress: rotated files gzipped with lastTime in the header, read back across .gz files', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'gz');
+  const cfg = parseLogConfig({ Type: 'json-file', Config: { 'max-size': '300', 'max-file': '4', compress: 'true' } });
+  t.equal(cfg.type === 'json-file' && cfg.compress, true);
+  const w = createLogSink(cfg, f) as JsonFileLogWriter;
+  // written back to back: later rotations overtake the background compression of earlier ones
+  for (let i = 0; i < 60; i++) w.write(i % 2 ? 'stderr' : 'stdout', Buffer.from(`line ${String(i).padStart(2, '0')}\n`));
+  await w.settled();
+  const files = await listLogFiles(f);
+  t.same(files.map((x) => path.basename(x)), ['gz-json.log.3.gz', 'gz-json.log.2.gz', 'gz-json.log.1.gz', 'gz-json.log']);
+  t.notOk(fs.existsSync(`${f}.1`) || fs.existsSync(`${f}.4.gz`), 'no plain rotated file, nothing past max-file');
+  t.notOk(fs.readdirSync(d).some((n) => n.endsWith('.sync')), 'no temporary archive left');
+  for (const x of files.slice(0, 3)) {
+    const raw = fs.readFileSync(x);
+    t.same([raw[0], raw[1], raw[3]! & 4], [0x1f, 0x8b, 4], `${path.basename(x)}: gzip with an Extra field`);
+    const plain = zlib.gunzipSync(raw).toString().trim().split('\n').map((l) => JSON.parse(l) as { time: string });
+    const meta = JSON.parse(raw.subarray(12, 12 + raw.readUInt16LE(10)).toString()) as { lastTime: string };
+    t.equal(meta.lastTime, plain.at(-1)!.time, 'lastTime is the time of the file\'s last record');
+  }
+  const all = await collect(f);
+  const nums = all.map((e) => Number(e.line.toString().slice(5, 7)));
+  t.ok(nums.length > 10 && nums.length < 60, 'three rotated files and the live one');
+  t.same(nums, Array.from({ length: nums.length }, (_, i) => 60 - nums.length + i), 'in order across compressed files');
+  const live = lines(f).length;
+  t.same(text(await collect(f, { tail: live + 3 })), text(all.slice(-(live + 3))), 'tail reaches into a .gz');
+  t.equal((await collect(f, { tail: 1000 })).length, all.length);
+  // since: a compressed file whose lastTime is earlier is skipped without reading it
+  const second = zlib.gunzipSync(fs.readFileSync(`${f}.2.gz`)).toString().trim().split('\n').map((l) => JSON.parse(l) as { time: string });
+  const sinceNs = parseRfc3339Nano(second.at(-1)!.time) + 1n;
+  fs.writeFileSync(`${f}.3.gz`, Buffer.concat([fs.readFileSync(`${f}.3.gz`).subarray(0, 12 + fs.readFileSync(`${f}.3.gz`).readUInt16LE(10)), Buffer.from('not deflate')]));
+  const after = await collect(f, { since: sinceNs });
+  t.ok(after.length > 0 && after.every((e) => e.timeNs >= sinceNs), 'since honoured; the damaged older archive was not opened');
+  await w.close();
+});
+
+t.test('compress: one rotation is compressed in the background; a plain .1 left behind is compressed at the next open', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'bg');
+  const w = new JsonFileLogWriter(f, { maxSize: 300, maxFile: 2, compress: true });
+  for (let i = 0; i < 6; i++) w.write('stdout', Buffer.from(`first ${i}\n`));
+  t.ok(fs.existsSync(`${f}.1`) || fs.existsSync(`${f}.1.gz`));
+  t.equal(text(await collect(f)).split('\n').filter(Boolean).length, 6, 'readable while the compression runs');
+  await w.settled();
+  t.notOk(fs.existsSync(`${f}.1`));
+  t.ok(fs.existsSync(`${f}.1.gz`));
+  await w.close();
+  // as if the daemon had stopped mid-compression
+  fs.renameSync(`${f}.1.gz`, `${f}.1.tmp`);
+  fs.writeFileSync(`${f}.1`, zlib.gunzipSync(fs.readFileSync(`${f}.1.tmp`)));
+  fs.rmSync(`${f}.1.tmp`);
+  const w2 = new JsonFileLogWriter(f, { maxSize: 300, maxFile: 2, compress: true });
+  await w2.settled();
+  t.same((await listLogFiles(f)).map((x) => path.basename(x)), ['bg-json.log.1.gz', 'bg-json.log']);
+  t.equal(text(await collect(f)).split('\n').filter(Boolean).length, 6);
+  await w2.close();
+});
+
+t.test('compress: follow keeps reading across rotations', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'fz');
+  const w = new JsonFileLogWriter(f, { maxSize: 120, maxFile: 3, compress: true });
+  const seen: string[] = [];
+  const done = (async () => {
+    for await (const e of readLogs(f, { stdout: true, stderr: true, follow: true, tail: 'all', writer: w, pollMs: 1000 })) seen.push(e.line.toString());
+  })();
+  for (let i = 0; i < 12; i++) {
+    w.write('stdout', Buffer.from(`z ${i}\n`));
+    t.ok(await until(() => seen.length === i + 1, 2000), `line ${i} seen`);
+  }
+  await w.settled();
+  t.ok(fs.existsSync(`${f}.1.gz`), 'rotated and compressed while following');
+  await w.close();
+  await done;
+  t.same(seen, Array.from({ length: 12 }, (_, i) => `z ${i}\n`));
+});
+
+t.test('attrs: labels, env, their regexes and tag in every record; --details shows them sorted and escaped', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'at');
+  const cfg = parseLogConfig({ Type: 'json-file', Config: { labels: 'app,missing', 'labels-regex': '^com\\.x\\.', env: 'MODE', 'env-regex': '^TSD_', tag: '{{.Name}}/{{.ID}}' } });
+  const info = {
+    id: 'c0ffee0123456789abcdef', name: 'web', imageId: 'sha256:abc', imageName: 'busybox', env: ['MODE=a b', 'TSD_X=1', 'OTHER=2'],
+    labels: { app: 'shop', 'com.x.team': 'a&b', unrelated: 'no' },
+  };
+  const w = createLogSink(cfg, f, info) as JsonFileLogWriter;
+  w.write('stdout', Buffer.from('hi\n'));
+  await w.close();
+  const raw = fs.readFileSync(f, 'utf8');
+  t.match(raw, /^\{"log":"hi\\n","stream":"stdout","attrs":\{"MODE":"a b","TSD_X":"1","app":"shop","com.x.team":"a\\u0026b","tag":"web\/c0ffee012345"\},"time":"/, 'moby field order, keys sorted');
+  const [e] = await collect(f);
+  t.same(e!.attrs, { MODE: 'a b', TSD_X: '1', app: 'shop', 'com.x.team': 'a&b', tag: 'web/c0ffee012345' });
+  t.equal(detailsPrefix(e!.attrs), 'MODE=a+b,TSD_X=1,app=shop,com.x.team=a%26b,tag=web%2Fc0ffee012345');
+  t.equal(detailsPrefix(undefined), '');
+  t.throws(() => parseLogConfig({ Type: 'json-file', Config: { 'env-regex': '(' } }), /error parsing regexp for log opt 'env-regex'/);
+  t.throws(() => parseLogConfig({ Type: 'json-file', Config: { tag: '{{.Nope}}' } }), /template: log-tag/);
+  t.throws(() => parseLogConfig({ Type: 'json-file', Config: { compress: 'true', 'max-file': '1', 'max-size': '1m' } }), /compress cannot be true when max-file is less than 2/);
+});
+
+t.test('follow: a reader several rotations behind reads the files rotated in between', async (t) => {
+  for (const compress of [false, true]) {
+    const d = tmp(t);
+    const f = logPathFor(d, `lag${compress}`);
+    const w = new JsonFileLogWriter(f, { maxSize: 200, maxFile: 20, compress });
+    w.write('stdout', Buffer.from('start\n'));
+    const seen: string[] = [];
+    const done = (async () => {
+      for await (const e of readLogs(f, { stdout: true, stderr: true, follow: true, tail: 'all', writer: w, pollMs: 50 })) seen.push(e.line.toString());
+    })();
+    t.ok(await until(() => seen.length === 1));
+    // one burst, one tick: about ten rotations before the reader runs again
+    for (let i = 0; i < 25; i++) w.write('stdout', Buffer.from(`burst ${String(i).padStart(2, '0')}\n`));
+    t.ok(w.rotations >= 8, `${w.rotations} rotations in the burst`);
+    t.ok(await until(() => seen.length === 26, 3000), `compress=${compress}: all lines seen (${seen.length})`);
+    await w.close();
+    await done;
+    await w.settled();
+    t.same(seen, ['start\n', ...Array.from({ length: 25 }, (_, i) => `burst ${String(i).padStart(2, '0')}\n`)], `compress=${compress}: in order`);
+  }
 });
