@@ -2,6 +2,7 @@
 // namespaces, root filesystem and security profile. See types.ts for the contracts.
 export { launch, execInContainer, hostInfo, warmPool, type WarmInit, type WarmPoolHooks } from './launcher.js';
 export { buildInitPlan, buildExecPlan, parseSecurityOpt, tmpfsOptions, DEFAULT_PATH, DEFAULT_SHM_SIZE, MASKED_PATHS, READONLY_PATHS } from './spec.js';
+export { defaultMaskedPaths } from './paths.js';
 export { RuntimeStartError } from './errors.js';
 export { resolveCaps, DEFAULT_CAPS, CAPS } from './caps.js';
 export { compileProfile, parseProfile } from './seccomp/profile.js';

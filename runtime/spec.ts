@@ -11,10 +11,14 @@ import type { ExecSpec, HostInfo, InitPlan, MountOp, RuntimeMount, RuntimeSpec }
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
-/** Docker's masked paths (moby oci/defaults.go). */
+/**
+ * Docker's masked paths (moby daemon/pkg/oci/defaults.go), the host-independent
+ * part: the daemon adds each CPU's thermal_throttle directory that exists
+ * (defaultMaskedPaths in runtime/paths.ts) and stores the list in HostConfig.
+ */
 export const MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/acpi', '/proc/asound', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/sched_debug',
+  '/proc/scsi', '/proc/timer_list', '/proc/timer_stats', '/sys/devices/virtual/powercap', '/sys/firmware',
 ];
 /** Docker's read-only paths. */
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
@@ -26,25 +30,37 @@ const PROPAGATION: Record<string, number> = {
   slave: K.MS_SLAVE, rslave: K.MS_SLAVE | MS_REC,
 };
 
-interface SecurityOpts { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' | string }
+interface SecurityOpts { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' | string; writableCgroups: boolean | null; apparmor: string }
 
-/** Parses Docker's SecurityOpt list (seccomp given as JSON text; launch() reads files first). */
+const parseBoolOpt = (v: string, o: string): boolean => {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  throw invalidParameter(`invalid --security-opt 2: "${o}"`);
+};
+
+/**
+ * Docker's SecurityOpt list as moby's parseSecurityOpt reads it (seccomp given as
+ * JSON text; launch() reads files first). `label` and `apparmor` are accepted and
+ * have no effect on a host without SELinux or AppArmor (as here, and as dockerd
+ * on such a host); `systempaths=unconfined` is the docker CLI's, which sends
+ * empty MaskedPaths/ReadonlyPaths instead, so the daemon refuses it as moby does.
+ */
 export function parseSecurityOpt(opts: string[]): SecurityOpts {
-  const out: SecurityOpts = { noNewPrivileges: false, seccomp: 'default' };
+  const out: SecurityOpts = { noNewPrivileges: false, seccomp: 'default', writableCgroups: null, apparmor: '' };
   for (const o of opts) {
     if (o === 'no-new-privileges') { out.noNewPrivileges = true; continue; }
-    const m = /^([a-z-]+)[=:](.*)$/s.exec(o);
+    if (o === 'writable-cgroups') { out.writableCgroups = true; continue; }
+    if (o === 'disable') continue; // label=disable's short form
+    const m = o.includes('=') ? /^([^=]*)=(.*)$/s.exec(o) : /^([^:]*):(.*)$/s.exec(o);
     if (!m) throw invalidParameter(`invalid --security-opt 1: "${o}"`);
     const [, key, value] = m as unknown as [string, string, string];
-    if (key === 'no-new-privileges') {
-      if (value !== 'true' && value !== 'false') throw invalidParameter(`invalid --security-opt 2: "${o}"`);
-      out.noNewPrivileges = value === 'true';
-    } else if (key === 'seccomp') {
-      out.seccomp = value === 'unconfined' ? 'unconfined' : value;
-    } else if (key === 'apparmor' || key === 'label' || key === 'systempaths' || key === 'mask') {
-      // no AppArmor/SELinux here; accepted and ignored as Docker does on hosts without them
-    } else {
-      throw invalidParameter(`invalid --security-opt 2: "${o}"`);
+    switch (key) {
+      case 'no-new-privileges': out.noNewPrivileges = parseBoolOpt(value, o); break;
+      case 'writable-cgroups': out.writableCgroups = parseBoolOpt(value, o); break;
+      case 'seccomp': out.seccomp = value === 'unconfined' ? 'unconfined' : value; break;
+      case 'apparmor': out.apparmor = value; break;
+      case 'label': break;
+      default: throw invalidParameter(`invalid --security-opt 2: "${o}"`);
     }
   }
   return out;
@@ -77,6 +93,9 @@ export function tmpfsOptions(options: string | undefined): { flags: number; data
   return { flags, data: data.join(',') };
 }
 
+/** A masked or read-only path: relative ones are taken from / (runc works from the new root). */
+const systemPath = (p: string): string => path.posix.normalize(p.startsWith('/') ? p : `/${p}`);
+
 const containerPath = (p: string, what: string): string => {
   if (!p.startsWith('/')) throw invalidParameter(`invalid mount config: ${what} must be an absolute path: ${p}`);
   const n = path.posix.normalize(p);
@@ -108,7 +127,8 @@ function systemMounts(spec: RuntimeSpec): MountOp[] {
   const ops: MountOp[] = [
     { op: 'mount', source: 'proc', destination: '/proc', fstype: 'proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: null, create: 'dir' },
     { op: 'mount', source: 'sysfs', destination: '/sys', fstype: 'sysfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | (spec.privileged ? 0 : MS_RDONLY), data: null, create: 'dir' },
-    { op: 'cgroupfs', destination: '/sys/fs/cgroup', readonly: !spec.privileged },
+    // read-only unless privileged, or writable-cgroups says otherwise (moby withCgroups)
+    { op: 'cgroupfs', destination: '/sys/fs/cgroup', readonly: !(parseSecurityOpt(spec.securityOpt).writableCgroups ?? spec.privileged) },
     { op: 'mount', source: 'tmpfs', destination: '/dev', fstype: 'tmpfs', flags: MS_NOSUID | MS_STRICTATIME, data: 'mode=755,size=65536k', create: 'dir' },
   ];
   if (spec.privileged) ops.push({ op: 'hostDevices', destination: '/dev' });
@@ -174,9 +194,11 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
   if (!spec.rootfs.startsWith('/')) throw invalidParameter(`rootfs must be an absolute path: ${spec.rootfs}`);
   const sec = security(spec, host);
   const mounts: MountOp[] = [...systemMounts(spec), ...etcMounts(spec.etc), ...userMounts(spec.mounts)];
+  // HostConfig's lists when given ([] = none: --security-opt systempaths=unconfined), Docker's
+  // defaults otherwise; none at all when privileged (moby clears them).
   if (!spec.privileged) {
-    for (const p of MASKED_PATHS) mounts.push({ op: 'mask', destination: p });
-    for (const p of READONLY_PATHS) mounts.push({ op: 'readonly', destination: p });
+    for (const p of spec.maskedPaths ?? MASKED_PATHS) mounts.push({ op: 'mask', destination: systemPath(p) });
+    for (const p of spec.readonlyPaths ?? READONLY_PATHS) mounts.push({ op: 'readonly', destination: systemPath(p) });
   }
   const network: InitPlan['network'] = spec.network.mode === 'host' ? 'host' : spec.network.mode === 'none' ? 'new' : { join: spec.network.path };
   return {
@@ -198,6 +220,12 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
   };
 }
 
+function oomScore(v: number | undefined): number | null {
+  if (v === undefined) return null;
+  if (!Number.isInteger(v) || v < -1000 || v > 1000) throw invalidParameter(`Invalid value ${v}, range for oom score adj is [-1000, 1000]`);
+  return v;
+}
+
 /** What the init does for the process itself, the same for a container's PID 1 and an exec. */
 function processPart(spec: RuntimeSpec | ExecSpec, sec: ReturnType<typeof security>, host: HostInfo) {
   return {
@@ -212,6 +240,7 @@ function processPart(spec: RuntimeSpec | ExecSpec, sec: ReturnType<typeof securi
     seccomp: sec.seccomp,
     tty: spec.tty,
     consoleSize: spec.tty && spec.consoleSize && spec.consoleSize[0] > 0 && spec.consoleSize[1] > 0 ? ([spec.consoleSize[0], spec.consoleSize[1]] as [number, number]) : null,
+    oomScoreAdj: oomScore(spec.oomScoreAdj),
   };
 }
 

@@ -35,8 +35,12 @@ export interface RuntimeSpec {
   privileged: boolean;
   capAdd: string[];
   capDrop: string[];
-  /** Docker's SecurityOpt strings: 'no-new-privileges[:true|false]', 'seccomp=unconfined|<json>|<path>'; others ignored. */
+  /** Docker's SecurityOpt strings: 'no-new-privileges[:true|false]', 'seccomp=unconfined|<json>|<path>', 'writable-cgroups', label/apparmor (no effect here). */
   securityOpt: string[];
+  /** Paths masked (HostConfig.MaskedPaths); undefined = Docker's defaults, [] = none. Ignored when privileged. */
+  maskedPaths?: string[];
+  /** Paths made read-only (HostConfig.ReadonlyPaths); undefined = Docker's defaults, [] = none. Ignored when privileged. */
+  readonlyPaths?: string[];
   ulimits: { name: string; soft: number; hard: number }[];
   /** Bytes; default 64 MiB. */
   shmSize?: number;
@@ -53,6 +57,8 @@ export interface RuntimeSpec {
   pid?: NamespaceChoice;
   /** Host devices made in the container (--device): the node at `path`, as the host's (type, numbers, mode, owner). */
   devices?: RuntimeDevice[];
+  /** HostConfig.OomScoreAdj, set by the init on itself before anything else (runc's nsexec); undefined = inherited. */
+  oomScoreAdj?: number;
 }
 
 /** A device node to create in the container; whether it may be opened is the cgroup's device policy. */
@@ -76,6 +82,8 @@ export interface ExecSpec {
   securityOpt: string[];
   cgroupProcs: string[];
   consoleSize?: [rows: number, cols: number];
+  /** The container's OomScoreAdj: an exec'd process gets it, as in dockerd (its process spec is the container's). */
+  oomScoreAdj?: number;
 }
 
 /** Facts about the host that plans depend on (kept out of the pure planner). */
@@ -158,6 +166,8 @@ export interface InitPlan {
   stdio?: { stdinNull: boolean };
   /** tty: initial window size of the pty the init creates */
   consoleSize: [rows: number, cols: number] | null;
+  /** Written to /proc/self/oom_score_adj first (null: left as inherited). */
+  oomScoreAdj: number | null;
 }
 
 /** A running process (the container's PID 1, or an exec'd process). */

@@ -69,4 +69,5 @@ export class FakeSyscalls implements Syscalls {
   openptIn(ptmx: string, ptsDir: string) { this.rec('openptIn', [ptmx, ptsDir], ptmx); return { master: 101, slavePath: `${ptsDir}/0` }; }
   signalDefault(sig: number) { this.rec('signal', [sig]); }
   pidfdGetfd(pid: number, fd: number) { this.rec('pidfdGetfd', [pid, fd]); return this.nextFd++; }
+  setOomScoreAdj(score: number) { this.rec('setOomScoreAdj', [score]); }
 }

@@ -1,6 +1,7 @@
 // Typed wrappers over libc: each checks the return value, reads errno right
 // after the failing call and throws a SyscallError naming the call and path.
 import { constants as osc } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { SyscallError } from '../errors/index.js';
 import { libc, errno, koffi } from './libc.js';
 import * as K from './constants.js';
@@ -77,6 +78,8 @@ export interface Syscalls {
   pidfdGetfd(pid: number, fd: number): number;
   /** Sets a signal's disposition back to SIG_DFL (Node ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve). */
   signalDefault(sig: number): void;
+  /** Writes the calling process's /proc/self/oom_score_adj (inherited by its children and kept across execve). */
+  setOomScoreAdj(score: number): void;
 }
 
 const makedev = (major: number, minor: number): bigint =>
@@ -212,6 +215,15 @@ export class LinuxSyscalls implements Syscalls {
   }
   getpid(): number {
     return libc().getpid();
+  }
+  setOomScoreAdj(score: number): void {
+    // the process's own procfs entry (its /proc is still the one it was started with)
+    try {
+      writeFileSync('/proc/self/oom_score_adj', String(score));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new SyscallError('write', (osc.errno as Record<string, number>)[code] ?? 5, code, '/proc/self/oom_score_adj');
+    }
   }
   umask(mask: number): number {
     return libc().umask(mask);

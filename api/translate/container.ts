@@ -118,16 +118,9 @@ function isolation(v: string): string {
  * Fields tsd used to accept and silently ignore; until they work they are
  * refused with a clear 400 rather than dropped (issue #10 item 10).
  */
-function refuseUnsupported(h: Record<string, unknown>, log: Record<string, unknown>): void {
+function refuseUnsupported(h: Record<string, unknown>): void {
   if (isObj(h.Sysctls) && Object.keys(h.Sysctls).length) {
     throw invalidParameter(`HostConfig.Sysctls is not supported by tsd yet (${Object.keys(h.Sysctls).join(', ')}): the container would run without them`);
-  }
-  for (const k of ['MaskedPaths', 'ReadonlyPaths'] as const) {
-    if (Array.isArray(h[k])) throw invalidParameter(`HostConfig.${k} is not supported by tsd yet (--security-opt systempaths=unconfined): the default masked and read-only paths always apply`);
-  }
-  const cfg = isObj(log.Config) ? log.Config : {};
-  if (typeof cfg.compress === 'string' && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(cfg.compress)) {
-    throw invalidParameter("log opt 'compress' is not supported by tsd yet: rotated json-file logs are kept uncompressed");
   }
 }
 
@@ -187,14 +180,9 @@ export function parseHostConfig(raw: unknown): HostConfig {
   const shm = num(h.ShmSize, 'HostConfig.ShmSize');
   if (shm < 0) throw invalidParameter('SHM size can not be less than 0');
   const cs = Array.isArray(h.ConsoleSize) ? (h.ConsoleSize as number[]) : [0, 0];
+  // checked by the daemon's create with the runtime's parser (moby parseSecurityOpt)
   const securityOpt = strList(h.SecurityOpt, 'HostConfig.SecurityOpt');
-  for (const o of securityOpt ?? []) {
-    const [k] = o.split(/[=:]/);
-    if (!['no-new-privileges', 'seccomp', 'apparmor', 'label', 'systempaths', 'proc-opts', 'mask', 'unmask'].includes(k!)) {
-      throw invalidParameter(`invalid --security-opt 2: "${o}"`);
-    }
-  }
-  refuseUnsupported(h, log);
+  refuseUnsupported(h);
   const oomScoreAdj = num(h.OomScoreAdj, 'HostConfig.OomScoreAdj');
   if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw invalidParameter(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   return {
@@ -225,6 +213,9 @@ export function parseHostConfig(raw: unknown): HostConfig {
     PublishAllPorts: bool(h.PublishAllPorts, 'HostConfig.PublishAllPorts'),
     ReadonlyRootfs: bool(h.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs'),
     SecurityOpt: securityOpt,
+    // null = Docker's defaults (filled at create), [] = none (the CLI's --security-opt systempaths=unconfined)
+    MaskedPaths: strList(h.MaskedPaths, 'HostConfig.MaskedPaths') ?? undefined,
+    ReadonlyPaths: strList(h.ReadonlyPaths, 'HostConfig.ReadonlyPaths') ?? undefined,
     UTSMode: str(h.UTSMode, 'HostConfig.UTSMode'),
     UsernsMode: str(h.UsernsMode, 'HostConfig.UsernsMode'),
     ShmSize: shm || 64 * 1024 * 1024,
@@ -478,7 +469,8 @@ export function toDockerInspect(c: Container, extra: { graphDriver: Record<strin
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
-    AppArmorProfile: '',
+    // No AppArmor here: moby shows the asked-for profile until the first start, then "" (saveAppArmorConfig)
+    AppArmorProfile: c.startedAt === ZERO_TIME ? appArmorOpt(c.hostConfig.SecurityOpt) : '',
     ExecIDs: extra.execIds.length ? extra.execIds : null,
     HostConfig: c.hostConfig,
     GraphDriver: { Name: 'overlay2', Data: extra.graphDriver },
@@ -510,6 +502,15 @@ export function toDockerInspect(c: Container, extra: { graphDriver: Record<strin
     out.SizeRootFs = extra.size.rootFs;
   }
   return out;
+}
+
+function appArmorOpt(opts: string[] | null): string {
+  let profile = '';
+  for (const o of opts ?? []) {
+    const m = /^apparmor[=:](.*)$/s.exec(o);
+    if (m) profile = m[1]!;
+  }
+  return profile;
 }
 
 function portsMap(c: Container): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError, NameConflictError, invalidParameter, notFound } from '../../errors/index.js';
 import { parseLogConfig } from '../logs/index.js';
+import { defaultMaskedPaths, parseSecurityOpt, READONLY_PATHS } from '../../runtime/index.js';
 import { containerDir, publish, type ContainerContext } from './context.js';
 import { HealthMonitor } from './health.js';
 import { resolveLinks } from './links.js';
@@ -34,6 +35,12 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
   if (!config.Cmd?.length && !config.Entrypoint?.length) throw invalidParameter('no command specified', 'TSD_ERR_NO_COMMAND');
   const logCfg = parseLogConfig(input.hostConfig.LogConfig);
   input.hostConfig.LogConfig = { Type: logCfg.type, Config: logCfg.options };
+  parseSecurityOpt(input.hostConfig.SecurityOpt ?? []);
+  // moby's createContainerOSSpecificSettings: the default lists are stored (and shown) unless given or privileged
+  if (!input.hostConfig.Privileged) {
+    input.hostConfig.MaskedPaths ??= defaultMaskedPaths();
+    input.hostConfig.ReadonlyPaths ??= [...READONLY_PATHS];
+  }
   checkNetworkMode(ctx, input.hostConfig.NetworkMode);
   if (input.hostConfig.Links?.length) input.hostConfig.Links = resolveLinks(input.hostConfig.Links, name, input.hostConfig.NetworkMode, (ref) => ctx.get(ref));
   for (const [mode, what, allowed] of [[input.hostConfig.IpcMode, 'IPC', ['', 'private', 'shareable', 'none', 'host']], [input.hostConfig.PidMode, 'PID', ['', 'host']]] as const) {

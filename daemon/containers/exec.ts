@@ -147,5 +147,7 @@ export function execSpec(c: Container, task: { cgroupProcs: string[] }, e: ExecC
     securityOpt: c.hostConfig.SecurityOpt ?? [],
     cgroupProcs: task.cgroupProcs,
     consoleSize: e.ConsoleSize && e.ConsoleSize[0] ? [e.ConsoleSize[0], e.ConsoleSize[1]] : undefined,
+    // moby runs an exec with the container's process spec, OOMScoreAdj included
+    oomScoreAdj: c.hostConfig.OomScoreAdj ?? 0,
   };
 }

@@ -215,9 +215,8 @@ export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | '
   UTSMode: { accepted: 'every container gets its own UTS namespace' },
   UsernsMode: { accepted: 'no user namespaces: containers run as host uids' },
   Cgroup: { accepted: 'no joining another cgroup' },
-  OomScoreAdj: { accepted: 'not written to the init' },
-  MaskedPaths: { accepted: "Docker's default masked paths are always applied" },
-  ReadonlyPaths: { accepted: "Docker's default read-only paths are always applied" },
+  OomScoreAdj: 'runtime',
+  MaskedPaths: 'runtime', ReadonlyPaths: 'runtime',
   Sysctls: { accepted: 'not written' },
   Runtime: { accepted: 'tsd is the only runtime' },
   Isolation: { accepted: 'Linux only: no isolation modes' },
@@ -254,6 +253,8 @@ export function toRuntimeSpec(c: Container, p: Prepared): RuntimeSpec {
     capAdd: hc.CapAdd ?? [],
     capDrop: hc.CapDrop ?? [],
     securityOpt: hc.SecurityOpt ?? [],
+    maskedPaths: hc.MaskedPaths ?? undefined,
+    readonlyPaths: hc.ReadonlyPaths ?? undefined,
     ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
     shmSize: hc.ShmSize,
     mounts: p.mounts,
@@ -264,6 +265,8 @@ export function toRuntimeSpec(c: Container, p: Prepared): RuntimeSpec {
     ipc: p.ipc,
     pid: p.pid,
     ...(p.devices?.length ? { devices: p.devices } : {}),
+    // always written, 0 included, as moby's WithOOMScore: the daemon's own score is not the container's
+    oomScoreAdj: hc.OomScoreAdj ?? 0,
   };
   if (hc.Init && p.initBinary) {
     // --init: a tiny init (tini) as PID 1 reaps zombies and forwards signals to the command, as Docker does.

@@ -110,10 +110,6 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     let task: Task;
     try {
       task = await ctx.runtime.launch(spec, warm);
-      // HostConfig.OomScoreAdj, on PID 1 as soon as it exists (its children inherit it).
-      if (c.hostConfig.OomScoreAdj) {
-        try { fs.writeFileSync(`/proc/${task.pid}/oom_score_adj`, String(c.hostConfig.OomScoreAdj)); } catch (err) { ctx.log.warn({ err, ctr: c.id }, 'oom_score_adj not set'); }
-      }
     } catch (e) {
       const exitCode = (e as { exitCode?: number }).exitCode ?? 128;
       ctx.store.update(c.id, { exitCode, error: (e as Error).message });

@@ -7,10 +7,13 @@ import { makePrivate, bindRootfs, mounts, pivotRoot, readonlyRootfs } from './st
 import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, tty, raiseEffective, stdio, closeExtraFds } from './steps/process.js';
 import { seccompEarly, capabilities, keepOnParentDeath, noNewPrivs, seccompLate } from './steps/security.js';
 import { execve } from './steps/exec.js';
+import { oomScoreAdj } from './steps/oom.js';
 
 export interface Step { name: string; modes: Array<'create' | 'exec'>; run: (ctx: InitContext) => void }
 
 export const steps: Step[] = [
+  // First, as runc's nsexec: the score every later instruction and the program run with (children inherit it).
+  { name: 'oom_score_adj', modes: ['create', 'exec'], run: oomScoreAdj },
   // Warm inits: /dev/null as stdin when the container has none (the host's, before pivot_root).
   { name: 'stdio', modes: ['create', 'exec'], run: stdio },
   // First, while the host's /sys/fs/cgroup is still visible and before the cgroup

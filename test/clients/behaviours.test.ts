@@ -1,9 +1,22 @@
 // Issue #10's engine behaviours that clients rely on, checked through the
 // docker CLI and raw requests on tsd and (TSD_COMPARE_SOCK) dockerd: the
 // networks of a created container, docker update's 0 = unchanged, MemorySwap
-// defaults, OomScoreAdj reaching the process, Runtime/Isolation echoes.
+// defaults, OomScoreAdj reaching the process, Runtime/Isolation echoes,
+// json-file compress/--details, and the fields that work or are refused.
 import t from 'tap';
-import { engines, clientOpts } from './helpers.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { engines, clientOpts, waitFor, type Engine } from './helpers.js';
+
+/** `docker logs -f` as a child whose output accumulates until it is stopped. */
+function follow(e: Engine, args: string[]): { out: () => string; stop: () => void } {
+  let buf = '';
+  const child = spawn('docker', ['logs', '-f', ...args], { env: e.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d: Buffer) => { buf += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { buf += d.toString(); });
+  return { out: () => buf, stop: () => { child.kill(); } };
+}
 
 t.setTimeout(300_000);
 t.test('engine behaviours', clientOpts(), async (t) => {
@@ -48,10 +61,92 @@ t.test('engine behaviours', clientOpts(), async (t) => {
         t.equal((await inspect(id)).HostConfig.Memory, 48 * 1024 * 1024, 'a refused update changes nothing');
       });
 
+      await t.test('json-file compress: gzipped rotations, --tail and -f across them, --details with labels/env/tag (item 10)', async (t) => {
+        const name = `${tag}-logs`;
+        const id = (await e.ok('docker', ['run', '-d', '--name', name, '--label', 'app=shop', '-e', 'MODE=a b',
+          '--log-opt', 'max-size=1k', '--log-opt', 'max-file=60', '--log-opt', 'compress=true',
+          '--log-opt', 'labels=app', '--log-opt', 'env=MODE', '--log-opt', 'tag={{.Name}}',
+          'busybox:fixture', 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; i=0; while [ $i -lt 80 ]; do echo line $i; i=$((i+1)); usleep 20000; done; sleep 300'])).trim();
+        ids.push(id);
+        const f = follow(e, [id]);
+        t.teardown(f.stop);
+        await e.ok('docker', ['exec', id, 'touch', '/tmp/go']);
+        const expected = Array.from({ length: 80 }, (_, i) => `line ${i}`);
+        const logs = async (...args: string[]) => (await e.ok('docker', ['logs', ...args, id])).split('\n').filter(Boolean);
+        await waitFor(async () => (await logs('--tail', '1'))[0] === 'line 79', 60_000, 'the last line');
+        t.same(await logs(), expected, 'docker logs: every line, across the compressed files');
+        t.same(await logs('--tail', '5'), expected.slice(-5));
+        t.same(await logs('--tail', '45'), expected.slice(-45), '--tail reaching back into .gz files');
+        const logPath = (await inspect(id)).LogPath as string;
+        if (fs.existsSync(path.dirname(logPath))) {
+          // compression runs in the background on both engines
+          const gz = await waitFor(async () => {
+            const names = fs.readdirSync(path.dirname(logPath)).filter((n) => n.startsWith(`${path.basename(logPath)}.`));
+            return names.length >= 3 && names.every((n) => n.endsWith('.gz')) ? names : null;
+          }, 30_000, 'rotated files compressed');
+          t.ok(gz.length >= 3, `${gz.length} rotated files, all .gz`);
+        }
+        const details = await logs('--details', '--tail', '2');
+        t.same(details, [`MODE=a+b,app=shop,tag=${name} line 78`, `MODE=a+b,app=shop,tag=${name} line 79`], '--details: the attrs sorted and query-escaped');
+        const ts = await logs('--details', '--timestamps', '--tail', '1');
+        t.match(ts[0], new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z MODE=a\\+b,app=shop,tag=${name} line 79$`), 'timestamp first, then the attrs');
+        const plainId = (await e.ok('docker', ['run', '-d', 'busybox:fixture', 'echo', 'x'])).trim();
+        ids.push(plainId);
+        await e.ok('docker', ['wait', plainId]);
+        t.equal(await e.ok('docker', ['logs', '--details', plainId]), ' x\n', 'no attrs: the separating space alone, as moby');
+        f.stop();
+        if (e.name === 'dockerd') {
+          t.comment('dockerd 20.10 loses and repeats lines when `logs -f` crosses rotations (moby rewrote follow in 23.0): the -f check runs on tsd');
+        } else {
+          t.same(f.out().split('\n').filter(Boolean), expected, 'logs -f saw every line once, in order, across the rotations');
+        }
+      });
+
+      await t.test('MaskedPaths/ReadonlyPaths: defaults shown, systempaths=unconfined empties them, custom lists applied (item 10)', async (t) => {
+        const id = (await e.ok('docker', ['create', 'busybox:fixture', 'true'])).trim();
+        ids.push(id);
+        const hc = (await inspect(id)).HostConfig;
+        for (const p of ['/proc/kcore', '/proc/keys', '/sys/firmware']) t.ok(hc.MaskedPaths.includes(p), `default masked ${p}`);
+        t.same(hc.ReadonlyPaths, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+        const procMounts = 'grep -c " /proc/" /proc/mounts || true';
+        t.ok(Number(await e.ok('docker', ['run', '--rm', 'busybox:fixture', 'sh', '-c', procMounts])) >= 5, 'defaults: masks and read-only binds under /proc');
+        const open = (await e.ok('docker', ['run', '-d', '--security-opt', 'systempaths=unconfined', 'busybox:fixture', 'sleep', '60'])).trim();
+        ids.push(open);
+        const ohc = (await inspect(open)).HostConfig;
+        t.same([ohc.MaskedPaths, ohc.ReadonlyPaths, ohc.SecurityOpt ?? []], [[], [], []], 'the CLI sends empty lists, not the option');
+        t.equal((await e.ok('docker', ['exec', open, 'sh', '-c', procMounts])).trim(), '0', 'nothing masked or read-only under /proc');
+        const bad = await e.run('curl', ['-s', '--unix-socket', e.socket, '-H', 'content-type: application/json', '-d', JSON.stringify({ Image: 'busybox:fixture', HostConfig: { SecurityOpt: ['systempaths=unconfined'] } }), 'http://x/v1.41/containers/create']);
+        t.match(JSON.parse(bad.out).message, /invalid --security-opt 2: "systempaths=unconfined"/, 'the daemon itself refuses the CLI-only option');
+        const custom = JSON.parse((await e.ok('curl', ['-s', '--unix-socket', e.socket, '-H', 'content-type: application/json', '-d', JSON.stringify({
+          Image: 'busybox:fixture', Cmd: ['sh', '-c', 'cat /etc/hostname; touch /tmp/x 2>/dev/null && echo rw || echo ro; echo timer_list $(head -c 1 /proc/timer_list | wc -c)'],
+          HostConfig: { MaskedPaths: ['/etc/hostname', '/nonexistent'], ReadonlyPaths: ['/tmp'] },
+        }), 'http://x/v1.41/containers/create']))).Id as string;
+        ids.push(custom);
+        await e.ok('docker', ['start', custom]);
+        await e.ok('docker', ['wait', custom]);
+        t.same((await e.ok('docker', ['logs', custom])).split('\n').filter(Boolean), ['ro', 'timer_list 1'], 'hostname masked (empty), /tmp read-only, /proc/timer_list not masked (a default is)');
+        const ahc = (await inspect(custom)).HostConfig;
+        t.same([ahc.MaskedPaths, ahc.ReadonlyPaths], [['/etc/hostname', '/nonexistent'], ['/tmp']]);
+      });
+
+      await t.test('security options: apparmor and label accepted and reported as on a host without AppArmor/SELinux', async (t) => {
+        const id = (await e.ok('docker', ['create', '--security-opt', 'apparmor=foo', '--security-opt', 'label=level:s0:c1', '--security-opt', 'label=disable', 'busybox:fixture', 'true'])).trim();
+        ids.push(id);
+        const c = await inspect(id);
+        t.same([c.AppArmorProfile, c.ProcessLabel, c.MountLabel], ['foo', '', ''], 'the profile asked for, no SELinux labels');
+        await e.ok('docker', ['start', id]);
+        await e.ok('docker', ['wait', id]);
+        t.same((await inspect(id)).HostConfig.SecurityOpt, ['apparmor=foo', 'label=level:s0:c1', 'label=disable']);
+        const r = await e.run('docker', ['create', '--security-opt', 'foo=bar', 'busybox:fixture']);
+        t.match(r.err, /invalid --security-opt 2: "foo=bar"/);
+      });
+
       await t.test('OomScoreAdj reaches PID 1; Runtime and Isolation echoed (items 8, 10)', async (t) => {
         const id = (await e.ok('docker', ['run', '-d', '--oom-score-adj', '300', '--runtime', 'runc', '--isolation', 'default', 'busybox:fixture', 'sleep', '60'])).trim();
         ids.push(id);
         t.equal((await e.ok('docker', ['exec', id, 'cat', '/proc/1/oom_score_adj'])).trim(), '300');
+        t.equal((await e.ok('docker', ['exec', id, 'cat', '/proc/self/oom_score_adj'])).trim(), '300', "an exec'd process gets the container's score");
+        t.equal((await e.ok('docker', ['run', '--rm', 'busybox:fixture', 'cat', '/proc/self/oom_score_adj'])).trim(), '0', 'unset: 0, not the daemon\'s own score');
         const hc = (await inspect(id)).HostConfig;
         t.equal(hc.Runtime, 'runc');
         t.equal(hc.Isolation, 'default');

@@ -106,9 +106,10 @@ t.test('fields that would be ignored are refused with a clear 400', async (t) =>
   const hc = (h: object) => fromDockerCreate({ Image: 'busybox', HostConfig: h }).hostConfig;
   t.throws(() => hc({ Sysctls: { 'net.ipv4.ip_forward': '1' } }), /Sysctls is not supported by tsd yet/);
   t.same(hc({ Sysctls: {} }).Sysctls, {}, 'an empty map is fine');
-  t.throws(() => hc({ MaskedPaths: [] }), /MaskedPaths is not supported/);
-  t.throws(() => hc({ ReadonlyPaths: ['/proc/sys'] }), /ReadonlyPaths is not supported/);
-  t.throws(() => hc({ LogConfig: { Type: 'json-file', Config: { compress: 'true', 'max-file': '2', 'max-size': '1m' } } }), /'compress' is not supported/);
+  t.same(hc({ MaskedPaths: [] }).MaskedPaths, [], '[] kept: no masked paths (systempaths=unconfined)');
+  t.same(hc({ ReadonlyPaths: ['/proc/sys'] }).ReadonlyPaths, ['/proc/sys']);
+  t.equal(hc({ MaskedPaths: null }).MaskedPaths, undefined, 'null: the defaults, filled at create');
+  t.equal(hc({ LogConfig: { Type: 'json-file', Config: { compress: 'true', 'max-file': '2', 'max-size': '1m' } } }).LogConfig.Config.compress, 'true', 'compress works now');
   t.throws(() => hc({ OomScoreAdj: 1001 }), /range for oom score adj is \[-1000, 1000\]/);
   t.equal(hc({ OomScoreAdj: -998 }).OomScoreAdj, -998);
 });

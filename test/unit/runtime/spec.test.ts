@@ -81,9 +81,9 @@ t.test('network modes, hostname with host network, cwd', async (t) => {
 });
 
 t.test('security options', async (t) => {
-  t.same(parseSecurityOpt(['no-new-privileges']), { noNewPrivileges: true, seccomp: 'default' });
-  t.same(parseSecurityOpt(['no-new-privileges:true', 'seccomp=unconfined']), { noNewPrivileges: true, seccomp: 'unconfined' });
-  t.same(parseSecurityOpt(['no-new-privileges=false', 'apparmor=unconfined']), { noNewPrivileges: false, seccomp: 'default' });
+  t.match(parseSecurityOpt(['no-new-privileges']), { noNewPrivileges: true, seccomp: 'default' });
+  t.match(parseSecurityOpt(['no-new-privileges:true', 'seccomp=unconfined']), { noNewPrivileges: true, seccomp: 'unconfined' });
+  t.match(parseSecurityOpt(['no-new-privileges=false', 'apparmor=unconfined']), { noNewPrivileges: false, seccomp: 'default' });
   t.throws(() => parseSecurityOpt(['no-new-privileges:maybe']), { kind: 'invalid-parameter', message: /./ });
   t.throws(() => parseSecurityOpt(['what']), { message: 'invalid --security-opt 1: "what"' });
   t.equal(buildInitPlan(spec({ securityOpt: ['seccomp=unconfined'] }), host).seccomp, null);
@@ -111,4 +111,25 @@ t.test('exec plan joins the container namespaces, mount last', async (t) => {
   t.same(p.mounts, []);
   t.ok(p.capabilities.includes(12), 'CAP_NET_ADMIN added');
   t.throws(() => buildExecPlan(42, { args: [], env: [], cwd: '', user: '', tty: false, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: [] }, host), { message: 'No exec command specified' });
+});
+
+t.test('masked and read-only paths: HostConfig lists, [] for none, defaults when absent, none when privileged', async (t) => {
+  const base = { id: 'c', rootfs: '/r', args: ['/bin/sh'], env: [], cwd: '/', user: '', hostname: 'h', tty: false, openStdin: false,
+    readonlyRootfs: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], ulimits: [], mounts: [], network: { mode: 'none' as const }, cgroupProcs: [] };
+  const ops = (extra: object) => buildInitPlan({ ...base, ...extra }, host).mounts.filter((m) => m.op === 'mask' || m.op === 'readonly').map((m) => `${m.op} ${m.destination}`);
+  t.same(ops({ maskedPaths: ['/etc/hostname', 'proc/cpuinfo'], readonlyPaths: ['/tmp'] }), ['mask /etc/hostname', 'mask /proc/cpuinfo', 'readonly /tmp']);
+  t.same(ops({ maskedPaths: [], readonlyPaths: [] }), [], 'systempaths=unconfined');
+  t.same(ops({}), [...MASKED_PATHS.map((x) => `mask ${x}`), ...READONLY_PATHS.map((x) => `readonly ${x}`)]);
+  t.ok(MASKED_PATHS.includes('/proc/interrupts'), "current moby's list");
+  t.same(ops({ privileged: true, maskedPaths: ['/x'] }), [], 'privileged: none (moby clears them)');
+  const cg = (extra: object) => buildInitPlan({ ...base, ...extra }, host).mounts.find((m) => m.op === 'cgroupfs');
+  t.match(cg({}), { readonly: true });
+  t.match(cg({ securityOpt: ['writable-cgroups=true'] }), { readonly: false });
+  t.match(cg({ privileged: true, securityOpt: ['writable-cgroups=false'] }), { readonly: true });
+});
+
+t.test('security options as moby parseSecurityOpt reads them', async (t) => {
+  t.match(parseSecurityOpt(['apparmor=foo', 'label=disable', 'label:type:t', 'disable', 'no-new-privileges=true', 'writable-cgroups']), { apparmor: 'foo', noNewPrivileges: true, writableCgroups: true });
+  for (const o of ['systempaths=unconfined', 'mask=/x', 'proc-opts=x', 'foo=bar', 'no-new-privileges=maybe']) t.throws(() => parseSecurityOpt([o]), { message: `invalid --security-opt 2: "${o}"` });
+  t.throws(() => parseSecurityOpt(['nocolon']), { message: 'invalid --security-opt 1: "nocolon"' });
 });

@@ -139,3 +139,17 @@ t.test('secureJoin keeps symlinks inside the rootfs', async (t) => {
   t.equal(secureJoin(r, '/../../x'), `${r}/x`);
   t.equal(secureJoin(r, '/'), r);
 });
+
+t.test('OomScoreAdj: written first, for PID 1 and for an exec (runc nsexec)', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const { sys } = execute(buildInitPlan(spec(rootfs, { oomScoreAdj: -200 }), host));
+  t.same(sys.calls[0], { call: 'setOomScoreAdj', args: [-200] }, 'before any namespace, mount or exec');
+  const dir = t.testdir({ ns: { ipc: '', uts: '', net: '', cgroup: '', mnt: '' }, root: {} });
+  const plan = buildExecPlan(42, { args: ['/bin/true'], env: [], cwd: '/', user: '', tty: false, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: [], oomScoreAdj: 500 }, host);
+  plan.join = plan.join.map((j) => ({ ...j, path: path.join(dir, 'ns', j.type) }));
+  plan.root = path.join(dir, 'root');
+  const ex = execute(plan);
+  t.same(ex.sys.calls[0], { call: 'setOomScoreAdj', args: [500] });
+  t.notOk(execute(buildInitPlan(spec(rootfs), host)).sys.names().includes('setOomScoreAdj'), 'not asked: inherited');
+  t.throws(() => buildInitPlan(spec(rootfs, { oomScoreAdj: 1001 }), host), /range for oom score adj is \[-1000, 1000\]/);
+});
