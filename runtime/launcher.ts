@@ -403,7 +403,13 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Pro
       throw e;
     }
     taken.markUsed();
-    return runWarm(taken.sp, plan, spec.openStdin);
+    const started = runWarm(taken.sp, plan, spec.openStdin);
+    // The caller renamed the staging cgroup into the container's (v1 adopt) or the init moved itself
+    // to spec.cgroupProcs (v2: no rename): either way a cgroup left under the stage's name is empty
+    // now, and nothing else would remove it (one leaked per start on v2).
+    const stage = taken.stage;
+    if (stage) void started.then(() => pool.hooks.discard?.(stage), () => taken.sp.exited.then(() => pool.hooks.discard?.(stage)));
+    return started;
   }
   const plan = withBpf(buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   // Another PID namespace than a fresh one is chosen at spawn: the cold path.

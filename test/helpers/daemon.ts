@@ -35,14 +35,18 @@ interface Teardownable { teardown(fn: () => unknown): void }
 
 let counter = 0;
 
-export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestDaemon> {
+/**
+ * `again`: a daemon started on an earlier one's directories, bridge and cgroup parent
+ * (a restart, after a clean stop or a crash); its teardown removes them as the first's would.
+ */
+export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, again?: TestDaemon): Promise<TestDaemon> {
   const n = `${process.pid % 100000}${counter++}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-test-'));
+  const dir = again?.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-test-'));
   const socket = path.join(dir, 'tsd.sock');
   const dataRoot = path.join(dir, 'data');
   const execRoot = path.join(dir, 'run');
-  const bridge = `tsdt${n}`.slice(0, 15);
-  const cgroupParent = `tsd-test-${n}`;
+  const bridge = again?.bridge ?? `tsdt${n}`.slice(0, 15);
+  const cgroupParent = again?.cgroupParent ?? `tsd-test-${n}`;
   const octet = (Number(n) % 200) + 20;
   const args = [daemonMain, '--host', socket, '--data-root', dataRoot, '--exec-root', execRoot, '--bridge', bridge,
     '--bip', `10.${octet}.${(counter * 7) % 250}.1/24`, '--cgroup-parent', cgroupParent, '--log-level', process.env.TSD_TEST_LOG_LEVEL ?? 'debug', ...extraArgs];

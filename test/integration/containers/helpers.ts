@@ -50,7 +50,7 @@ async function removeNetworking(d: TestDaemon): Promise<void> {
  * which can collide with bridges other daemons left behind; a duplicate route
  * sends traffic for published ports to the wrong bridge.
  */
-function freeBip(): string {
+export function freeBip(): string {
   const routes = execFileSync('ip', ['-4', '-o', 'route'], { encoding: 'utf8' });
   for (let i = 0; i < 200; i++) {
     const a = 100 + Math.floor(Math.random() * 150);
@@ -69,7 +69,7 @@ export async function containerEnv(t: Teardownable): Promise<Env> {
     for (const fn of later.reverse()) await fn();
   });
   const docker: Env['docker'] = (args, opts = {}) => new Promise((resolve) => {
-    const child = execFile('docker', args, { env: d.dockerEnv, timeout: opts.timeout ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => {
+    const child = execFile('docker', args, { env: d.dockerEnv, timeout: opts.timeout ?? (Number(process.env.TSD_TEST_DOCKER_TIMEOUT_MS) || 60_000), maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => {
       resolve({ code: e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : 1) : 0, out: String(out), err: String(err) });
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
