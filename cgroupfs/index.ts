@@ -79,3 +79,5 @@ export function removeCgroupParent(opts: { root?: string; mode?: CgroupMode; par
     removeEmptyChain(m, parent);
   }
 }
+export { DAEMON_CHILD, delegatedLayout, enterDelegatedSubtree, isDelegated, ownCgroupV2 } from './delegation.js';
+export type { DelegatedLayout } from './delegation.js';

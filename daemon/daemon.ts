@@ -6,14 +6,14 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { openDatabase, type DB } from '../store/index.js';
 import { ContainerStore } from '../store/containers.js';
-import type { DaemonConfig } from './config.js';
+import { defaults, type DaemonConfig } from './config.js';
 import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import type { ApiDeps } from '../api/deps.js';
 import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
 import { applyLayer } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
-import { createCgroupManager, detectCgroupMode, removeCgroupParent } from '../cgroupfs/index.js';
+import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, removeCgroupParent } from '../cgroupfs/index.js';
 import { launch, execInContainer, warmPool } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
@@ -73,6 +73,15 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   deps.images = images;
 
   const cgroupMode = detectCgroupMode();
+  if (cgroupMode === 'unified' && config.cgroupParent === defaults.cgroupParent) {
+    // Under systemd (Delegate=yes) only the unit's cgroup is ours: the daemon moves into its `tsd`
+    // child and containers become that child's siblings (cgroupfs/delegation.ts).
+    const layout = enterDelegatedSubtree();
+    if (layout) {
+      config.cgroupParent = layout.parent;
+      log.info({ cgroupParent: layout.parent, daemonCgroup: layout.daemon }, 'running in a delegated cgroup: containers go beside the daemon');
+    }
+  }
   const network = createNetworkController({ db, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip, log: log.child({ subsystem: 'netctl' }) });
   await network.init();
   const volumes = new VolumeService(db, config.dataRoot, events);
