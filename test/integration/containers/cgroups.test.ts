@@ -55,7 +55,14 @@ function cgroupsUnder(p: string): string[] {
   return [...names].sort();
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+/** Running (a zombie waiting for whoever reparented it counts as dead). */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
 const warmPids = (names: string[]) => names.filter((n) => /^warm-\d+$/.test(n)).map((n) => Number(n.slice(5)));
 
 /** A block device this process can open (a disk first, else a loop device). */
@@ -188,6 +195,7 @@ t.test('containers\' cgroups, device policy, and no leaks', opts, async (t) => {
     const names = cgroupsUnder(P);
     t.notOk(names.some((n) => warm.includes(Number(n.slice(5)))), `the crashed daemon's staging cgroups are gone: ${names.join(' ')}`);
     t.notOk(names.includes(ctr), 'the killed container\'s cgroup is gone');
+    await waitFor(() => !alive(pid), 10_000, 'the container left running to be killed').catch(() => {});
     t.notOk(alive(pid), 'the container left running was killed at boot');
     t.match((await docker('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'survivor')).out, /^exited 137/);
     await docker('rm', '-f', 'survivor');
