@@ -3,7 +3,7 @@
 # cgroup v2 kernel: a throwaway QEMU guest made by v2vm (/work/shared/tools/v2vm,
 # or $TSD_V2VM). Called by scripts/test.sh after the build. Skips, saying why, only
 # where no guest can run (no v2vm, not root, no QEMU to be had); a host that is
-# itself pure v2 runs the subset directly. Budget: 15 minutes of wall time.
+# itself pure v2 runs the subset directly. Target: 15 minutes of wall time.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
