@@ -25,9 +25,9 @@ else
   "$v2vm" --prepare >/dev/null 2>&1 || skip "v2vm cannot prepare a guest here (no QEMU or no kernel package to be had)"
   args=(-e TSD_TEST_EMULATED=1)
   for e in "${envs[@]}"; do args+=(-e "$e"); done
-  # 14 minutes for the guest (boot included); the guest powers off when the runner exits.
+  # Measured at 15-20 min on a loaded host (two guests, 8 engineers, 2 cores): the deadline leaves room so CI is not failed by load.
   log=$(mktemp /tmp/tsd-test-v2.XXXXXX)
-  "$v2vm" -t "${TSD_V2_TIMEOUT:-840}" "${args[@]}" -- 'node dist/test/v2/run.js' 2>&1 | tee "$log"
+  "$v2vm" -t "${TSD_V2_TIMEOUT:-1500}" "${args[@]}" -- 'node dist/test/v2/run.js' 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   started=0; grep -q '^TAP version' "$log" && started=1
   rm -f "$log"
