@@ -43,6 +43,10 @@ export interface Resources {
   cpuQuota?: number;
   /** CFS period in µs. */
   cpuPeriod?: number;
+  /** v1 cpu.rt_period_us (µs; needs CONFIG_RT_GROUP_SCHED). 0 = unset. */
+  cpuRealtimePeriod?: number;
+  /** v1 cpu.rt_runtime_us (µs of real-time scheduling per period; the parent must have that budget). 0 = unset. */
+  cpuRealtimeRuntime?: number;
   /** v1 cpu.shares (2..262144); v2 cpu.weight via sharesToWeight. 0 = unset. */
   cpuShares?: number;
   cpusetCpus?: string;
@@ -144,6 +148,8 @@ export interface CgroupSupport {
   oomKillDisable: boolean;
   cpuShares: boolean;
   cpuCfs: boolean;
+  /** v1 cpu.rt_runtime_us exists (real-time group scheduling); never on v2 */
+  cpuRealtime: boolean;
   cpuset: boolean;
   pidsLimit: boolean;
   blkioWeight: boolean;
@@ -179,6 +185,12 @@ export interface CgroupManagerOptions {
   procRoot?: string;
   /** v2 only: how device programs are attached (default: bpf(2)) */
   deviceFilter?: DeviceFilter;
+  /**
+   * v1: the real-time budget create() writes into every ancestor of the cgroup
+   * (the daemon's --cpu-rt-period/--cpu-rt-runtime, as moby's initCPURtController):
+   * a child's cpu.rt_runtime_us can't exceed its parent's, which is 0 by default.
+   */
+  realtimeParent?: { period?: number; runtime?: number };
 }
 
 /**

@@ -18,7 +18,9 @@ export function writeError(file: string, value: string, e: unknown): DaemonError
       ? 'invalid argument (Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time)'
       : code === 'EINVAL' && base === 'memory.memsw.limit_in_bytes'
         ? 'invalid argument (Minimum memoryswap limit should be larger than memory limit, see usage)'
-        : code;
+        : code === 'EINVAL' && base === 'cpu.rt_runtime_us'
+          ? 'invalid argument (more real-time runtime than the parent cgroup grants: give tsd --cpu-rt-runtime, as dockerd)'
+          : code;
   return new DaemonError(
     kind,
     'TSD_ERR_CGROUP_WRITE',

@@ -15,6 +15,8 @@ export interface DaemonConfig {
   initPool: number;        // warm inits kept ready (0 disables)
   initPath: string;        // the init run as PID 1 for --init (tini), '' = look it up
   metricsAddr: string;     // host:port serving GET /metrics over TCP ('' = only on the API socket)
+  cpuRtPeriod: number;     // µs, cgroup v1 cpu.rt_period_us of the containers' parent cgroups (0 = unset)
+  cpuRtRuntime: number;    // µs of real-time runtime the parent cgroups grant their containers (0 = none, the kernel's default)
 }
 
 export const defaults: DaemonConfig = {
@@ -30,6 +32,8 @@ export const defaults: DaemonConfig = {
   initPool: 2,
   initPath: '',
   metricsAddr: '',
+  cpuRtPeriod: 0,
+  cpuRtRuntime: 0,
 };
 
 const flagMap: Record<string, keyof DaemonConfig> = {
@@ -45,6 +49,8 @@ const flagMap: Record<string, keyof DaemonConfig> = {
   '--init-pool': 'initPool',
   '--init-path': 'initPath',
   '--metrics-addr': 'metricsAddr',
+  '--cpu-rt-period': 'cpuRtPeriod',
+  '--cpu-rt-runtime': 'cpuRtRuntime',
 };
 
 const fileKeys: Record<string, keyof DaemonConfig> = {
@@ -53,6 +59,8 @@ const fileKeys: Record<string, keyof DaemonConfig> = {
   'init-pool': 'initPool',
   'init-path': 'initPath',
   'metrics-addr': 'metricsAddr',
+  'cpu-rt-period': 'cpuRtPeriod',
+  'cpu-rt-runtime': 'cpuRtRuntime',
 };
 
 export const USAGE = `Usage: tsd [OPTIONS]
@@ -73,6 +81,8 @@ Options:
       --init-pool int            pre-spawned container inits kept warm, 0 to disable (default ${defaults.initPool})
   -l, --log-level string         debug, info, warn, error (default ${defaults.logLevel})
       --metrics-addr string      also serve Prometheus metrics (GET /metrics) on this TCP host:port
+      --cpu-rt-period int        cgroup v1: real-time period (µs) of the containers' parent cgroups
+      --cpu-rt-runtime int       cgroup v1: real-time runtime (µs) the parent cgroups grant (needed by --cpu-rt-runtime of a container)
   -h, --help                     print this help
 `;
 
@@ -80,10 +90,10 @@ function set(cfg: DaemonConfig, key: keyof DaemonConfig, value: unknown, from: s
   if (key === 'insecureRegistries') {
     const list = Array.isArray(value) ? value.map(String) : [String(value)];
     cfg.insecureRegistries = [...cfg.insecureRegistries, ...list];
-  } else if (key === 'initPool') {
+  } else if (key === 'initPool' || key === 'cpuRtPeriod' || key === 'cpuRtRuntime') {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0) throw invalidParameter(`invalid value "${String(value)}" for ${from}`);
-    cfg.initPool = n;
+    cfg[key] = n;
   } else {
     let v = Array.isArray(value) ? String(value[0]) : String(value);
     if (key === 'host') v = v.replace(/^unix:\/\//, '');

@@ -7,13 +7,14 @@ import type { Logger } from 'pino';
 import { openDatabase, type DB } from '../store/index.js';
 import { ContainerStore } from '../store/containers.js';
 import { defaults, type DaemonConfig } from './config.js';
+import { invalidParameter } from '../errors/index.js';
 import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import type { ApiDeps } from '../api/deps.js';
 import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
 import { applyLayer } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
-import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, removeCgroupParent } from '../cgroupfs/index.js';
+import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, removeCgroupParent, type CgroupMode } from '../cgroupfs/index.js';
 import { launch, execInContainer, warmPool } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
@@ -82,6 +83,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
       log.info({ cgroupParent: layout.parent, daemonCgroup: layout.daemon }, 'running in a delegated cgroup: containers go beside the daemon');
     }
   }
+  const realtimeParent = realtimeBudget(config, cgroupMode);
   const network = createNetworkController({ db, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip, log: log.child({ subsystem: 'netctl' }) });
   await network.init();
   const volumes = new VolumeService(db, config.dataRoot, events);
@@ -89,7 +91,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const containers = new ContainerService({
     db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePort,
     runtime: { launch, exec: execInContainer, takeWarm: () => warmPool.take() },
-    cgroups: { mode: cgroupMode, manager: (id, parent) => createCgroupManager({ mode: cgroupMode, parent: parent ?? config.cgroupParent, name: id }) },
+    cgroups: { mode: cgroupMode, manager: (id, parent) => createCgroupManager({ mode: cgroupMode, parent: parent ?? config.cgroupParent, name: id, realtimeParent }) },
     network, volumes,
   });
   const sys = new LinuxSyscalls();
@@ -202,4 +204,18 @@ async function removeStaleStaging(mode: ReturnType<typeof detectCgroupMode>, par
   let names: string[] = [];
   try { names = fs.readdirSync(base).filter((n) => /^warm-\d+$/.test(n)); } catch { return; }
   for (const name of names) await createCgroupManager({ mode, parent, name }).destroy();
+}
+
+/**
+ * --cpu-rt-period/--cpu-rt-runtime: the real-time budget written into the parent
+ * chain of every container cgroup (moby initCPURtController). Refused at boot where
+ * it can't work, with moby's messages (validateCPURealtimeOptions).
+ */
+function realtimeBudget(config: DaemonConfig, mode: CgroupMode): { period?: number; runtime?: number } | undefined {
+  if (!config.cpuRtPeriod && !config.cpuRtRuntime) return undefined;
+  if (mode === 'unified') throw invalidParameter('daemon-scoped cpu-rt-period and cpu-rt-runtime are not implemented for cgroup v2');
+  if (!['cpu', 'cpu,cpuacct'].some((d) => fs.existsSync(`/sys/fs/cgroup/${d}/cpu.rt_runtime_us`))) {
+    throw invalidParameter('daemon-scoped cpu-rt-period and cpu-rt-runtime are not supported by the kernel');
+  }
+  return { period: config.cpuRtPeriod || undefined, runtime: config.cpuRtRuntime || undefined };
 }

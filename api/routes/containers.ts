@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { ContainerService } from '../../daemon/containers/service.js';
 import type { Container } from '../../daemon/containers/types.js';
 import { isUp } from '../../daemon/containers/state.js';
-import { fromDockerCreate, validateName, toDockerInspect, toDockerListEntry, validateRestartPolicy } from '../translate/container.js';
+import { fromDockerCreate, validateName, toDockerInspect, toDockerListEntry, validateRestartPolicy, apiBefore } from '../translate/container.js';
 import { translateDockerResources } from '../translate/resources.js';
 import { toDockerStats, type DockerStats } from '../translate/stats.js';
 import { parseFilters } from '../translate/events.js';
@@ -41,11 +41,13 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const qname = qp.str(req.query, 'name');
     const name = qname ? validateName(qname) : undefined;
     const create = fromDockerCreate(B.decodeBody(req.body, B.ContainerCreate));
+    // moby: HostConfig.Annotations arrived in API 1.43; older clients' are ignored
+    if (apiBefore(apiVersionOf(req), '1.43')) create.hostConfig.Annotations = null;
     const { resources, warnings } = translateDockerResources(create.hostConfig, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy' });
     // dockerd's adaptContainerSettings: a memory limit without a swap limit gets swap = 2 × memory, and inspect says so.
     if (create.hostConfig.Memory > 0 && !create.hostConfig.MemorySwap && resources.memorySwap) create.hostConfig.MemorySwap = resources.memorySwap;
     const r = await containers.create({ name, config: create.config, hostConfig: create.hostConfig, endpointsConfig: create.endpointsConfig, resources });
-    return reply.code(201).send({ Id: r.id, Warnings: [...warnings, ...r.warnings] });
+    return reply.code(201).send({ Id: r.id, Warnings: [...create.warnings, ...warnings, ...r.warnings] });
   });
 
   app.get<{ Querystring: Q }>('/containers/json', async (req) => {

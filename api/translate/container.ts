@@ -5,10 +5,13 @@ import { invalidParameter } from '../../errors/index.js';
 import type { Container, ContainerConfig, HostConfig, MountCfg } from '../../daemon/containers/types.js';
 import { ZERO_TIME } from '../../daemon/containers/types.js';
 import { hasProcess, isUp } from '../../daemon/containers/state.js';
+import { discardedFieldWarnings } from './resources.js';
 
 export interface CreateRequest {
   config: Partial<ContainerConfig> & { Image: string };
   hostConfig: HostConfig;
+  /** fields taken but without effect here (CpuPercent, KernelMemory, ...), for the create's Warnings */
+  warnings: string[];
   endpointsConfig: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string; DriverOpts?: Record<string, string> | null; Links?: string[] | null }>;
 }
 
@@ -151,6 +154,26 @@ export function parseUlimits(v: unknown): HostConfig['Ulimits'] {
   });
 }
 
+/** HostConfig.DeviceRequests: moby's DeviceRequest list (Driver, Count, DeviceIDs, Capabilities, Options). */
+function deviceRequests(v: unknown): HostConfig['DeviceRequests'] {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v)) throw invalidParameter('json: cannot unmarshal into Go struct field HostConfig.DeviceRequests of type []container.DeviceRequest');
+  return v.map((r) => {
+    if (!isObj(r)) throw invalidParameter('json: cannot unmarshal into Go struct field HostConfig.DeviceRequests of type container.DeviceRequest');
+    const caps = r.Capabilities === undefined || r.Capabilities === null ? null : r.Capabilities;
+    if (caps !== null && (!Array.isArray(caps) || caps.some((c) => !Array.isArray(c) || c.some((x) => typeof x !== 'string')))) {
+      throw invalidParameter('json: cannot unmarshal into Go struct field DeviceRequest.HostConfig.DeviceRequests.Capabilities of type [][]string');
+    }
+    return {
+      Driver: str(r.Driver, 'DeviceRequest.Driver'),
+      Count: num(r.Count, 'DeviceRequest.Count'),
+      DeviceIDs: strList(r.DeviceIDs, 'DeviceRequest.DeviceIDs'),
+      Capabilities: caps as string[][] | null,
+      Options: r.Options === undefined || r.Options === null ? null : strMap(r.Options, 'DeviceRequest.Options'),
+    };
+  });
+}
+
 export function parseHostConfig(raw: unknown): HostConfig {
   const h = isObj(raw) ? raw : {};
   const autoRemove = bool(h.AutoRemove, 'HostConfig.AutoRemove');
@@ -185,8 +208,11 @@ export function parseHostConfig(raw: unknown): HostConfig {
   refuseUnsupported(h);
   const oomScoreAdj = num(h.OomScoreAdj, 'HostConfig.OomScoreAdj');
   if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw invalidParameter(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  // Gone from the API (1.42 / 1.52) and from current moby's HostConfig: not stored, not shown (the create warns)
+  const { KernelMemory: _km, KernelMemoryTCP: _kmt, ...rest } = h;
+  void _km; void _kmt;
   return {
-    ...(h as object),
+    ...(rest as object),
     Binds: binds,
     LogConfig: { Type: logType, Config: strMap(log.Config, 'LogConfig.Config') },
     NetworkMode: networkMode,
@@ -241,7 +267,9 @@ export function parseHostConfig(raw: unknown): HostConfig {
     CpusetMems: str(h.CpusetMems, 'HostConfig.CpusetMems'),
     Devices: (h.Devices as HostConfig['Devices']) ?? null,
     DeviceCgroupRules: strList(h.DeviceCgroupRules, 'HostConfig.DeviceCgroupRules'),
-    DeviceRequests: (h.DeviceRequests as unknown[]) ?? null,
+    DeviceRequests: deviceRequests(h.DeviceRequests),
+    StorageOpt: h.StorageOpt === undefined || h.StorageOpt === null ? null : strMap(h.StorageOpt, 'HostConfig.StorageOpt'),
+    Annotations: h.Annotations === undefined || h.Annotations === null ? null : strMap(h.Annotations, 'HostConfig.Annotations'),
     MemoryReservation: num(h.MemoryReservation, 'HostConfig.MemoryReservation'),
     MemorySwap: num(h.MemorySwap, 'HostConfig.MemorySwap'),
     MemorySwappiness: h.MemorySwappiness === undefined || h.MemorySwappiness === null ? null : num(h.MemorySwappiness, 'HostConfig.MemorySwappiness'),
@@ -249,7 +277,7 @@ export function parseHostConfig(raw: unknown): HostConfig {
     PidsLimit: h.PidsLimit === undefined || h.PidsLimit === null ? null : num(h.PidsLimit, 'HostConfig.PidsLimit'),
     Ulimits: ulimits,
     CpuCount: num(h.CpuCount, 'HostConfig.CpuCount'),
-    CpuPercent: num(h.CpuPercent, 'HostConfig.CpuPercent'),
+    CpuPercent: (num(h.CpuPercent, 'HostConfig.CpuPercent'), 0), // discarded, as moby on linux (the create warns)
     IOMaximumIOps: num(h.IOMaximumIOps, 'HostConfig.IOMaximumIOps'),
     IOMaximumBandwidth: num(h.IOMaximumBandwidth, 'HostConfig.IOMaximumBandwidth'),
   };
@@ -299,7 +327,8 @@ export function fromDockerCreate(body: unknown): CreateRequest {
   for (const m of [body.MacAddress, ...Object.values(endpointsConfig).map((e) => e.MacAddress)]) {
     if (m !== undefined && m !== null && m !== '' && !(typeof m === 'string' && /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(m))) throw invalidParameter(`invalid MAC address: ${String(m)}`);
   }
-  return { config: cfg, hostConfig, endpointsConfig };
+  const warnings = discardedFieldWarnings(isObj(body.HostConfig) ? body.HostConfig : {});
+  return { config: cfg, hostConfig, endpointsConfig, warnings };
 }
 
 // ---------------------------------------------------------------- output
@@ -367,7 +396,7 @@ export interface NetworkView {
 
 const BUILTIN_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
 const dedup = (xs: string[]): string[] => [...new Set(xs.filter(Boolean))];
-const apiBefore = (v: string | null | undefined, min: string): boolean => {
+export const apiBefore = (v: string | null | undefined, min: string): boolean => {
   if (!v) return false;
   const [a, b] = v.split('.').map(Number) as [number, number];
   const [c, d] = min.split('.').map(Number) as [number, number];

@@ -29,6 +29,15 @@ export interface ResourceInfo {
   mems?: string;
   /** resolve a device path to its type and major:minor (default: fs.statSync rdev) */
   statDevice?: (path: string) => DeviceInfo;
+  /** real-time group scheduling (v1 cpu.rt_runtime_us); default: looked up under /sys/fs/cgroup */
+  cpuRealtime?: boolean;
+}
+
+let hostRealtime: boolean | undefined;
+/** Whether the v1 cpu hierarchy has cpu.rt_runtime_us (moby sysinfo.CPURealtime), looked up once. */
+function hostHasRealtime(): boolean {
+  hostRealtime ??= ['cpu', 'cpu,cpuacct'].some((d) => fs.existsSync(`/sys/fs/cgroup/${d}/cpu.rt_runtime_us`));
+  return hostRealtime;
 }
 
 /** stat through the injected resolver; any failure becomes invalid-parameter with its message. */
@@ -179,6 +188,8 @@ export function translateDockerResources(hostConfig: any, info: ResourceInfo): T
   let cpusetCpus = typeof hc.CpusetCpus === 'string' ? hc.CpusetCpus : '';
   let cpusetMems = typeof hc.CpusetMems === 'string' ? hc.CpusetMems : '';
   let blkioWeight = int(hc.BlkioWeight, 'BlkioWeight') ?? 0;
+  const rtPeriod = int(hc.CpuRealtimePeriod, 'CpuRealtimePeriod') ?? 0;
+  const rtRuntime = int(hc.CpuRealtimeRuntime, 'CpuRealtimeRuntime') ?? 0;
 
   // memory
   if (memory !== 0 && memory < MIN_MEMORY) throw invalidParameter('Minimum memory limit allowed is 6MB');
@@ -250,6 +261,15 @@ export function translateDockerResources(hostConfig: any, info: ResourceInfo): T
     throw invalidParameter('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   }
   if (cpuQuota > 0 && cpuQuota < 1000) throw invalidParameter('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  // moby runconfig validateResources: real-time group scheduling is v1 with CONFIG_RT_GROUP_SCHED only
+  if ((rtPeriod !== 0 || rtRuntime !== 0) && (v2 || !(info.cpuRealtime ?? hostHasRealtime()))) {
+    throw invalidParameter('kernel does not support CPU real-time scheduler');
+  }
+  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod) {
+    throw invalidParameter('cpu real-time runtime cannot be higher than cpu real-time period');
+  }
+  // on create these come from fromDockerCreate, which sees the fields before they are dropped
+  if (update) warnings.push(...discardedFieldWarnings(hc));
 
   // cpuset
   if ((cpusetCpus !== '' || cpusetMems !== '') && !ok('cpuset')) {
@@ -296,6 +316,8 @@ export function translateDockerResources(hostConfig: any, info: ResourceInfo): T
   if (cpuPeriod > 0) res.cpuPeriod = cpuPeriod;
   if (cpuQuota !== 0) res.cpuQuota = cpuQuota;
   if (cpuShares > 0) res.cpuShares = cpuShares;
+  if (rtPeriod !== 0) res.cpuRealtimePeriod = rtPeriod;
+  if (rtRuntime !== 0) res.cpuRealtimeRuntime = rtRuntime;
   if (cpusetCpus !== '') res.cpusetCpus = cpusetCpus;
   if (cpusetMems !== '') res.cpusetMems = cpusetMems;
   if (pidsLimit !== undefined) res.pidsLimit = pidsLimit <= 0 ? -1 : pidsLimit;
@@ -316,6 +338,21 @@ export function translateDockerResources(hostConfig: any, info: ResourceInfo): T
     res.devices = devices;
   }
   return { resources: res, warnings };
+}
+
+/**
+ * Resource fields that do nothing on Linux here, said rather than silent: CpuPercent
+ * (moby discards it with this warning), CpuCount (moby keeps it without a word),
+ * KernelMemory/KernelMemoryTCP (removed from the API in 1.42/1.52; current moby drops them).
+ */
+export function discardedFieldWarnings(hc: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  if ((int(hc.CpuPercent, 'CpuPercent') ?? 0) > 0) out.push('linux does not support CPU percent. Percent discarded.');
+  if ((int(hc.CpuCount, 'CpuCount') ?? 0) > 0) out.push('linux does not support CPU count. Count ignored.');
+  for (const k of ['KernelMemory', 'KernelMemoryTCP']) {
+    if ((int(hc[k], k) ?? 0) !== 0) out.push(`${k} is ignored: kernel memory limits are deprecated and not supported (removed from the Docker API)`);
+  }
+  return out;
 }
 
 function checkCpuset(value: string, available: string, what: 'cpus' | 'mems', notAvailable: string): void {

@@ -5,6 +5,8 @@ export const SHARES = 'cpu.shares';
 export const CFS_PERIOD = 'cpu.cfs_period_us';
 export const CFS_QUOTA = 'cpu.cfs_quota_us';
 export const STAT = 'cpu.stat';
+export const RT_PERIOD = 'cpu.rt_period_us';
+export const RT_RUNTIME = 'cpu.rt_runtime_us';
 export const ACCT_USAGE = 'cpuacct.usage';
 export const ACCT_PERCPU = 'cpuacct.usage_percpu';
 export const ACCT_STAT = 'cpuacct.stat';
@@ -31,5 +33,9 @@ export function plan(res: Resources): CgroupWrite[] {
   if (quota !== undefined) {
     out.push({ controller: c, file: CFS_QUOTA, value: quota > 0 ? String(quota) : '-1' });
   }
+  // runc's order: the period, then the runtime within it
+  const rtMissing = 'the kernel has no real-time group scheduling (cpu.rt_runtime_us)';
+  if (res.cpuRealtimePeriod) out.push({ controller: c, file: RT_PERIOD, value: String(res.cpuRealtimePeriod), unsupported: rtMissing });
+  if (res.cpuRealtimeRuntime) out.push({ controller: c, file: RT_RUNTIME, value: String(res.cpuRealtimeRuntime), unsupported: rtMissing });
   return out;
 }

@@ -46,7 +46,10 @@ export class CgroupV1Manager implements CgroupManager {
   /** controller → mount point (absolute) */
   private readonly mounts = new Map<V1Controller, string>();
 
+  private readonly realtimeParent: CgroupManagerOptions['realtimeParent'];
+
   constructor(opts: CgroupManagerOptions) {
+    this.realtimeParent = opts.realtimeParent && (opts.realtimeParent.period || opts.realtimeParent.runtime) ? opts.realtimeParent : undefined;
     this.root = opts.root ?? '/sys/fs/cgroup';
     this.procRoot = opts.procRoot ?? '/proc';
     this.path = checkCgroupPath(opts.parent, opts.name);
@@ -84,12 +87,16 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   create(): void {
+    const rt = this.realtimeParent;
     for (const h of this.hierarchies()) {
       let parentDir = h.mount;
-      for (const rel of prefixes(this.path)) {
+      const chain = prefixes(this.path);
+      for (const [i, rel] of chain.entries()) {
         const dir = path.join(h.mount, rel);
         mkdirOne(dir);
         if (h.controllers.includes('cpuset')) inheritCpuset(parentDir, dir);
+        // ancestors only, top down (moby initCPURtController): the container's own values come with apply()
+        if (rt && h.controllers.includes('cpu') && i < chain.length - 1) writeRealtime(dir, rt);
         parentDir = dir;
       }
     }
@@ -235,6 +242,7 @@ export class CgroupV1Manager implements CgroupManager {
       oomKillDisable: has('memory', memory.OOM_CONTROL),
       cpuShares: has('cpu', cpu.SHARES),
       cpuCfs: has('cpu', cpu.CFS_QUOTA),
+      cpuRealtime: has('cpu', cpu.RT_RUNTIME),
       cpuset: has('cpuset'),
       pidsLimit: has('pids'),
       // The hierarchy root has no weight files even when children do; its bfq stat files betray BFQ.
@@ -277,6 +285,18 @@ export class CgroupV1Manager implements CgroupManager {
       throw new DaemonError('not-implemented', 'TSD_ERR_CGROUP_UNSUPPORTED', `the ${c} cgroup controller is not mounted under ${this.root}`);
     }
     return d;
+  }
+}
+
+/** The daemon's real-time budget on an ancestor cgroup: the period first, then the runtime within it. */
+function writeRealtime(dir: string, rt: { period?: number; runtime?: number }): void {
+  for (const [file, v] of [[cpu.RT_PERIOD, rt.period], [cpu.RT_RUNTIME, rt.runtime]] as const) {
+    if (!v) continue;
+    try {
+      fs.writeFileSync(path.join(dir, file), String(v));
+    } catch (e) {
+      throw new DaemonError('system', 'TSD_ERR_CGROUP_WRITE', `unable to init CPU RT controller: write ${path.join(dir, file)}: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
+    }
   }
 }
 

@@ -177,6 +177,7 @@ export class CgroupV2Manager implements CgroupManager {
       oomKillDisable: false,
       cpuShares: ctl('cpu'),
       cpuCfs: ctl('cpu'),
+      cpuRealtime: false,
       cpuset: ctl('cpuset'),
       pidsLimit: ctl('pids'),
       blkioWeight: ctl('io') && (base === this.root || file(io.BFQ_WEIGHT) || file(io.WEIGHT)),

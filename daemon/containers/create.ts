@@ -36,6 +36,7 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
   const logCfg = parseLogConfig(input.hostConfig.LogConfig);
   input.hostConfig.LogConfig = { Type: logCfg.type, Config: logCfg.options };
   parseSecurityOpt(input.hostConfig.SecurityOpt ?? []);
+  checkStorageOpt(input.hostConfig.StorageOpt);
   // moby's createContainerOSSpecificSettings: the default lists are stored (and shown) unless given or privileged
   if (!input.hostConfig.Privileged) {
     input.hostConfig.MaskedPaths ??= defaultMaskedPaths();
@@ -90,6 +91,18 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
   const c: Container = ctx.get(id);
   publish(ctx, c, 'create');
   return { id, warnings: [] };
+}
+
+/**
+ * HostConfig.StorageOpt as moby's overlay2 without project quotas (tsd's data root is
+ * not xfs mounted with pquota): `size` refused with its message, other keys unknown.
+ */
+function checkStorageOpt(opts: Record<string, string> | null | undefined): void {
+  if (!opts || !Object.keys(opts).length) return;
+  if ('size' in opts || Object.keys(opts).some((k) => k.toLowerCase() === 'size')) {
+    throw invalidParameter("--storage-opt is supported only for overlay over xfs with 'pquota' mount option", 'TSD_ERR_STORAGE_OPT');
+  }
+  throw invalidParameter(`Unknown option ${Object.keys(opts)[0]!.toLowerCase()}`, 'TSD_ERR_STORAGE_OPT');
 }
 
 function uniqueRandomName(ctx: Pick<ContainerContext, 'store'>): string {

@@ -83,6 +83,11 @@ function tmpfsMode(o?: { SizeBytes?: number; Mode?: number }): string {
   return parts.join(',');
 }
 
+const mountDriver = (m: { VolumeOptions?: unknown }): string => {
+  const vo = m.VolumeOptions as { DriverConfig?: { Name?: unknown } } | undefined;
+  return typeof vo?.DriverConfig?.Name === 'string' ? vo.DriverConfig.Name : '';
+};
+
 /** Binds, volumes (named and anonymous, image-declared too) and tmpfs, as inspect shows them. */
 export function planMounts(config: ContainerConfig, hc: HostConfig, world: MountWorld): InspectMount[] {
   const out: InspectMount[] = [];
@@ -92,8 +97,11 @@ export function planMounts(config: ContainerConfig, hc: HostConfig, world: Mount
     seen.add(m.Destination);
     out.push(m);
   };
-  const volume = (name: string, destination: string, mode: string, rw: boolean): InspectMount =>
-    ({ Type: 'volume', Name: name, Source: world.volumeMountpoint(name), Destination: destination, Driver: 'local', Mode: mode, RW: rw, Propagation: '' });
+  const volume = (name: string, destination: string, mode: string, rw: boolean, driver = hc.VolumeDriver): InspectMount => {
+    // only the local driver exists: moby's volume service fails the lookup of any other
+    if (driver && driver !== 'local') throw invalidParameter(`create ${name}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+    return { Type: 'volume', Name: name, Source: world.volumeMountpoint(name), Destination: destination, Driver: 'local', Mode: mode, RW: rw, Propagation: '' };
+  };
   for (const b of hc.Binds ?? []) {
     const spec = parseBind(b);
     if (spec.kind === 'bind') add({ Type: 'bind', Source: spec.source, Destination: spec.destination, Mode: spec.mode, RW: !spec.readonly, Propagation: spec.propagation });
@@ -101,7 +109,8 @@ export function planMounts(config: ContainerConfig, hc: HostConfig, world: Mount
   }
   for (const m of hc.Mounts ?? []) {
     if (m.Type === 'bind') add({ Type: 'bind', Source: m.Source, Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.BindOptions?.Propagation ?? 'rprivate' });
-    else if (m.Type === 'volume') add(volume(m.Source || world.newVolumeName(), m.Target, 'z', !m.ReadOnly));
+    // --mount names its own driver (VolumeOptions.DriverConfig); HostConfig.VolumeDriver does not apply (moby)
+    else if (m.Type === 'volume') add(volume(m.Source || world.newVolumeName(), m.Target, 'z', !m.ReadOnly, mountDriver(m)));
     else add({ Type: 'tmpfs', Source: '', Destination: m.Target, Mode: tmpfsMode(m.TmpfsOptions), RW: !m.ReadOnly, Propagation: '' });
   }
   for (const [dest, opts] of Object.entries(hc.Tmpfs ?? {})) add({ Type: 'tmpfs', Source: '', Destination: dest, Mode: opts, RW: !opts.split(',').includes('ro'), Propagation: '' });
@@ -201,9 +210,11 @@ export interface Prepared {
  * shown by inspect but not applied (yet): the reason says what happens instead.
  * A field missing here fails the plan test: adding one to the API means saying where it goes.
  */
-export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | 'network' | 'mounts' | 'logs' | 'restart' | 'exit' | 'client' | { accepted: string }>> = {
+export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | 'network' | 'mounts' | 'logs' | 'restart' | 'exit' | 'client' | 'stored' | { accepted: string } | { refused: string } | { dropped: string }>> = {
   Binds: 'mounts', Mounts: 'mounts', Tmpfs: 'mounts', VolumesFrom: 'mounts',
-  VolumeDriver: { accepted: 'only the local volume driver exists' },
+  VolumeDriver: { refused: 'only "local": another driver\'s volumes fail with moby\'s plugin-not-found message' },
+  StorageOpt: { refused: "--storage-opt is supported only for overlay over xfs with 'pquota' mount option (moby overlay2)" },
+  Annotations: 'stored',
   LogConfig: 'logs',
   NetworkMode: 'network', PortBindings: 'network', PublishAllPorts: 'network', Dns: 'network', DnsOptions: 'network', DnsSearch: 'network', ExtraHosts: 'network',
   Links: 'network',
@@ -225,11 +236,11 @@ export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | '
   CpuPeriod: 'cgroup', CpuQuota: 'cgroup', CpusetCpus: 'cgroup', CpusetMems: 'cgroup', Devices: 'cgroup', DeviceCgroupRules: 'cgroup',
   MemoryReservation: 'cgroup', MemorySwap: 'cgroup', MemorySwappiness: 'cgroup', OomKillDisable: 'cgroup', PidsLimit: 'cgroup',
   IOMaximumIOps: 'cgroup', IOMaximumBandwidth: 'cgroup', // refused by the resource translation (Windows only)
-  CpuRealtimePeriod: { accepted: 'no realtime scheduling' },
-  CpuRealtimeRuntime: { accepted: 'no realtime scheduling' },
-  CpuCount: { accepted: 'Windows only' },
-  CpuPercent: { accepted: 'Windows only' },
-  DeviceRequests: { accepted: 'no GPU or device drivers' },
+  CpuRealtimePeriod: 'cgroup', CpuRealtimeRuntime: 'cgroup', // v1 cpu.rt_*; v2: kernel does not support CPU real-time scheduler
+  CpuCount: { accepted: 'Windows only: stored as moby does, and the create warns' },
+  CpuPercent: { dropped: 'Windows only: discarded with moby\'s warning' },
+  KernelMemoryTCP: { dropped: 'removed from the API: not stored, the create warns' },
+  DeviceRequests: { refused: 'no device drivers: start fails with could not select device driver "" with capabilities: [[gpu]]' },
 };
 
 /** The runtime's spec of a container to start: each field from the record, in the order of RuntimeSpec. */
@@ -274,6 +285,17 @@ export function toRuntimeSpec(c: Container, p: Prepared): RuntimeSpec {
     spec.args = [INIT_IN_CONTAINER, '--', ...args];
   }
   return spec;
+}
+
+/**
+ * HostConfig.DeviceRequests (`--gpus`): tsd has no device drivers (no nvidia or CDI),
+ * so any request fails at start as moby's handleDevice does when no driver matches.
+ */
+export function deviceRequestsError(hc: Pick<HostConfig, 'DeviceRequests'>): string | null {
+  const req = hc.DeviceRequests?.[0];
+  if (!req) return null;
+  const caps = `[${(req.Capabilities ?? []).map((c) => `[${c.join(' ')}]`).join(' ')}]`;
+  return `could not select device driver ${JSON.stringify(req.Driver ?? '')} with capabilities: ${caps}`;
 }
 
 /** PortBindings (and -P: every exposed port) as the network attach asks for them. */

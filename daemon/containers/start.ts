@@ -11,7 +11,7 @@ import { createLogSink, parseLogConfig } from '../logs/index.js';
 import { cancelRestart, containerDir, publish, setState, updateRuntime, type ContainerContext, type Live } from './context.js';
 import { HealthMonitor } from './health.js';
 import { attachNetworks } from './network.js';
-import { namespaceChoice, resourcesOf, toRuntimeMounts, toRuntimeSpec, withDevicePolicy } from './plan.js';
+import { deviceRequestsError, namespaceChoice, resourcesOf, toRuntimeMounts, toRuntimeSpec, withDevicePolicy } from './plan.js';
 import type { Task } from './ports.js';
 import { canStart } from './state.js';
 import type { Container, HostConfig } from './types.js';
@@ -55,6 +55,12 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
   const dir = containerDir(ctx, c.id);
   const image = ctx.images.byId(c.imageId);
   if (!image) throw systemError(`image ${c.imageId} of container ${c.id} is gone`);
+  // moby builds the runtime spec at start, and fails there when no device driver takes a request
+  const noDevice = deviceRequestsError(c.hostConfig);
+  if (noDevice) {
+    ctx.store.update(c.id, { exitCode: 128, error: noDevice });
+    throw invalidParameter(noDevice, 'TSD_ERR_DEVICE_REQUEST');
+  }
   const t0 = process.hrtime.bigint();
   const marks: Record<string, number> = {};
   const mark = (k: string) => { marks[k] = Number(process.hrtime.bigint() - t0) / 1e6; };

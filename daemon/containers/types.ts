@@ -104,7 +104,11 @@ export interface HostConfig {
   CpusetMems: string;
   Devices: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
   DeviceCgroupRules: string[] | null;
-  DeviceRequests: unknown[] | null;
+  DeviceRequests: DeviceRequest[] | null;
+  /** overlay: refused (no project quotas here), as moby's overlay2 without xfs pquota */
+  StorageOpt?: Record<string, string> | null;
+  /** stored and shown (API >= 1.43); an OCI runtime's annotations, no runtime here reads them */
+  Annotations?: Record<string, string> | null;
   MemoryReservation: number;
   MemorySwap: number;
   MemorySwappiness: number | null;
@@ -119,6 +123,9 @@ export interface HostConfig {
   ReadonlyPaths?: string[];
   [k: string]: unknown;
 }
+
+/** A request for devices by driver and capabilities (`docker run --gpus`). */
+export interface DeviceRequest { Driver: string; Count: number; DeviceIDs: string[] | null; Capabilities: string[][] | null; Options: Record<string, string> | null }
 
 /** What a network attachment looked like when the container last ran (for inspect and ps). */
 export interface EndpointState {

@@ -141,6 +141,60 @@ t.test('engine behaviours', clientOpts(), async (t) => {
         t.match(r.err, /invalid --security-opt 2: "foo=bar"/);
       });
 
+      await t.test('the accepted-but-ignored sweep: refused or working as dockerd (item 10)', async (t) => {
+        const create = async (hostConfig: object, version = 'v1.41', extra: object = {}) => {
+          const r = await e.run('curl', ['-s', '-w', '\\n%{http_code}', '--unix-socket', e.socket, '-H', 'content-type: application/json',
+            '-d', JSON.stringify({ Image: 'busybox:fixture', Cmd: ['true'], HostConfig: hostConfig, ...extra }), `http://x/${version}/containers/create`]);
+          const [body, code] = [r.out.slice(0, r.out.lastIndexOf('\n')), Number(r.out.slice(r.out.lastIndexOf('\n') + 1))];
+          const json = JSON.parse(body) as { Id?: string; Warnings?: string[]; message?: string };
+          if (json.Id) ids.push(json.Id);
+          return { code, ...json };
+        };
+        // StorageOpt: overlay without xfs project quotas
+        let r = await create({ StorageOpt: { size: '10m' } });
+        t.equal(r.message, "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+        t.ok(r.code >= 400, `refused (${r.code})`);
+        t.equal((await create({ StorageOpt: { foo: '1' } })).message, 'Unknown option foo');
+        // VolumeDriver: only local; a container without volumes has nothing to look up
+        r = await create({ VolumeDriver: 'nosuchdriver', Binds: [`${tag}-vd:/data`] });
+        t.equal(r.message, `create ${tag}-vd: error looking up volume plugin nosuchdriver: plugin "nosuchdriver" not found`);
+        t.ok((await create({ VolumeDriver: 'nosuchdriver' })).Id, 'no volume: created');
+        t.ok((await create({ VolumeDriver: 'local', Binds: [`${tag}-vl:/data`] })).Id, 'local works');
+        await e.run('docker', ['volume', 'rm', `${tag}-vl`]);
+        // DeviceRequests: no device driver here
+        const gpus = await e.run('docker', ['run', '--rm', '--gpus', 'all', 'busybox:fixture', 'true']);
+        t.match(gpus.err, /could not select device driver "" with capabilities: \[\[gpu\]\]/);
+        // CpuPercent: linux discards it with a warning
+        r = await create({ CpuPercent: 50 });
+        t.ok(r.Warnings?.includes('linux does not support CPU percent. Percent discarded.'), 'CpuPercent warning');
+        t.equal((await inspect(r.Id!)).HostConfig.CpuPercent, 0);
+        // CpuRealtimeRuntime: v1 cpu.rt_runtime_us; without a daemon budget the kernel refuses it at start
+        const rt = await e.run('docker', ['run', '--rm', '--cpu-rt-runtime', '1000', 'busybox:fixture', 'true']);
+        t.match(rt.err, /cpu\.rt_runtime_us: invalid argument/, 'the kernel refuses more than the parent grants');
+        t.match((await create({ CpuRealtimePeriod: 1000, CpuRealtimeRuntime: 2000 })).message, /cpu real-time runtime cannot be higher than cpu real-time period/);
+        if (e.name === 'tsd') {
+          // dockerd 20.10 predates these: Annotations (1.43) and the removal of KernelMemory (it still applies it on v1)
+          r = await create({ Annotations: { 'org.example/a': 'b' } }, 'v1.44');
+          t.same((await inspect(r.Id!)).HostConfig.Annotations, { 'org.example/a': 'b' }, 'Annotations stored and shown');
+          r = await create({ Annotations: { 'org.example/a': 'b' } }, 'v1.42');
+          t.equal((await inspect(r.Id!)).HostConfig.Annotations, null, 'before API 1.43: ignored, as moby');
+          r = await create({ KernelMemory: 10485760 });
+          t.match(r.Warnings?.join(), /KernelMemory is ignored/);
+          t.notOk('KernelMemory' in (await inspect(r.Id!)).HostConfig, 'not stored or shown (current moby)');
+        }
+      });
+
+      await t.test('events: every label filter must hold (moby MatchKVList)', async (t) => {
+        const since = Math.floor(Date.now() / 1000) - 1;
+        for (const [n, labels] of [['both', ['a=1', 'b=2']], ['onlya', ['a=1']], ['onlyb', ['b=2']]] as const) {
+          const id = (await e.ok('docker', ['create', '--name', `${tag}-ev-${n}`, ...labels.flatMap((l) => ['--label', l]), 'busybox:fixture', 'true'])).trim();
+          ids.push(id);
+        }
+        const until = Math.ceil(Date.now() / 1000) + 1;
+        const out = await e.ok('docker', ['events', '--since', String(since), '--until', String(until), '--filter', 'event=create', '--filter', 'label=a=1', '--filter', 'label=b', '--format', '{{.Actor.Attributes.name}}']);
+        t.same(out.split('\n').filter((l) => l.startsWith(`${tag}-ev-`)), [`${tag}-ev-both`]);
+      });
+
       await t.test('OomScoreAdj reaches PID 1; Runtime and Isolation echoed (items 8, 10)', async (t) => {
         const id = (await e.ok('docker', ['run', '-d', '--oom-score-adj', '300', '--runtime', 'runc', '--isolation', 'default', 'busybox:fixture', 'sleep', '60'])).trim();
         ids.push(id);

@@ -60,9 +60,9 @@ export function freeBip(): string {
   throw new Error('no free 10.x.y.0/24 for the test bridge');
 }
 
-export async function containerEnv(t: Teardownable): Promise<Env> {
+export async function containerEnv(t: Teardownable, daemonArgs: string[] = []): Promise<Env> {
   const later: Array<() => unknown> = [];
-  const d = await startDaemon({ teardown: (fn) => later.push(fn) }, ['--bip', freeBip()]);
+  const d = await startDaemon({ teardown: (fn) => later.push(fn) }, ['--bip', freeBip(), ...daemonArgs]);
   t.teardown(async () => {
     await d.stop();
     await removeNetworking(d);

@@ -113,3 +113,16 @@ t.test('fields that would be ignored are refused with a clear 400', async (t) =>
   t.throws(() => hc({ OomScoreAdj: 1001 }), /range for oom score adj is \[-1000, 1000\]/);
   t.equal(hc({ OomScoreAdj: -998 }).OomScoreAdj, -998);
 });
+
+t.test('HostConfig fields dropped or parsed with the sweep', async (t) => {
+  const r = fromDockerCreate({ Image: 'busybox', HostConfig: { KernelMemory: 1 << 20, CpuPercent: 30, CpuCount: 2, StorageOpt: { size: '1G' }, Annotations: { a: 'b' }, DeviceRequests: [{ Count: -1, Capabilities: [['gpu']] }] } });
+  t.notOk('KernelMemory' in r.hostConfig, 'not stored');
+  t.equal(r.hostConfig.CpuPercent, 0, 'discarded');
+  t.equal(r.hostConfig.CpuCount, 2, 'kept, as moby');
+  t.same(r.warnings, ['linux does not support CPU percent. Percent discarded.', 'linux does not support CPU count. Count ignored.', 'KernelMemory is ignored: kernel memory limits are deprecated and not supported (removed from the Docker API)']);
+  t.same(r.hostConfig.StorageOpt, { size: '1G' });
+  t.same(r.hostConfig.Annotations, { a: 'b' });
+  t.same(r.hostConfig.DeviceRequests, [{ Driver: '', Count: -1, DeviceIDs: null, Capabilities: [['gpu']], Options: null }]);
+  t.throws(() => fromDockerCreate({ Image: 'busybox', HostConfig: { DeviceRequests: [{ Capabilities: 'gpu' }] } }), /cannot unmarshal/);
+  t.throws(() => fromDockerCreate({ Image: 'busybox', HostConfig: { Annotations: { a: 1 } } }), /cannot unmarshal/);
+});

@@ -114,3 +114,13 @@ t.test('parseUintList', async (t) => {
   t.throws(() => parseUintList('2-1'));
   t.throws(() => parseUintList('a'));
 });
+
+t.test('real-time CPU (v1 cpu.rt_*), and the fields without effect on Linux', async (t) => {
+  t.same(fromDockerResources({ CpuRealtimePeriod: 1000000, CpuRealtimeRuntime: 950 }, { ...info, cpuRealtime: true }), { cpuRealtimePeriod: 1000000, cpuRealtimeRuntime: 950, devices: [] });
+  t.throws(() => translateDockerResources({ CpuRealtimeRuntime: 950 }, { ...info, cpuRealtime: false }), { message: 'kernel does not support CPU real-time scheduler' });
+  t.throws(() => translateDockerResources({ CpuRealtimeRuntime: 950 }, { ...info, mode: 'unified', cpuRealtime: true }), { message: 'kernel does not support CPU real-time scheduler' }, 'never on v2');
+  t.throws(() => translateDockerResources({ CpuRealtimePeriod: 1000, CpuRealtimeRuntime: 2000 }, { ...info, cpuRealtime: true }), { message: 'cpu real-time runtime cannot be higher than cpu real-time period' });
+  const u = translateDockerResources({ CpuPercent: 20, KernelMemory: 1 << 20, KernelMemoryTCP: 1 << 20 }, { ...info, update: true });
+  t.same(u.warnings.map((w) => w.split(' ').slice(0, 3).join(' ')), ['linux does not', 'KernelMemory is ignored:', 'KernelMemoryTCP is ignored:'], 'said on update');
+  t.same(translateDockerResources({ CpuPercent: 20 }, info).warnings, [], 'on create, fromDockerCreate says it (it sees the raw fields)');
+});

@@ -139,3 +139,16 @@ t.test('co-mounted cpu,cpuacct is one hierarchy, created and joined once', async
   await mgr.destroy();
   t.notOk(fs.existsSync(path.join(root, 'cpu,cpuacct', 'tsd', 'c1')));
 });
+
+t.test('real-time: the daemon budget on every ancestor (top down), the container\'s own with apply', async (t) => {
+  t.same(planV1({ cpuRealtimePeriod: 500000, cpuRealtimeRuntime: 8000 }).map((w) => `${w.file}=${w.value}`), ['cpu.rt_period_us=500000', 'cpu.rt_runtime_us=8000'], 'period first (runc)');
+  const root = t.testdir();
+  v1Fixture(root, 'a/b/c1');
+  const mgr = new CgroupV1Manager({ root, parent: 'a/b', name: 'c1', procRoot: procFixture(root), realtimeParent: { runtime: 20000 } });
+  mgr.create();
+  t.equal(read(root, 'cpu', 'a', 'cpu.rt_runtime_us'), '20000');
+  t.equal(read(root, 'cpu', 'a', 'b', 'cpu.rt_runtime_us'), '20000');
+  t.throws(() => read(root, 'cpu', 'a', 'b', 'c1', 'cpu.rt_runtime_us'), 'not the container itself');
+  t.throws(() => read(root, 'memory', 'a', 'cpu.rt_runtime_us'), 'the cpu hierarchy only');
+  t.equal(mgr.support().cpuRealtime, false, 'the fixture has no rt files at the root');
+});

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { fromDockerCreate } from '../../../../api/translate/container.js';
 import {
-  HOSTCONFIG_FIELDS, RESTART_BACKOFF, planMounts, portRequests, restartDecision, toRuntimeSpec, type MountWorld, type Prepared,
+  HOSTCONFIG_FIELDS, RESTART_BACKOFF, deviceRequestsError, planMounts, portRequests, restartDecision, toRuntimeSpec, type MountWorld, type Prepared,
 } from '../../../../daemon/containers/plan.js';
 import { mergeImageConfig } from '../../../../daemon/containers/plan.js';
 import type { Container, HostConfig } from '../../../../daemon/containers/types.js';
@@ -43,6 +43,15 @@ t.test('every HostConfig field the API accepts says where it goes', async (t) =>
   t.same(missing, [], 'a field missing from HOSTCONFIG_FIELDS');
   const accepted = Object.entries(HOSTCONFIG_FIELDS).filter(([, v]) => typeof v === 'object').map(([k]) => k);
   t.ok(accepted.includes('Sysctls'), 'stored but not applied: visible, not silent');
+  // every HostConfig property of the v1.44 spec (reference/docker-engine-api-v1.44.yaml) says where it goes
+  const SPEC = ['Annotations', 'AutoRemove', 'Binds', 'BlkioDeviceReadBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteBps', 'BlkioDeviceWriteIOps', 'BlkioWeight',
+    'BlkioWeightDevice', 'CapAdd', 'CapDrop', 'Cgroup', 'CgroupParent', 'CgroupnsMode', 'ConsoleSize', 'ContainerIDFile', 'CpuCount', 'CpuPercent', 'CpuPeriod',
+    'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpuShares', 'CpusetCpus', 'CpusetMems', 'DeviceCgroupRules', 'DeviceRequests', 'Devices', 'Dns',
+    'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IOMaximumBandwidth', 'IOMaximumIOps', 'Init', 'IpcMode', 'Isolation', 'KernelMemoryTCP', 'Links',
+    'LogConfig', 'MaskedPaths', 'Memory', 'MemoryReservation', 'MemorySwap', 'MemorySwappiness', 'Mounts', 'NanoCpus', 'NetworkMode', 'OomKillDisable',
+    'OomScoreAdj', 'PidMode', 'PidsLimit', 'PortBindings', 'Privileged', 'PublishAllPorts', 'ReadonlyPaths', 'ReadonlyRootfs', 'RestartPolicy', 'Runtime',
+    'SecurityOpt', 'ShmSize', 'StorageOpt', 'Sysctls', 'Tmpfs', 'UTSMode', 'Ulimits', 'UsernsMode', 'VolumeDriver', 'VolumesFrom'];
+  t.same(SPEC.filter((k) => !(k in HOSTCONFIG_FIELDS)), [], 'every field of the spec is placed');
   t.same([HOSTCONFIG_FIELDS.OomScoreAdj, HOSTCONFIG_FIELDS.MaskedPaths, HOSTCONFIG_FIELDS.ReadonlyPaths], ['runtime', 'runtime', 'runtime'], 'applied by the runtime now');
 });
 
@@ -97,4 +106,21 @@ t.test('portRequests: bindings and -P', async (t) => {
     { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, hostPortEnd: 8081 },
     { containerPort: 53, protocol: 'udp', hostIp: '', hostPort: 0 },
   ]);
+});
+
+t.test('VolumeDriver: only local; --mount names its own driver; DeviceRequests fail as without drivers', async (t) => {
+  const world: MountWorld = { volumeMountpoint: (name) => `/vol/${name}/_data`, mountsOf: () => [], exists: () => true, newVolumeName: () => 'anon' };
+  const c = container({ VolumeDriver: 'flocker', Binds: ['data:/d'] });
+  t.throws(() => planMounts(c.config, c.hostConfig, world), { message: 'create data: error looking up volume plugin flocker: plugin "flocker" not found' });
+  const img = container({ VolumeDriver: 'flocker' }, { Volumes: { '/v': {} } });
+  t.throws(() => planMounts(img.config, img.hostConfig, world), { message: /^create anon: error looking up volume plugin flocker/ }, 'image volumes too');
+  t.same(planMounts(c.config, { ...c.hostConfig, VolumeDriver: 'local' }, world).map((m) => m.Name), ['data']);
+  const mnt = container({ VolumeDriver: 'flocker', Mounts: [{ Type: 'volume', Source: 'm', Target: '/m' }] });
+  t.same(planMounts(mnt.config, mnt.hostConfig, world).map((m) => m.Name), ['m'], 'VolumeDriver does not apply to --mount');
+  const mnt2 = container({ Mounts: [{ Type: 'volume', Source: 'm', Target: '/m', VolumeOptions: { DriverConfig: { Name: 'nfsplug' } } } as never] });
+  t.throws(() => planMounts(mnt2.config, mnt2.hostConfig, world), { message: /plugin "nfsplug" not found/ });
+  t.equal(deviceRequestsError(container({}).hostConfig), null);
+  t.equal(deviceRequestsError(container({ DeviceRequests: [{ Driver: '', Count: -1, DeviceIDs: null, Capabilities: [['gpu']], Options: {} }] }).hostConfig), 'could not select device driver "" with capabilities: [[gpu]]');
+  t.equal(deviceRequestsError(container({ DeviceRequests: [{ Driver: 'nvidia', Count: 1, DeviceIDs: null, Capabilities: [['gpu', 'utility'], ['compute']], Options: null }] }).hostConfig), 'could not select device driver "nvidia" with capabilities: [[gpu utility] [compute]]');
+  t.same(toRuntimeSpec(container({ OomScoreAdj: 0 }), prepared).oomScoreAdj, 0, 'always written, 0 included');
 });
