@@ -132,7 +132,13 @@ export class StdioHub {
         done = true;
         if (--this.openSources === 0) void this.endOutput();
       };
-      src.on('data', (d: Buffer) => this.fanOut(name, d));
+      // the log is behind: stop reading this pipe (the container blocks on its write) until it caught up
+      src.on('data', (d: Buffer) => {
+        if (!this.fanOut(name, d)) {
+          src.pause();
+          this.opts.log!.onDrain(() => src.resume());
+        }
+      });
       src.once('end', finish);
       src.once('close', finish);
       src.on('error', finish); // EIO on a pty master when the slave side closes is the normal end
@@ -160,9 +166,10 @@ export class StdioHub {
     return this.endOutput();
   }
 
-  private fanOut(stream: OutputStreamName, d: Buffer): void {
-    if (d.length === 0) return;
-    this.opts.log?.write(stream, d);
+  /** Sends output to the log and the clients; false when the log wants the reading paused. */
+  private fanOut(stream: OutputStreamName, d: Buffer): boolean {
+    if (d.length === 0) return true;
+    const more = this.opts.log?.write(stream, d) ?? true;
     for (const c of this.clients) {
       if (c.ended || !c.opts[stream] || c.client.closed) continue;
       if (c.client.writableLength > this.opts.maxClientBuffer) {
@@ -171,6 +178,7 @@ export class StdioHub {
       }
       c.client.write(stream, d);
     }
+    return more;
   }
 
   private endOutput(): Promise<void> {

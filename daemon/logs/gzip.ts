@@ -64,13 +64,6 @@ export async function gzipFile(src: string, dst: string, lastTime: string | null
   await pipeline(fs.createReadStream(src), sum, zlib.createDeflateRaw(), frame, fs.createWriteStream(dst, { mode: 0o640 }), { signal });
 }
 
-/** The same, synchronously (used only when a rotation overtakes a compression still running). */
-export function gzipFileSync(src: string, dst: string, lastTime: string | null): void {
-  const data = fs.readFileSync(src);
-  const body = zlib.deflateRawSync(data);
-  fs.writeFileSync(dst, Buffer.concat([header(metadata(lastTime)), body, trailer(zlib.crc32(data), data.length)]), { mode: 0o640 });
-}
-
 /**
  * The `lastTime` a compressed log carries in its header (read through its fd),
  * as ns since the epoch; null when the header has none (or it is not gzip).

@@ -53,6 +53,7 @@ t.test('records: one JSON object per line, Docker escaping, lines and partials',
   const w = new JsonFileLogWriter(f);
   w.write('stdout', Buffer.from('one\ntw'));
   w.write('stderr', Buffer.from('err\n'));
+  await w.written(); // writes are asynchronous: in the file once written() resolves
   t.same(lines(f).map((l) => [l.log, l.stream]), [['one\n', 'stdout'], ['err\n', 'stderr']], 'a partial line waits');
   w.write('stdout', Buffer.from('o\nthree'));
   const big = Buffer.alloc(MAX_LINE_BYTES * 2 + 10, 0x61);
@@ -173,9 +174,10 @@ t.test('compress: rotated files gzipped with lastTime in the header, read back a
   const cfg = parseLogConfig({ Type: 'json-file', Config: { 'max-size': '300', 'max-file': '4', compress: 'true' } });
   t.equal(cfg.type === 'json-file' && cfg.compress, true);
   const w = createLogSink(cfg, f) as JsonFileLogWriter;
-  // written back to back: later rotations overtake the background compression of earlier ones
+  // written back to back: each rotation waits for the compression of the one before (moby's order)
   for (let i = 0; i < 60; i++) w.write(i % 2 ? 'stderr' : 'stdout', Buffer.from(`line ${String(i).padStart(2, '0')}\n`));
   await w.settled();
+  t.ok(w.rotations > 3, `${w.rotations} rotations: more than max-file, the oldest went`);
   const files = await listLogFiles(f);
   t.same(files.map((x) => path.basename(x)), ['gz-json.log.3.gz', 'gz-json.log.2.gz', 'gz-json.log.1.gz', 'gz-json.log']);
   t.notOk(fs.existsSync(`${f}.1`) || fs.existsSync(`${f}.4.gz`), 'no plain rotated file, nothing past max-file');
@@ -208,6 +210,7 @@ t.test('compress: one rotation is compressed in the background; a plain .1 left 
   const f = logPathFor(d, 'bg');
   const w = new JsonFileLogWriter(f, { maxSize: 300, maxFile: 2, compress: true });
   for (let i = 0; i < 6; i++) w.write('stdout', Buffer.from(`first ${i}\n`));
+  await w.written();
   t.ok(fs.existsSync(`${f}.1`) || fs.existsSync(`${f}.1.gz`));
   t.equal(text(await collect(f)).split('\n').filter(Boolean).length, 6, 'readable while the compression runs');
   await w.settled();
@@ -256,6 +259,15 @@ t.test('attrs: labels, env, their regexes and tag in every record; --details sho
   w.write('stdout', Buffer.from('hi\n'));
   await w.close();
   const raw = fs.readFileSync(f, 'utf8');
+  // the framed fast path (plain lines) and the escaped one write what the encoder writes, attrs included
+  const f2 = logPathFor(d, 'at2');
+  const w2 = createLogSink(cfg, f2, info) as JsonFileLogWriter;
+  w2.write('stderr', Buffer.from('plain\n<esc> "q"\npart'), 1_700_000_000_123_456_789n);
+  await w2.close();
+  const attrsJson = JSON.stringify(JSON.parse(raw).attrs).replace('&', '\\u0026');
+  const want = ['plain\n', '<esc> "q"\n'].map((l) => encodeLogRecord('stderr', Buffer.from(l), 1_700_000_000_123_456_789n, attrsJson)).join('');
+  t.equal(fs.readFileSync(f2, 'utf8').slice(0, want.length), want, 'fast and escaped paths carry the attrs');
+  t.match(fs.readFileSync(f2, 'utf8').slice(want.length), /^\{"log":"part","stream":"stderr","attrs":\{/, 'the flushed partial too');
   t.match(raw, /^\{"log":"hi\\n","stream":"stdout","attrs":\{"MODE":"a b","TSD_X":"1","app":"shop","com.x.team":"a\\u0026b","tag":"web\/c0ffee012345"\},"time":"/, 'moby field order, keys sorted');
   const [e] = await collect(f);
   t.same(e!.attrs, { MODE: 'a b', TSD_X: '1', app: 'shop', 'com.x.team': 'a&b', tag: 'web/c0ffee012345' });
@@ -272,18 +284,113 @@ t.test('follow: a reader several rotations behind reads the files rotated in bet
     const f = logPathFor(d, `lag${compress}`);
     const w = new JsonFileLogWriter(f, { maxSize: 200, maxFile: 20, compress });
     w.write('stdout', Buffer.from('start\n'));
+    // the reader hears of writes through a gate: held shut, it sleeps through the whole burst
+    let gateOpen = true;
+    const wakers = new Set<() => void>();
+    w.onWrite(() => { if (gateOpen) for (const fn of wakers) fn(); });
+    const gate = {
+      onWrite: (fn: () => void) => { wakers.add(fn); return () => wakers.delete(fn); },
+      get closed() { return w.closed; }, get isClosed() { return w.isClosed; }, get rotations() { return w.rotations; },
+    };
     const seen: string[] = [];
     const done = (async () => {
-      for await (const e of readLogs(f, { stdout: true, stderr: true, follow: true, tail: 'all', writer: w, pollMs: 50 })) seen.push(e.line.toString());
+      for await (const e of readLogs(f, { stdout: true, stderr: true, follow: true, tail: 'all', writer: gate, pollMs: 60_000 })) seen.push(e.line.toString());
     })();
     t.ok(await until(() => seen.length === 1));
-    // one burst, one tick: about ten rotations before the reader runs again
+    // one burst while the reader sleeps: about ten rotations before it runs again
+    gateOpen = false;
     for (let i = 0; i < 25; i++) w.write('stdout', Buffer.from(`burst ${String(i).padStart(2, '0')}\n`));
+    await w.written();
+    t.equal(seen.length, 1, 'the reader slept through the burst');
     t.ok(w.rotations >= 8, `${w.rotations} rotations in the burst`);
+    gateOpen = true;
+    for (const fn of wakers) fn();
     t.ok(await until(() => seen.length === 26, 3000), `compress=${compress}: all lines seen (${seen.length})`);
     await w.close();
     await done;
     await w.settled();
     t.same(seen, ['start\n', ...Array.from({ length: 25 }, (_, i) => `burst ${String(i).padStart(2, '0')}\n`)], `compress=${compress}: in order`);
   }
+});
+
+t.test('asynchronous writes: order kept, backpressure past the high-water mark, rotation, all on disk at close', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'bp');
+  const w = new JsonFileLogWriter(f, { maxSize: 64 * 1024, maxFile: 3, highWaterMark: 16 * 1024 });
+  let refused = 0;
+  let drains = 0;
+  const n = 5000;
+  for (let i = 0; i < n; i++) {
+    if (!w.write('stdout', Buffer.from(`line ${String(i).padStart(5, '0')}\n`))) {
+      refused++;
+      await new Promise<void>((r) => w.onDrain(() => { drains++; r(); }));
+    }
+  }
+  t.ok(refused > 0, `write() asked to pause ${refused} times`);
+  t.equal(drains, refused, 'every pause was followed by a drain');
+  await w.close();
+  const files = await listLogFiles(f);
+  t.equal(files.length, 3, 'rotated, max-file kept');
+  const all = files.flatMap((x) => lines(x)).map((l) => l.log);
+  const nums = all.map((l) => Number(l.slice(5)));
+  t.ok(nums.every((x, i) => i === 0 || x === nums[i - 1]! + 1), 'lines in order across rotated files');
+  t.equal(nums[nums.length - 1], n - 1, 'the last line is on disk when close() resolves');
+  t.ok(files.slice(0, -1).every((x) => fs.statSync(x).size >= 64 * 1024), 'each rotated file reached max-size');
+});
+
+t.test('a write error drops output instead of blocking the writer forever', async (t) => {
+  const d = tmp(t);
+  const w = new JsonFileLogWriter(logPathFor(d, 'err'), { highWaterMark: 1 });
+  fs.closeSync((w as unknown as { fd: number }).fd); // the next write(2) fails with EBADF
+  t.equal(w.write('stdout', Buffer.from('lost\n')), false);
+  await new Promise<void>((r) => w.onDrain(r));
+  t.match(w.failed, { code: 'EBADF' }, 'the failure is kept');
+  t.equal(w.write('stdout', Buffer.from('dropped\n')), true, 'later output is dropped, never refused');
+  await t.rejects(w.close(), { code: 'EBADF' });
+});
+
+t.test('the framed fast path writes exactly what the JSON encoder writes, whatever the chunking', async (t) => {
+  const d = tmp(t);
+  const f = logPathFor(d, 'eq');
+  let seed = 42;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const alphabet = ['a', 'Z', '7', ' ', '"', '\\', '<', '>', '&', '\t', '\r', '\x01', '\x7f', 'é', '日', '😀', '\u2028', '\u2029'];
+  const parts: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+  const w = new JsonFileLogWriter(f);
+  for (let i = 0; i < 400; i++) {
+    const stream = rnd(4) === 0 ? 'stderr' : 'stdout';
+    let s = '';
+    const kind = rnd(10);
+    const len = kind === 0 ? MAX_LINE_BYTES + rnd(40_000) : rnd(80);
+    for (let j = 0; j < len; j++) s += kind < 5 ? String.fromCharCode(97 + rnd(26)) : alphabet[rnd(alphabet.length)];
+    let b = Buffer.from(s + (rnd(5) ? '\n' : ''));
+    if (rnd(20) === 0) b = Buffer.concat([b, Buffer.from([0xc3])]); // a cut UTF-8 sequence
+    parts[stream].push(b);
+    // hand it over in random pieces, splitting UTF-8 sequences too
+    for (let off = 0; off < b.length;) {
+      const n = 1 + rnd(Math.max(1, b.length));
+      w.write(stream, b.subarray(off, off + n));
+      off += n;
+    }
+  }
+  await w.close();
+  const got = lines(f);
+  for (const stream of ['stdout', 'stderr'] as const) {
+    // the reference: each line cut into 16 KiB pieces from its start, each piece encoded on its own
+    const all = Buffer.concat(parts[stream]);
+    const want: string[] = [];
+    for (let start = 0; start < all.length;) {
+      const nl = all.indexOf(0x0a, start);
+      const end = nl < 0 ? all.length : nl + 1;
+      for (let off = start; off < end; off += MAX_LINE_BYTES) {
+        want.push((JSON.parse(encodeLogRecord(stream, all.subarray(off, Math.min(end, off + MAX_LINE_BYTES)), 0n)) as { log: string }).log);
+      }
+      start = end;
+    }
+    const mine = got.filter((l) => l.stream === stream).map((l) => l.log);
+    t.equal(mine.length, want.length, `${stream}: as many records`);
+    t.ok(mine.every((l, i) => l === want[i]), `${stream}: the same records`);
+  }
+  const raw = fs.readFileSync(f, 'utf8');
+  t.notOk(/[<>&\u2028\u2029]/.test(raw.replace(/"time":"[^"]*"/g, '')), 'Go\'s escapes: no raw <, >, &, U+2028, U+2029 in the file');
 });
