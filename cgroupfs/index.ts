@@ -1,14 +1,15 @@
 // Public face of cgroupfs: mode detection, the manager factory, the pure
 // planners and parsers (for tests and for api/translate), and the contracts.
 //
-// Use from the daemon (one manager per container, parent = --cgroup-parent):
+// Used by the runtime (runtime/cgroup.ts: one manager per task, parent = --cgroup-parent
+// or HostConfig.CgroupParent), which exposes it through the Task:
 //   const mode = detectCgroupMode();                       // once at boot
 //   const cg = createCgroupManager({ mode, parent: 'tsd', name: id });
 //   cg.create();
 //   warnings.push(...cg.apply(resources));                 // before the init joins
-//   spec.cgroupProcs = cg.procsFiles();                    // the init writes its pid there, then execve
-//   ... cg.update(res) (POST /update), cg.freeze()/thaw() (pause), cg.stats() (GET /stats)
-//   on exit: oomKilled = cg.oomKillCount() > before; then await cg.destroy();
+//   plan.cgroupProcs = cg.procsFiles();                    // the init writes its pid there, then execve
+//   ... cg.update(res) (task.update), cg.freeze()/thaw() (task.pause/resume), cg.stats() (task.stats)
+//   on exit: oomKilled = cg.oomKillCount() > 0; then await cg.destroy() (task.delete);
 // Errors are DaemonErrors: TSD_ERR_CGROUP_WRITE (kind invalid-parameter when the
 // kernel refuses a value, e.g. a memory limit below usage; system otherwise),
 // TSD_ERR_CGROUP_UNSUPPORTED (not-implemented), TSD_ERR_CGROUP_CREATE/REMOVE/

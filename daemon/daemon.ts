@@ -14,8 +14,8 @@ import type { ApiDeps } from '../api/deps.js';
 import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
 import { applyLayer } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
-import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, removeCgroupParent, type CgroupMode } from '../cgroupfs/index.js';
-import { launch, execInContainer, warmPool } from '../runtime/index.js';
+import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, type CgroupMode } from '../cgroupfs/index.js';
+import { createRuntime } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
@@ -84,15 +84,15 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     }
   }
   const realtimeParent = realtimeBudget(config, cgroupMode);
+  // The runtime makes each task's cgroup and keeps the warm inits (and their staging cgroups).
+  const runtime = createRuntime({ cgroupParent: config.cgroupParent, cgroupMode, initPool: config.initPool, realtimeParent, log: log.child({ subsystem: 'runtime' }) });
   const network = createNetworkController({ db, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip, log: log.child({ subsystem: 'netctl' }) });
   await network.init();
   const volumes = new VolumeService(db, config.dataRoot, events);
   const imagePort = imagePortOf(images);
   const containers = new ContainerService({
     db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePort,
-    runtime: { launch, exec: execInContainer, takeWarm: () => warmPool.take() },
-    cgroups: { mode: cgroupMode, manager: (id, parent) => createCgroupManager({ mode: cgroupMode, parent: parent ?? config.cgroupParent, name: id, realtimeParent }) },
-    network, volumes,
+    runtime, network, volumes,
   });
   const sys = new LinuxSyscalls();
   Object.assign(deps, {
@@ -126,22 +126,9 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   deps.metrics = metrics;
   hooks.add(() => metrics.close());
   await containers.reconcile();
-  await removeStaleStaging(cgroupMode, config.cgroupParent).catch((err) => log.warn({ err }, 'stale staging cgroups not removed'));
-  if (config.initPool > 0) {
-    // Warm inits wait in staging cgroups (<parent>/warm-<pid>) that a starting container adopts by rename.
-    const staging = (name: string) => createCgroupManager({ mode: cgroupMode, parent: config.cgroupParent, name });
-    warmPool.enable(config.initPool, {
-      stage: async (pid) => {
-        const m = staging(`warm-${pid}`);
-        m.create();
-        for (const f of m.procsFiles()) await fs.promises.writeFile(f, String(pid));
-        return `warm-${pid}`;
-      },
-      discard: (stage) => staging(stage).destroy().catch((err) => log.debug({ err, stage }, 'staging cgroup not removed')),
-    });
-  }
+  await runtime.start();
   hooks.add(async () => {
-    await warmPool.disable();
+    await runtime.shutdown();
     await containers.shutdown();
     await network.shutdown();
     // The netns dir is a private bind mount of itself (so netns files can be bind-mounted into it); drop it once empty.
@@ -149,7 +136,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     try {
       if (fs.readdirSync(netnsDir).length === 0) sys.umount2(netnsDir, MNT_DETACH);
     } catch { /* not there or not mounted */ }
-    try { removeCgroupParent({ mode: cgroupMode, parent: config.cgroupParent }); } catch { /* still in use */ }
+    runtime.cleanup();
   });
 
   const daemon: Daemon = {
@@ -196,14 +183,6 @@ function imagePortOf(images: ImageService): ImagePort {
       ref: o.repo ? `${o.repo}${o.tag ? `:${o.tag}` : ''}` : undefined, containerId: o.containerId, containerConfig: o.containerConfig as never,
     }),
   };
-}
-
-/** Staging cgroups of warm inits left by a daemon that did not shut down cleanly. */
-async function removeStaleStaging(mode: ReturnType<typeof detectCgroupMode>, parent: string): Promise<void> {
-  const base = mode === 'unified' ? path.join('/sys/fs/cgroup', parent) : path.join('/sys/fs/cgroup', 'pids', parent);
-  let names: string[] = [];
-  try { names = fs.readdirSync(base).filter((n) => /^warm-\d+$/.test(n)); } catch { return; }
-  for (const name of names) await createCgroupManager({ mode, parent, name }).destroy();
 }
 
 /**

@@ -1,5 +1,6 @@
 // The daemon side: spawn the init into a new PID namespace (or the container's,
-// for exec), send it the plan, and turn its answer into a Task or an error.
+// for exec), send it the plan, and turn its answer into a Process or an error.
+// The warm pool (below) is module state: one per daemon process.
 //
 // PID namespace: the daemon's main thread unshares CLONE_NEWPID (or setns'es into
 // the container's PID namespace), spawns, and setns'es back to its own PID
@@ -19,7 +20,7 @@ import type { Syscalls } from '../sys/index.js';
 import { startError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';
 import { buildExecPlan, buildInitPlan } from './spec.js';
-import type { ExecSpec, HostInfo, InitPlan, RuntimeSpec, Task } from './types.js';
+import type { ExecSpec, HostInfo, InitPlan, Process, RuntimeSpec } from './types.js';
 
 const INIT_MAIN = fileURLToPath(new URL('./init/main.js', import.meta.url));
 
@@ -152,12 +153,12 @@ function track(child: ChildProcess): Spawned {
   return sp;
 }
 
-/** Sends the plan, waits for exec (clean close) or an error, and builds the Task. */
-function start(sp: Spawned, plan: InitPlan): Promise<Task> {
+/** Sends the plan, waits for exec (clean close) or an error, and builds the Process. */
+function start(sp: Spawned, plan: InitPlan): Promise<Process> {
   const { child, exited } = sp;
   const pipes = !plan.tty;
   let master: number | null = null;
-  return new Promise<Task>((resolve, reject) => {
+  return new Promise<Process>((resolve, reject) => {
     let failed: Extract<InitMessage, { t: 'error' }> | null = null;
     sp.onMessage = (m) => {
       if (m.t === 'error' && !failed) failed = m;
@@ -184,7 +185,7 @@ function start(sp: Spawned, plan: InitPlan): Promise<Task> {
         });
         return;
       }
-      let pty: Task['pty'] = null;
+      let pty: Process['pty'] = null;
       if (plan.tty && master === null) {
         reject(systemError('the init did not hand over its pty'));
         child.kill('SIGKILL');
@@ -205,6 +206,7 @@ function start(sp: Spawned, plan: InitPlan): Promise<Task> {
         stderr: pipes ? sp.stderr : null,
         pty,
         exited,
+        wait: () => exited,
         kill: (signal) => {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         },
@@ -215,7 +217,7 @@ function start(sp: Spawned, plan: InitPlan): Promise<Task> {
   });
 }
 
-function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean): Promise<Task> {
+function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean): Promise<Process> {
   const s = (sys ??= new LinuxSyscalls());
   const child = spawnInit(s, pidns, coldStdio(plan.tty, openStdin));
   return start(track(child), plan);
@@ -372,7 +374,7 @@ export const warmPool = {
   },
 };
 
-function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Task> {
+function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Process> {
   if (plan.tty) {
     for (const x of [sp.child.stdin, sp.child.stdout, sp.child.stderr]) x?.destroy();
   } else if (!openStdin) {
@@ -390,7 +392,7 @@ function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Task>
  * the entrypoint. Resolves once execve happened; rejects with RuntimeStartError
  * (exitCode 127/126/128) when the init failed, or a DaemonError for bad input.
  */
-export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Promise<Task> {
+export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Promise<Process> {
   const taken = warmInit as (WarmInit & { sp: Spawned; used: () => boolean; markUsed: () => void }) | null | undefined;
   if (taken) {
     if (taken.used()) throw systemError('this warm init was already used');
@@ -444,7 +446,7 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Pro
  * ipc, uts, net, cgroup and mount namespaces, its cgroup, with `spec`'s user, env,
  * cwd and security profile.
  */
-export async function execInContainer(containerPid: number, spec: ExecSpec): Promise<Task> {
+export async function execInContainer(containerPid: number, spec: ExecSpec): Promise<Process> {
   const plan = withBpf(buildExecPlan(containerPid, { ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   let pidns: number;
   try {

@@ -204,7 +204,7 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
   return {
     version: 1,
     mode: 'create',
-    cgroupProcs: [...spec.cgroupProcs],
+    cgroupProcs: [...(spec.cgroupProcs ?? [])],
     network,
     // IPC: unshared unless the host's or another container's is asked for (then joined by the 'join' step).
     unshare: ['mnt', 'uts', ...(!spec.ipc || spec.ipc.mode === 'private' ? (['ipc'] as const) : []), 'cgroup'],

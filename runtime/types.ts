@@ -8,6 +8,7 @@
 // left behind); a clean close of fd 3 means execve happened and the Task is live.
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { SeccompFilter } from '../sys/index.js';
+import type { CgroupStats, Resources } from '../cgroupfs/index.js';
 
 export type RuntimeMount =
   | { type: 'bind'; source: string; destination: string; readonly: boolean; propagation?: string }
@@ -46,8 +47,10 @@ export interface RuntimeSpec {
   shmSize?: number;
   mounts: RuntimeMount[];
   network: RuntimeNetwork;
-  /** cgroup.procs files the init writes its own pid into before anything else. */
-  cgroupProcs: string[];
+  /** The task's cgroup, made (or adopted from a warm init) and limited by the runtime; none when absent. */
+  cgroup?: TaskCgroup;
+  /** More cgroup.procs files the init writes its own pid into before anything else (a cgroup the caller made). */
+  cgroupProcs?: string[];
   /** Host files bound over the container's /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etc?: { hosts?: string; hostname?: string; resolvConf?: string };
   consoleSize?: [rows: number, cols: number];
@@ -65,6 +68,14 @@ export interface RuntimeSpec {
 export interface RuntimeDevice { path: string; type: 'b' | 'c'; major: number; minor: number; mode: number; uid: number; gid: number }
 
 export type NamespaceChoice = { mode: 'private' } | { mode: 'host' } | { mode: 'join'; path: string };
+
+/** A task's cgroup: `<parent>/<name>` in every hierarchy, with its limits. */
+export interface TaskCgroup {
+  /** relative to the hierarchy roots, e.g. the daemon's --cgroup-parent or a HostConfig.CgroupParent */
+  parent: string;
+  name: string;
+  resources: Resources;
+}
 
 /** A second process in a running container (docker exec). */
 export interface ExecSpec {
@@ -170,15 +181,47 @@ export interface InitPlan {
   oomScoreAdj: number | null;
 }
 
-/** A running process (the container's PID 1, or an exec'd process). */
-export interface Task {
+export interface ExitStatus {
+  /** Exit code, or 128+n when killed by signal n (signal then holds its name). */
+  exitCode: number;
+  signal: string | null;
+}
+
+/** A running process: a container's PID 1, or an exec'd one (containerd's Process). */
+export interface Process {
   /** pid in the daemon's PID namespace */
   pid: number;
   stdin: Writable | null;
   stdout: Readable | null;
   stderr: Readable | null;
   pty: { stream: Duplex; resize(rows: number, cols: number): void } | null;
-  /** Exit code, or 128+n when killed by signal n (signal then holds its name). */
-  exited: Promise<{ exitCode: number; signal: string | null }>;
+  exited: Promise<ExitStatus>;
+  /** the same promise as `exited`, under containerd's name */
+  wait(): Promise<ExitStatus>;
+  /** a signal to this process (nothing when it already exited) */
   kill(signal: NodeJS.Signals | number): void;
+}
+
+/**
+ * A container's task (containerd's Task): its PID 1 and the cgroup the runtime made
+ * for it. The cgroup operations fail (not-implemented) for a task launched without
+ * RuntimeSpec.cgroup.
+ */
+export interface Task extends Process {
+  /** freeze every process of the task */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** live limits; returns warnings for settings the kernel could not take */
+  update(resources: Resources): string[];
+  stats(): CgroupStats;
+  /** every pid of the task's cgroup */
+  pids(): number[];
+  /** whether the kernel OOM-killed a process of the task */
+  oomKilled(): boolean;
+  /** containerd's Kill with `all`: `signal` (default SIGKILL) to every process of the cgroup; resolves once empty */
+  killAll(signal?: number): Promise<void>;
+  /** a second process in the task's namespaces and cgroup (docker exec) */
+  exec(spec: Omit<ExecSpec, 'cgroupProcs'>): Promise<Process>;
+  /** after the exit: removes what the task held on the host (its cgroup); idempotent */
+  delete(): Promise<void>;
 }

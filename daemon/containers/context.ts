@@ -12,19 +12,17 @@ import type { KeyedLock } from '../lock.js';
 import type { StdioHub } from '../stdio.js';
 import type { LogSink } from '../logs/index.js';
 import type { VolumeService } from '../volumes.js';
-import type { CgroupManager } from '../../cgroupfs/index.js';
-import type { CgroupPort, ImagePort, NetworkPort, RootfsMount, RuntimePort, Task } from './ports.js';
+import type { ImagePort, NetworkPort, RootfsMount, RuntimePort, Task } from './ports.js';
 import type { Container, RuntimeState } from './types.js';
 import { transition, type ContainerState, type WaitCondition, type Waiters } from './state.js';
 import type { ExecManager } from './exec.js';
 import type { HealthMonitor } from './health.js';
 
-/** A running task and everything that must be undone when it ends. */
+/** A running task (the runtime's, with its cgroup) and what the daemon must undo when it ends. */
 export interface Live {
   task: Task;
   hub: StdioHub;
   log: LogSink;
-  cgroup: CgroupManager;
   rootfs: RootfsMount;
   /** when the task started (for the restart backoff) */
   startedAt: number;
@@ -46,7 +44,6 @@ export interface ContainerContext {
   readonly log: Logger;
   readonly images: ImagePort;
   readonly runtime: RuntimePort;
-  readonly cgroups: CgroupPort;
   readonly network: NetworkPort | null;
   readonly volumes: VolumeService;
   /** serializes the operations on one container */

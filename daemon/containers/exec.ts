@@ -6,7 +6,7 @@ import { conflict, invalidParameter, notFound } from '../../errors/index.js';
 import { containerEventAttrs, type EventBus } from '../events.js';
 import { StdioHub } from '../stdio.js';
 import type { ExecSpec } from '../../runtime/index.js';
-import type { ContainerLookup, RuntimePort, Task } from './ports.js';
+import type { ContainerLookup, Process } from './ports.js';
 import type { Container } from './types.js';
 import { canExec } from './state.js';
 import { mergeEnv, withPath } from './plan.js';
@@ -32,7 +32,7 @@ export interface ExecSession {
   running: boolean;
   exitCode: number | null;
   pid: number;
-  task: Task | null;
+  task: Process | null;
   hub: StdioHub | null;
   started: boolean;
   done: Promise<void>;
@@ -45,7 +45,7 @@ export interface ExecSession {
 export class ExecManager {
   private sessions = new Map<string, ExecSession>();
 
-  constructor(private readonly containers: ContainerLookup, private readonly runtime: RuntimePort, private readonly events: EventBus, private readonly log: Logger) {}
+  constructor(private readonly containers: ContainerLookup, private readonly events: EventBus, private readonly log: Logger) {}
 
   create(c: Container, config: ExecConfig): string {
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidParameter('No exec command specified');
@@ -79,15 +79,14 @@ export class ExecManager {
     const c = this.containers.get(s.containerId);
     const main = this.containers.task(c.id);
     canExec(c, !!main);
-    const spec = execSpec(c, main!, s.config);
-    const pid = main!.pid;
+    const spec = execSpec(c, s.config);
     if (opts.tty !== undefined && !s.config.Tty) spec.tty = s.config.Tty ?? false;
     s.started = true;
     const hub = new StdioHub({ tty: spec.tty, openStdin: !!s.config.AttachStdin, closeStdinOnEof: true, log: null });
     s.hub = hub;
-    let task: Task;
+    let task: Process;
     try {
-      task = await this.runtime.exec(pid, spec);
+      task = await main!.exec(spec);
     } catch (e) {
       s.exitCode = (e as { exitCode?: number }).exitCode ?? 126;
       s.running = false;
@@ -131,8 +130,8 @@ export class ExecManager {
   }
 }
 
-/** The spec an exec runs with: the container's security profile and cgroup, the exec's own process settings. */
-export function execSpec(c: Container, task: { cgroupProcs: string[] }, e: ExecConfig): ExecSpec {
+/** The spec an exec runs with: the container's security profile, the exec's own process settings (the task adds its cgroup). */
+export function execSpec(c: Container, e: ExecConfig): Omit<ExecSpec, 'cgroupProcs'> {
   return {
     args: e.Cmd,
     env: withPath(mergeEnv(c.config.Env, e.Env ?? []), c.config.Hostname, !!e.Tty),
@@ -145,7 +144,6 @@ export function execSpec(c: Container, task: { cgroupProcs: string[] }, e: ExecC
     capAdd: c.hostConfig.CapAdd ?? [],
     capDrop: c.hostConfig.CapDrop ?? [],
     securityOpt: c.hostConfig.SecurityOpt ?? [],
-    cgroupProcs: task.cgroupProcs,
     consoleSize: e.ConsoleSize && e.ConsoleSize[0] ? [e.ConsoleSize[0], e.ConsoleSize[1]] : undefined,
     // moby runs an exec with the container's process spec, OOMScoreAdj included
     oomScoreAdj: c.hostConfig.OomScoreAdj ?? 0,

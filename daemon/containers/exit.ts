@@ -25,7 +25,7 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   ctx.health.stop(id);
   let oom = false;
   try {
-    oom = live.cgroup.oomKillCount() > 0;
+    oom = live.task.oomKilled();
   } catch { /* cgroup already gone */ }
   // Everything else in the container dies with its PID 1; make sure, then tear down.
   // Each step has a deadline: a peer, a child or the kernel that never answers must not keep
@@ -35,7 +35,7 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   mark('output');
   await withDeadline(ctx.execs.containerStopped(id), EXIT_STEP_MS, 'exec teardown').catch((err) => ctx.log.warn({ err, ctr: id }, 'exec teardown failed'));
   mark('execs');
-  try { await withDeadline(live.cgroup.destroy(), EXIT_STEP_MS, 'cgroup destroy'); } catch (err) { ctx.log.warn({ err, ctr: id }, 'cgroup destroy failed'); }
+  try { await withDeadline(live.task.delete(), EXIT_STEP_MS, 'cgroup destroy'); } catch (err) { ctx.log.warn({ err, ctr: id }, 'cgroup destroy failed'); }
   mark('cgroup');
   if (ctx.network) await withDeadline(ctx.network.detach(id), EXIT_STEP_MS, 'network detach').catch((err) => ctx.log.warn({ err, ctr: id }, 'network detach failed'));
   mark('network');

@@ -23,7 +23,7 @@ type InspectContext = Pick<ContainerContext, 'config' | 'events' | 'log' | 'imag
 export async function top(ctx: InspectContext, c: Container, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
   const live = ctx.live.get(c.id);
   canTop(c, !!live);
-  const pids = new Set(live!.cgroup.pids());
+  const pids = new Set(live!.task.pids());
   const args = psArgs.trim() ? psArgs.trim().split(/\s+/) : ['-ef'];
   let out: string;
   try {
@@ -50,7 +50,7 @@ export function stats(ctx: InspectContext, c: Container): CgroupStats | null {
   const live = ctx.live.get(c.id);
   if (!live) return null;
   try {
-    return live.cgroup.stats();
+    return live.task.stats();
   } catch {
     return null;
   }

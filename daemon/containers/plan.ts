@@ -193,8 +193,8 @@ export interface Prepared {
   rootfs: string;
   mounts: RuntimeMount[];
   network: { spec: RuntimeSpec['network']; etc?: RuntimeSpec['etc']; /** legacy links' variables, before Config.Env */ linkEnv?: string[] };
-  /** cgroup.procs files the init joins ([] when its staging cgroup was adopted) */
-  cgroupProcs: string[];
+  /** the daemon's --cgroup-parent: the parent of containers without HostConfig.CgroupParent */
+  cgroupParent: string;
   ipc: NamespaceChoice;
   pid: NamespaceChoice;
   /** --init: the host path of the static init bound at INIT_IN_CONTAINER */
@@ -207,7 +207,8 @@ export interface Prepared {
  * Where each HostConfig field goes. `runtime`, `cgroup`, `network`, `mounts`,
  * `logs`, `restart`, `exit`, `daemon` name the part of tsd that honours it; `client`
  * fields only matter to the CLI that sent them; `accepted` fields are stored and
- * shown by inspect but not applied (yet): the reason says what happens instead.
+ * shown by inspect but not applied (yet): the reason says what happens instead;
+ * `refused` fields make create fail (400) when set, rather than be dropped.
  * A field missing here fails the plan test: adding one to the API means saying where it goes.
  */
 export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | 'network' | 'mounts' | 'logs' | 'restart' | 'exit' | 'client' | 'stored' | { accepted: string } | { refused: string } | { dropped: string }>> = {
@@ -228,7 +229,7 @@ export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | '
   Cgroup: { accepted: 'no joining another cgroup' },
   OomScoreAdj: 'runtime',
   MaskedPaths: 'runtime', ReadonlyPaths: 'runtime',
-  Sysctls: { accepted: 'not written' },
+  Sysctls: { refused: 'refused at create unless empty: not written yet' },
   Runtime: { accepted: 'tsd is the only runtime' },
   Isolation: { accepted: 'Linux only: no isolation modes' },
   CpuShares: 'cgroup', Memory: 'cgroup', NanoCpus: 'cgroup', CgroupParent: 'cgroup', BlkioWeight: 'cgroup', BlkioWeightDevice: 'cgroup',
@@ -270,7 +271,7 @@ export function toRuntimeSpec(c: Container, p: Prepared): RuntimeSpec {
     shmSize: hc.ShmSize,
     mounts: p.mounts,
     network: p.network.spec,
-    cgroupProcs: p.cgroupProcs,
+    cgroup: { parent: hc.CgroupParent || p.cgroupParent, name: c.id, resources: withDevicePolicy(resourcesOf(c), hc.Privileged) },
     etc: p.network.etc,
     consoleSize: hc.ConsoleSize[0] ? [hc.ConsoleSize[0], hc.ConsoleSize[1]] : undefined,
     ipc: p.ipc,

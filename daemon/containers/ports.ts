@@ -2,8 +2,8 @@
 // interfaces. daemon/daemon.ts adapts the real implementations to them; tests
 // may pass fakes for the parts that cannot run in a unit test.
 import type { Readable } from 'node:stream';
-import type { RuntimeSpec, ExecSpec, Task, WarmInit } from '../../runtime/index.js';
-import type { CgroupManager, Resources } from '../../cgroupfs/index.js';
+import type { Process, Runtime, Task } from '../../runtime/index.js';
+import type { Resources } from '../../cgroupfs/index.js';
 import type { NetworkController } from '../../netctl/index.js';
 import type { Container } from './types.js';
 
@@ -44,23 +44,11 @@ export interface ImagePort {
   commit?(m: RootfsMount, base: ImageForContainer, opts: { config: Record<string, unknown>; author: string; comment: string; repo?: string; tag?: string; changes: string[]; containerId: string; containerConfig: Record<string, unknown> }): Promise<string>;
 }
 
-export interface RuntimePort {
-  /** launch, with a warm init taken beforehand (takeWarm) when there is one */
-  launch(spec: RuntimeSpec, warm?: WarmInit | null): Promise<Task>;
-  /** a pre-started init, possibly staged in a cgroup the container can adopt */
-  takeWarm?(): WarmInit | null;
-  exec(containerPid: number, spec: ExecSpec): Promise<Task>;
-}
-
-export interface CgroupPort {
-  /** A manager for the container's cgroup under the daemon's parent (or HostConfig.CgroupParent). */
-  manager(id: string, parent?: string): CgroupManager;
-  /** Live resource translation for update. */
-  mode: string;
-}
+/** The runtime: one launch per start (it makes the task's cgroup), and the leftovers of a crash. */
+export type RuntimePort = Pick<Runtime, 'launch' | 'removeLeftovers'>;
 
 export type NetworkPort = NetworkController;
-export type { Resources, Task };
+export type { Process, Resources, Task };
 
 /**
  * What exec sessions and health checks need of the containers: a lookup, and the
@@ -69,6 +57,6 @@ export type { Resources, Task };
 export interface ContainerLookup {
   get(ref: string): Container;
   tryGet(ref: string): Container | null;
-  /** the running task of a container (pid and cgroup) for an exec to join; null without one */
-  task(id: string): { pid: number; cgroupProcs: string[] } | null;
+  /** the running task of a container, for an exec to join; null without one */
+  task(id: string): Task | null;
 }

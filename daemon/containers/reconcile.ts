@@ -10,7 +10,7 @@ import { pidStartTime } from './start.js';
 import { stopLive } from './stop.js';
 import { isRemoving, isUp } from './state.js';
 
-type ReconcileContext = Pick<ContainerContext, 'store' | 'config' | 'log' | 'images' | 'cgroups' | 'network' | 'live' | 'lock' | 'list' | 'get' | 'removeNow'>;
+type ReconcileContext = Pick<ContainerContext, 'store' | 'config' | 'log' | 'images' | 'runtime' | 'network' | 'live' | 'lock' | 'list' | 'get' | 'removeNow'>;
 
 export async function reconcile(ctx: ReconcileContext, start: (id: string) => Promise<unknown>): Promise<void> {
   const liveIds = new Set<string>();
@@ -27,8 +27,7 @@ export async function reconcile(ctx: ReconcileContext, start: (id: string) => Pr
       code = 137;
       error = 'killed: tsd was restarted while the container was running';
     }
-    const cg = ctx.cgroups.manager(c.id, c.hostConfig.CgroupParent || undefined);
-    await cg.destroy().catch(() => {});
+    await ctx.runtime.removeLeftovers({ parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: c.id }).catch(() => {});
     try { ctx.images.unmountRootfs(path.join(containerDir(ctx, c.id), 'rootfs')); } catch { /* not mounted */ }
     setState(ctx, c, 'exited', { pid: 0, exitCode: code, error, finishedAt: new Date().toISOString() });
     const fresh = ctx.get(c.id);

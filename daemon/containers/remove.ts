@@ -19,7 +19,7 @@ export async function remove(ctx: RemoveContext, c: Container, opts: RemoveOptio
   if (live) {
     live.stopping = true;
     updateRuntime(ctx, c, { manuallyStopped: true });
-    if (isPaused(c.state)) await live.cgroup.thaw().catch(() => {});
+    if (isPaused(c.state)) await live.task.resume().catch(() => {});
     publish(ctx, c, 'kill', { signal: '9' });
     try { live.task.kill('SIGKILL'); } catch { /* gone */ }
     await live.done;

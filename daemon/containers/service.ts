@@ -28,7 +28,7 @@ import { KeyedLock } from '../lock.js';
 import type { StdioHub } from '../stdio.js';
 import type { LogEntry } from '../logs/index.js';
 import type { VolumeService } from '../volumes.js';
-import type { CgroupPort, ContainerLookup, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort } from './ports.js';
+import type { ContainerLookup, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort } from './ports.js';
 import type { Container, HostConfig, RuntimeState } from './types.js';
 import { containerDir, type ContainerContext } from './context.js';
 import { Waiters, canExec, parseWaitCondition, type WaitResult } from './state.js';
@@ -56,7 +56,6 @@ export interface ContainerServiceDeps {
   log: Logger;
   images: ImagePort;
   runtime: RuntimePort;
-  cgroups: CgroupPort;
   network: NetworkPort | null;
   volumes: VolumeService;
 }
@@ -74,19 +73,16 @@ export class ContainerService {
     const lookup: ContainerLookup = {
       get: (ref) => this.get(ref),
       tryGet: (ref) => this.tryGet(ref),
-      task: (id) => {
-        const l = live.get(id);
-        return l ? { pid: l.task.pid, cgroupProcs: l.cgroup.procsFiles() } : null;
-      },
+      task: (id) => live.get(id)?.task ?? null,
     };
-    this.execs = new ExecManager(lookup, d.runtime, d.events, d.log);
+    this.execs = new ExecManager(lookup, d.events, d.log);
     // Health results are written under the container's lock: one writer of the row at a time.
     const health = new HealthMonitor(lookup, this.execs, d.events, d.log, (id, next) => lock.run(id, () => {
       const c = this.tryGet(id);
       if (c) store.update(id, { runtime: { ...c.runtime, health: next(c) } as RuntimeState });
     }));
     const ctx: ContainerContext = {
-      store, config: d.config, events: d.events, log: d.log, images: d.images, runtime: d.runtime, cgroups: d.cgroups, network: d.network, volumes: d.volumes,
+      store, config: d.config, events: d.events, log: d.log, images: d.images, runtime: d.runtime, network: d.network, volumes: d.volumes,
       lock, live, pendingHubs: new Map(), waiters: new Waiters(), restarts: { timers: new Map(), lastDelayMs: new Map() },
       execs: this.execs, health, status: { shuttingDown: false },
       get: (ref) => this.get(ref),

@@ -1,7 +1,8 @@
 // docker start: the start path. Under the container's lock, in this order:
-// the rootfs, the cgroup, the networks, the mounts, stdio and logs, then the
-// runtime's launch; the row says 'running' only once the entrypoint was exec'd.
-// A failure undoes the steps already done, last first.
+// the rootfs, the networks, the mounts, stdio and logs, then one call to the
+// runtime, which makes the task's cgroup and starts its init; the row says
+// 'running' only once the entrypoint was exec'd. A failure undoes the steps
+// already done, last first.
 import diagnostics from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { createLogSink, parseLogConfig } from '../logs/index.js';
 import { cancelRestart, containerDir, publish, setState, updateRuntime, type ContainerContext, type Live } from './context.js';
 import { HealthMonitor } from './health.js';
 import { attachNetworks } from './network.js';
-import { deviceRequestsError, namespaceChoice, resourcesOf, toRuntimeMounts, toRuntimeSpec, withDevicePolicy } from './plan.js';
+import { deviceRequestsError, namespaceChoice, toRuntimeMounts, toRuntimeSpec } from './plan.js';
 import type { Task } from './ports.js';
 import { canStart } from './state.js';
 import type { Container, HostConfig } from './types.js';
@@ -24,7 +25,7 @@ const startChannel = diagnostics.channel('tsd:container:start');
 const INIT_CANDIDATES = ['/usr/local/bin/docker-init', '/usr/bin/docker-init', '/usr/local/bin/tini-static', '/usr/bin/tini-static'];
 
 type StartContext = Pick<ContainerContext,
-  'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'cgroups' | 'network' | 'volumes' | 'live' | 'pendingHubs' | 'health' | 'restarts' | 'get' | 'removeNow' | 'taskExited'>;
+  'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'volumes' | 'live' | 'pendingHubs' | 'health' | 'restarts' | 'get' | 'removeNow' | 'taskExited'>;
 
 /** docker start (under the lock). Returns false when already running (the API answers 304). */
 export async function start(ctx: StartContext, c: Container): Promise<boolean> {
@@ -71,18 +72,9 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     undo.push(() => ctx.images.unmountRootfs(rootfs.target));
     mark('rootfs');
 
-    // 2. cgroup and limits. A warm init waits in a staging cgroup under the daemon's parent:
-    // renaming that cgroup into the container's is much cheaper than moving the process.
+    // 2. the PID namespace to join, if another container's (it must be running)
     const join = (ref: string) => ctx.get(ref);
     const pid = namespaceChoice(c.hostConfig.PidMode, 'pid', 'PID', join);
-    const warm = pid.mode === 'private' && !c.hostConfig.CgroupParent ? ctx.runtime.takeWarm?.() ?? null : null;
-    if (warm) undo.push(() => warm.kill());
-    const cgroup = ctx.cgroups.manager(c.id, c.hostConfig.CgroupParent || undefined);
-    const adopted = !!warm?.stage && cgroup.adopt(warm.stage);
-    cgroup.create();
-    undo.push(() => cgroup.destroy());
-    cgroup.apply(withDevicePolicy(resourcesOf(c), c.hostConfig.Privileged));
-    mark('cgroup');
 
     // 3. network
     const network = await attachNetworks(ctx, c, undo);
@@ -106,16 +98,16 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     ctx.pendingHubs.delete(c.id);
     hub.setLog(log);
 
-    // 6. the process
+    // 6. the task: its cgroup and limits, then the process (one call; the runtime undoes its own part on failure)
     const spec = toRuntimeSpec(c, {
-      rootfs: rootfs.target, mounts, network, cgroupProcs: adopted ? [] : cgroup.procsFiles(),
+      rootfs: rootfs.target, mounts, network, cgroupParent: ctx.config.cgroupParent,
       ipc: namespaceChoice(c.hostConfig.IpcMode, 'ipc', 'IPC', join), pid,
       initBinary: c.hostConfig.Init ? initBinary(ctx) : undefined,
       devices: hostDevices(c.hostConfig.Devices),
     });
     let task: Task;
     try {
-      task = await ctx.runtime.launch(spec, warm);
+      task = await ctx.runtime.launch(spec);
     } catch (e) {
       const exitCode = (e as { exitCode?: number }).exitCode ?? 128;
       ctx.store.update(c.id, { exitCode, error: (e as Error).message });
@@ -130,7 +122,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     ctx.log.debug({ ctr: c.id, ms: marks }, 'container started');
 
     const startedAt = new Date();
-    const live: Live = { task, hub, log, cgroup, rootfs, startedAt: startedAt.getTime(), done: Promise.resolve(), stopping: false };
+    const live: Live = { task, hub, log, rootfs, startedAt: startedAt.getTime(), done: Promise.resolve(), stopping: false };
     ctx.live.set(c.id, live);
     live.done = task.exited.then((r) => ctx.taskExited(c.id, live, r)).catch((err) => ctx.log.error({ err, ctr: c.id }, 'exit handling failed'));
     c.pid = task.pid;

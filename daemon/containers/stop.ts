@@ -40,15 +40,15 @@ export async function stopLive(ctx: Pick<ContainerContext, 'events'>, c: Contain
   const sig = signalNumber(opts.signal || c.config.StopSignal || 'SIGTERM');
   const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
   const paused = isPaused(c.state);
-  if (paused) live.cgroup.thaw().catch(() => {});
+  if (paused) live.task.resume().catch(() => {});
   publish(ctx, c, 'kill', { signal: String(sig) });
   try { live.task.kill(sig); } catch { /* already gone */ }
-  if (paused) await live.cgroup.thaw().catch(() => {});
+  if (paused) await live.task.resume().catch(() => {});
   const exited = await Promise.race([live.done.then(() => true), timeout < 0 ? new Promise<boolean>(() => {}) : sleep(timeout * 1000).then(() => false)]);
   if (!exited) {
     publish(ctx, c, 'kill', { signal: '9' });
     try { live.task.kill('SIGKILL'); } catch { /* gone */ }
-    await live.cgroup.killAll(9).catch(() => {});
+    await live.task.killAll(9).catch(() => {});
     await live.done;
   }
 }
@@ -63,7 +63,7 @@ export async function kill(ctx: StopContext, c: Container, ref: string, signal: 
   updateRuntime(ctx, c, { manuallyStopped: true });
   publish(ctx, c, 'kill', { signal: String(sig) });
   live!.task.kill(sig);
-  if (isPaused(c.state) && sig === 9) await live!.cgroup.thaw().catch(() => {});
+  if (isPaused(c.state) && sig === 9) await live!.task.resume().catch(() => {});
   if (sig === 9) await live!.done;
 }
 
@@ -84,7 +84,7 @@ export async function restart(ctx: StopContext & Pick<ContainerContext, 'get' | 
 export async function pause(ctx: StopContext, c: Container): Promise<void> {
   const live = ctx.live.get(c.id);
   canPause(c, !!live);
-  await live!.cgroup.freeze();
+  await live!.task.pause();
   setState(ctx, c, 'paused');
   publish(ctx, c, 'pause');
 }
@@ -92,7 +92,7 @@ export async function pause(ctx: StopContext, c: Container): Promise<void> {
 export async function unpause(ctx: StopContext, c: Container): Promise<void> {
   const live = ctx.live.get(c.id);
   canUnpause(c, !!live);
-  await live!.cgroup.thaw();
+  await live!.task.resume();
   setState(ctx, c, 'running');
   publish(ctx, c, 'unpause');
 }

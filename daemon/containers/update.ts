@@ -24,7 +24,7 @@ export function update(ctx: UpdateContext, c: Container, resources: Resources, r
     throw invalidParameter('Restart policy cannot be updated because AutoRemove is enabled for the container');
   }
   const live = ctx.live.get(c.id);
-  if (live) live.cgroup.update(resources);
+  if (live) live.task.update(resources);
   const merged = { ...resourcesOf(c), ...resources };
   const hostConfig = { ...c.hostConfig, ...hostFields, ...(restartPolicy && restartPolicy.Name !== undefined ? { RestartPolicy: restartPolicy } : {}) };
   ctx.store.update(c.id, { hostConfig, runtime: { ...c.runtime, resources: merged } as RuntimeState });

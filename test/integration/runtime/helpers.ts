@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { Test } from 'tap';
 import { busyboxRootfs } from '../../fixtures/busybox.js';
 import { launch } from '../../../runtime/index.js';
-import type { RuntimeSpec, Task } from '../../../runtime/index.js';
+import type { RuntimeSpec, Process } from '../../../runtime/index.js';
 
 /** Mounts an overlay of the busybox fixture; unmounted and removed in teardown. */
 export function overlayRootfs(t: Test): { dir: string; rootfs: string } {
@@ -42,7 +42,7 @@ export const collect = (r: Readable | null): Promise<string> =>
   });
 
 /** Kills the task in teardown if the test left it running. */
-export function guard(t: Test, task: Task): Task {
+export function guard(t: Test, task: Process): Process {
   t.teardown(async () => {
     task.kill('SIGKILL');
     await task.exited;

@@ -1,6 +1,7 @@
 // A ContainerService over fake ports: a real SQLite store and data root in a
 // temp dir, fake image, runtime and cgroup ports that record what they are asked
-// (no root, no kernel). A fake task runs until the test ends it or it is signalled.
+// (no root, no kernel). A fake task runs until the test ends it or it is signalled;
+// its cgroup operations are recorded in cgroupLog.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,9 +12,8 @@ import { defaults } from '../../../../daemon/config.js';
 import { EventBus, type DaemonEvent } from '../../../../daemon/events.js';
 import { VolumeService } from '../../../../daemon/volumes.js';
 import { ContainerService } from '../../../../daemon/containers/service.js';
-import type { CgroupManager } from '../../../../cgroupfs/index.js';
 import type { RuntimeSpec } from '../../../../runtime/index.js';
-import type { CgroupPort, ImageForContainer, ImagePort, RuntimePort, Task } from '../../../../daemon/containers/ports.js';
+import type { ImageForContainer, ImagePort, RuntimePort, Task } from '../../../../daemon/containers/ports.js';
 import { fromDockerCreate } from '../../../../api/translate/container.js';
 
 export interface FakeTask { pid: number; spec: RuntimeSpec; signals: Array<string | number>; exit(code: number): void }
@@ -22,7 +22,7 @@ export interface Harness {
   svc: ContainerService;
   db: DB;
   events: DaemonEvent[];
-  /** what the cgroup managers were asked, in order: "<id> create", "<id> freeze", ... */
+  /** what the tasks' cgroups were asked, in order: "<id12> create", "<id12> pause", ... */
   cgroupLog: string[];
   /** the tasks launched, last last */
   tasks: FakeTask[];
@@ -90,37 +90,29 @@ export function harness(): Harness {
       };
       const ft: FakeTask = { pid: nextPid++, spec, signals: [], exit: (code) => end(code, null) };
       tasks.push(ft);
+      const log = (what: string) => cgroupLog.push(`${spec.id.slice(0, 12)} ${what}`);
+      if (spec.cgroup) log('create');
+      const kill = (sig: NodeJS.Signals | number) => {
+        ft.signals.push(sig);
+        if (sig === 'SIGKILL' || sig === 9 || sig === 15 || sig === 'SIGTERM') end(sig === 15 || sig === 'SIGTERM' ? 143 : 137, null);
+      };
       const task: Task = {
-        pid: ft.pid, stdin: null, stdout, stderr, pty: null, exited,
-        kill: (sig) => {
-          ft.signals.push(sig);
-          if (sig === 'SIGKILL' || sig === 9 || sig === 15 || sig === 'SIGTERM') end(sig === 15 || sig === 'SIGTERM' ? 143 : 137, null);
-        },
+        pid: ft.pid, stdin: null, stdout, stderr, pty: null, exited, wait: () => exited, kill,
+        pause: async () => { log('pause'); }, resume: async () => { log('resume'); },
+        update: () => { log('update'); return []; },
+        stats: () => { throw new Error('no stats'); }, pids: () => [], oomKilled: () => false,
+        killAll: async () => { log('killAll'); },
+        exec: async () => { throw new Error('no exec in the fake runtime'); },
+        delete: async () => { log('delete'); },
       };
       return task;
     },
-    async exec() { throw new Error('no exec in the fake runtime'); },
-  };
-
-  const cgroups: CgroupPort = {
-    mode: 'legacy',
-    manager: (id): CgroupManager => {
-      const log = (what: string) => cgroupLog.push(`${id.slice(0, 12)} ${what}`);
-      return {
-        version: 'v1', path: `tsd/${id}`,
-        create: () => log('create'), procsFiles: () => [`/fake/${id}/cgroup.procs`], addProcess: () => {},
-        apply: () => { log('apply'); return []; }, update: () => { log('update'); return []; },
-        freeze: async () => { log('freeze'); }, thaw: async () => { log('thaw'); }, isFrozen: () => false,
-        stats: () => { throw new Error('no stats'); }, pids: () => [], oomKillCount: () => 0,
-        support: () => ({}) as ReturnType<CgroupManager['support']>,
-        killAll: async () => { log('killAll'); }, destroy: async () => { log('destroy'); }, adopt: () => false,
-      };
-    },
+    async removeLeftovers(cg) { cgroupLog.push(`${cg.name.slice(0, 12)} leftovers`); },
   };
 
   h.svc = new ContainerService({
     db, config: { ...defaults, dataRoot, execRoot: path.join(dir, 'exec') }, events: bus, log: pino({ level: 'silent' }),
-    images, runtime, cgroups, network: null, volumes: new VolumeService(db, dataRoot, bus),
+    images, runtime, network: null, volumes: new VolumeService(db, dataRoot, bus),
   });
   return h;
 }

@@ -38,11 +38,11 @@ t.test("restartDecision: dockerd's backoff, 100 ms doubling to a minute, reset a
 });
 
 t.test('every HostConfig field the API accepts says where it goes', async (t) => {
-  const hc = fromDockerCreate({ Image: 'busybox', HostConfig: { MaskedPaths: [], ReadonlyPaths: [], Sysctls: {}, Init: true, Tmpfs: {}, Mounts: [] } }).hostConfig;
+  const hc = fromDockerCreate({ Image: 'busybox', HostConfig: { Init: true, Tmpfs: {}, Mounts: [] } }).hostConfig;
   const missing = Object.keys(hc).filter((k) => !(k in HOSTCONFIG_FIELDS));
   t.same(missing, [], 'a field missing from HOSTCONFIG_FIELDS');
-  const accepted = Object.entries(HOSTCONFIG_FIELDS).filter(([, v]) => typeof v === 'object').map(([k]) => k);
-  t.ok(accepted.includes('Sysctls'), 'stored but not applied: visible, not silent');
+  const notApplied = Object.entries(HOSTCONFIG_FIELDS).filter(([, v]) => typeof v === 'object').map(([k]) => k);
+  t.ok(notApplied.includes('Sysctls') && notApplied.includes('CgroupnsMode'), 'refused or stored-but-not-applied: visible, not silent');
   // every HostConfig property of the v1.44 spec (reference/docker-engine-api-v1.44.yaml) says where it goes
   const SPEC = ['Annotations', 'AutoRemove', 'Binds', 'BlkioDeviceReadBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteBps', 'BlkioDeviceWriteIOps', 'BlkioWeight',
     'BlkioWeightDevice', 'CapAdd', 'CapDrop', 'Cgroup', 'CgroupParent', 'CgroupnsMode', 'ConsoleSize', 'ContainerIDFile', 'CpuCount', 'CpuPercent', 'CpuPeriod',
@@ -53,6 +53,7 @@ t.test('every HostConfig field the API accepts says where it goes', async (t) =>
     'SecurityOpt', 'ShmSize', 'StorageOpt', 'Sysctls', 'Tmpfs', 'UTSMode', 'Ulimits', 'UsernsMode', 'VolumeDriver', 'VolumesFrom'];
   t.same(SPEC.filter((k) => !(k in HOSTCONFIG_FIELDS)), [], 'every field of the spec is placed');
   t.same([HOSTCONFIG_FIELDS.OomScoreAdj, HOSTCONFIG_FIELDS.MaskedPaths, HOSTCONFIG_FIELDS.ReadonlyPaths], ['runtime', 'runtime', 'runtime'], 'applied by the runtime now');
+  t.throws(() => fromDockerCreate({ Image: 'busybox', HostConfig: { Sysctls: { 'net.ipv4.ip_forward': '1' } } }), { kind: 'invalid-parameter', message: /Sysctls/ }, 'a refused field fails create');
 });
 
 const container = (over: Partial<HostConfig> = {}, cfg: Record<string, unknown> = {}): Container => {
@@ -66,7 +67,7 @@ const container = (over: Partial<HostConfig> = {}, cfg: Record<string, unknown> 
   };
 };
 const prepared: Prepared = {
-  rootfs: '/r', mounts: [{ type: 'tmpfs', destination: '/t' }], network: { spec: { mode: 'none' } }, cgroupProcs: ['/cg/procs'],
+  rootfs: '/r', mounts: [{ type: 'tmpfs', destination: '/t' }], network: { spec: { mode: 'none' } }, cgroupParent: 'tsd',
   ipc: { mode: 'private' }, pid: { mode: 'private' },
 };
 
@@ -79,8 +80,10 @@ t.test('toRuntimeSpec maps the record and the prepared host side', async (t) => 
   t.equal(s.readonlyRootfs, true);
   t.same(s.ulimits, [{ name: 'nofile', soft: 10, hard: 20 }]);
   t.same(s.consoleSize, [24, 80]);
-  t.same(s.cgroupProcs, ['/cg/procs']);
+  t.same(s.cgroup, { parent: 'tsd', name: 'c'.repeat(64), resources: { devices: [] } }, 'the daemon parent unless HostConfig.CgroupParent; a device policy always');
+  t.equal(toRuntimeSpec(container({ CgroupParent: 'mine' }), prepared).cgroup?.parent, 'mine');
   t.equal(s.shmSize, 64 * 1024 * 1024);
+  t.equal(toRuntimeSpec(container({ OomScoreAdj: 500 }), prepared).oomScoreAdj, 500, 'OomScoreAdj goes to the runtime, which writes it on PID 1');
   const init = toRuntimeSpec(container({ Init: true }), { ...prepared, initBinary: '/usr/bin/tini-static' });
   t.same(init.args, ['/sbin/docker-init', '--', '/entry', 'sh'], '--init runs the command under tini');
   t.same(init.mounts[0], { type: 'bind', source: '/usr/bin/tini-static', destination: '/sbin/docker-init', readonly: true });

@@ -1,0 +1,43 @@
+// The runtime's cgroups (no root, on the cgroupfs fixtures): a task's cgroup is
+// adopted from a warm init's staging cgroup when it can be, else made; limits
+// are applied either way.
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Cgroups } from '../../../runtime/cgroup.js';
+import { v1Fixture, v2Fixture } from '../cgroupfs/fixtures.js';
+
+t.test('v1: the staging cgroup of a warm init becomes the task cgroup', async (t) => {
+  const root = t.testdir({});
+  v1Fixture(root, 'tsd/warm-42');
+  const cg = new Cgroups('legacy', 'tsd', root);
+  const p = cg.place({ parent: 'tsd', name: 'ctr1', resources: { memory: 64 << 20, pidsLimit: 20 } }, 'warm-42');
+  t.equal(p.adopted, true);
+  t.same(p.procs, [], 'the init is already inside: nothing to join');
+  t.notOk(fs.existsSync(path.join(root, 'memory', 'tsd', 'warm-42')), 'the staging cgroup was renamed');
+  t.equal(fs.readFileSync(path.join(root, 'memory', 'tsd', 'ctr1', 'memory.limit_in_bytes'), 'utf8').trim(), String(64 << 20), 'limits applied');
+  t.equal(fs.readFileSync(path.join(root, 'pids', 'tsd', 'ctr1', 'pids.max'), 'utf8').trim(), '20');
+});
+
+t.test('another parent, or no warm init: a new cgroup the init joins', async (t) => {
+  const root = t.testdir({});
+  v1Fixture(root, 'tsd/warm-43');
+  v1Fixture(root, 'other/x');
+  const cg = new Cgroups('legacy', 'tsd', root);
+  const p = cg.place({ parent: 'other', name: 'ctr2', resources: {} }, 'warm-43');
+  t.equal(p.adopted, false, 'a staging cgroup is only adopted under its own parent');
+  t.ok(p.procs.length > 0 && p.procs.every((f) => f.endsWith('/other/ctr2/cgroup.procs')), 'the init writes its pid into the task cgroup');
+  t.ok(fs.existsSync(path.join(root, 'memory', 'tsd', 'warm-43')), 'the staging cgroup is left for the runtime to discard');
+  const cold = cg.place({ parent: 'tsd', name: 'ctr3', resources: {} }, null);
+  t.equal(cold.adopted, false);
+  t.ok(fs.existsSync(path.join(root, 'memory', 'tsd', 'ctr3')));
+});
+
+t.test('v2: never adopted (cgroup2 cannot rename)', async (t) => {
+  const root = t.testdir({});
+  v2Fixture(root, 'tsd/warm-44');
+  const cg = new Cgroups('unified', 'tsd', root);
+  const p = cg.place({ parent: 'tsd', name: 'ctr4', resources: {} }, 'warm-44');
+  t.equal(p.adopted, false);
+  t.same(p.procs, [path.join(root, 'tsd', 'ctr4', 'cgroup.procs')]);
+});
