@@ -62,12 +62,16 @@ export function freeBip(): string {
 
 export async function containerEnv(t: Teardownable, daemonArgs: string[] = []): Promise<Env> {
   const later: Array<() => unknown> = [];
-  const d = await startDaemon({ teardown: (fn) => later.push(fn) }, ['--bip', freeBip(), ...daemonArgs]);
+  let d: TestDaemon | undefined;
+  // Registered before the daemon starts: one that never answers is still stopped and its dirs removed.
   t.teardown(async () => {
-    await d.stop();
-    await removeNetworking(d);
+    if (d) {
+      await d.stop();
+      await removeNetworking(d);
+    }
     for (const fn of later.reverse()) await fn();
   });
+  d = await startDaemon({ teardown: (fn) => later.push(fn) }, ['--bip', freeBip(), ...daemonArgs]);
   const docker: Env['docker'] = (args, opts = {}) => new Promise((resolve) => {
     const child = execFile('docker', args, { env: d.dockerEnv, timeout: opts.timeout ?? (Number(process.env.TSD_TEST_DOCKER_TIMEOUT_MS) || 60_000), maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => {
       resolve({ code: e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : 1) : 0, out: String(out), err: String(err) });
