@@ -16,7 +16,12 @@ import type { RuntimeSpec } from '../../../../runtime/index.js';
 import type { ImageForContainer, ImagePort, RuntimePort, Task } from '../../../../daemon/containers/ports.js';
 import { fromDockerCreate } from '../../../../api/translate/container.js';
 
-export interface FakeTask { pid: number; spec: RuntimeSpec; signals: Array<string | number>; exit(code: number): void }
+export interface FakeTask {
+  pid: number; spec: RuntimeSpec; signals: Array<string | number>;
+  exit(code: number): void;
+  /** the exit is seen first, the last output arrives after it (as a pipe read late under load) */
+  exitThenWrite(code: number, out: string): void;
+}
 
 export interface Harness {
   svc: ContainerService;
@@ -88,7 +93,14 @@ export function harness(): Harness {
         stderr.end();
         resolve({ exitCode, signal });
       };
-      const ft: FakeTask = { pid: nextPid++, spec, signals: [], exit: (code) => end(code, null) };
+      const ft: FakeTask = {
+        pid: nextPid++, spec, signals: [], exit: (code) => end(code, null),
+        exitThenWrite: (code, out) => {
+          done = true;
+          resolve({ exitCode: code, signal: null });
+          setTimeout(() => { stdout.end(out); stderr.end(); }, 50);
+        },
+      };
       tasks.push(ft);
       const log = (what: string) => cgroupLog.push(`${spec.id.slice(0, 12)} ${what}`);
       if (spec.cgroup) log('create');

@@ -1,6 +1,7 @@
 // The container lifecycle over fake ports: every verb moves the record along the
 // transition table, and the exit handler applies the restart policy.
 import t from 'tap';
+import { RuntimeStartError } from '../../../../runtime/index.js';
 import { harness, until } from './fakes.js';
 
 t.test('create, start, pause, unpause, stop', async (t) => {
@@ -108,7 +109,7 @@ t.test('a failed launch undoes the start and leaves the container created', asyn
   const h = harness();
   t.teardown(() => h.cleanup());
   const id = await h.create();
-  h.failLaunch = Object.assign(new Error('exec: "nope": executable file not found in $PATH'), { exitCode: 127 });
+  h.failLaunch = new RuntimeStartError('exec: "nope": executable file not found in $PATH', 127, 'exec', 'invalid-parameter');
   await t.rejects(h.svc.start(id), { kind: 'invalid-parameter', message: /executable file not found/ }, 'dockerd answers 400 for a missing command');
   const c = h.svc.get(id);
   t.equal(c.state, 'created');
@@ -116,6 +117,19 @@ t.test('a failed launch undoes the start and leaves the container created', asyn
   h.failLaunch = null;
   await h.svc.start(id);
   t.equal(h.state(id), 'running', 'a later start works');
+});
+
+t.test('output that arrives just after the exit is still logged', async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  const id = await h.create();
+  await h.svc.start(id);
+  const wait = h.svc.wait(id);
+  h.tasks[0]!.exitThenWrite(0, 'last words\n');
+  await wait.result;
+  const lines: string[] = [];
+  for await (const e of h.svc.logs(id, { stdout: true, stderr: true, follow: false, signal: new AbortController().signal }).entries) lines.push(e.line.toString());
+  t.same(lines, ['last words\n'], 'the pipes drained before the output was ended');
 });
 
 t.test('create: name conflicts and no command', async (t) => {
