@@ -28,6 +28,17 @@ let sys: Syscalls | undefined;
 let selfPidNs: number | undefined;
 let host: HostInfo | undefined;
 
+/** runc's isHostNetNS: the same inode as the daemon's own /proc/self/ns/net. */
+function isHostNetns(p: string): boolean {
+  try {
+    const a = fs.statSync(p);
+    const b = fs.statSync('/proc/self/ns/net');
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
 /** Facts about this host, read once. */
 export function hostInfo(): HostInfo {
   if (!host) {
@@ -38,7 +49,7 @@ export function hostInfo(): HostInfo {
       // keep the default
     }
     const arch = process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
-    host = { kernel: os.release(), arch, lastCap };
+    host = { kernel: os.release(), arch, lastCap, isHostNetns };
   }
   return host;
 }

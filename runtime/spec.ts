@@ -6,6 +6,7 @@ import * as K from '../sys/index.js';
 import { resolveCaps, capNumber } from './caps.js';
 import { defaultProfile } from './seccomp/default.js';
 import { compileProfile, parseProfile } from './seccomp/profile.js';
+import { planSysctls } from './sysctl.js';
 import type { ExecSpec, HostInfo, InitPlan, MountOp, RuntimeMount, RuntimeSpec } from './types.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -201,6 +202,9 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
     for (const p of spec.readonlyPaths ?? READONLY_PATHS) mounts.push({ op: 'readonly', destination: systemPath(p) });
   }
   const network: InitPlan['network'] = spec.network.mode === 'host' ? 'host' : spec.network.mode === 'none' ? 'new' : { join: spec.network.path };
+  // the UTS namespace is always the container's own; net and IPC may be the host's
+  const ownNet = network === 'new' || (network !== 'host' && !host.isHostNetns?.(network.join));
+  const sysctls = planSysctls(spec.sysctls, { net: ownNet, ipc: spec.ipc?.mode !== 'host', uts: true });
   return {
     version: 1,
     mode: 'create',
@@ -217,6 +221,7 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
     readonlyRootfs: spec.readonlyRootfs,
     rlimits: rlimits(spec.ulimits),
     ...processPart(spec, sec, host),
+    sysctls,
   };
 }
 
@@ -265,5 +270,6 @@ export function buildExecPlan(containerPid: number, spec: ExecSpec, host: HostIn
     readonlyRootfs: false,
     rlimits: [],
     ...processPart(spec, sec, host),
+    sysctls: [],
   };
 }

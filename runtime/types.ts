@@ -62,6 +62,8 @@ export interface RuntimeSpec {
   devices?: RuntimeDevice[];
   /** HostConfig.OomScoreAdj, set by the init on itself before anything else (runc's nsexec); undefined = inherited. */
   oomScoreAdj?: number;
+  /** Namespaced sysctls (dotted or '/' keys), validated against the namespaces as runc does, written by the init. */
+  sysctls?: Record<string, string>;
 }
 
 /** A device node to create in the container; whether it may be opened is the cgroup's device policy. */
@@ -105,6 +107,8 @@ export interface HostInfo {
   arch: string;
   /** /proc/sys/kernel/cap_last_cap */
   lastCap: number;
+  /** whether a netns file is the daemon's own network namespace (a joined container may be on the host's) */
+  isHostNetns?: (path: string) => boolean;
 }
 
 /** One filesystem operation of the init, in order. Destinations are container paths (under the rootfs). */
@@ -179,6 +183,8 @@ export interface InitPlan {
   consoleSize: [rows: number, cols: number] | null;
   /** Written to /proc/self/oom_score_adj first (null: left as inherited). */
   oomScoreAdj: number | null;
+  /** create: sysctls written after pivot_root through a fresh procfs instance (validated: see runtime/sysctl.ts). */
+  sysctls: Array<{ key: string; path: string; value: string }>;
 }
 
 export interface ExitStatus {

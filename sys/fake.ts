@@ -70,4 +70,5 @@ export class FakeSyscalls implements Syscalls {
   signalDefault(sig: number) { this.rec('signal', [sig]); }
   pidfdGetfd(pid: number, fd: number) { this.rec('pidfdGetfd', [pid, fd]); return this.nextFd++; }
   setOomScoreAdj(score: number) { this.rec('setOomScoreAdj', [score]); }
+  writeProcFile(path: string, value: string) { this.rec('writeProcFile', [path, value], path); }
 }

@@ -1,7 +1,7 @@
 // Typed wrappers over libc: each checks the return value, reads errno right
 // after the failing call and throws a SyscallError naming the call and path.
 import { constants as osc } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { SyscallError } from '../errors/index.js';
 import { libc, errno, koffi } from './libc.js';
 import * as K from './constants.js';
@@ -80,6 +80,11 @@ export interface Syscalls {
   signalDefault(sig: number): void;
   /** Writes the calling process's /proc/self/oom_score_adj (inherited by its children and kept across execve). */
   setOomScoreAdj(score: number): void;
+  /**
+   * Writes `value` to a procfs file by path (open O_WRONLY|O_TRUNC, one write), as
+   * runc writes sysctls; the SyscallError names the failing call (open or write).
+   */
+  writeProcFile(path: string, value: string): void;
 }
 
 const makedev = (major: number, minor: number): bigint =>
@@ -215,6 +220,23 @@ export class LinuxSyscalls implements Syscalls {
   }
   getpid(): number {
     return libc().getpid();
+  }
+  writeProcFile(file: string, value: string): void {
+    let fd: number;
+    try {
+      fd = openSync(file, 'w');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new SyscallError('open', (osc.errno as Record<string, number>)[code] ?? 5, code, file);
+    }
+    try {
+      writeSync(fd, value);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new SyscallError('write', (osc.errno as Record<string, number>)[code] ?? 5, code, file);
+    } finally {
+      closeSync(fd);
+    }
   }
   setOomScoreAdj(score: number): void {
     // the process's own procfs entry (its /proc is still the one it was started with)

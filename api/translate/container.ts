@@ -117,16 +117,6 @@ function isolation(v: string): string {
   return v;
 }
 
-/**
- * Fields tsd used to accept and silently ignore; until they work they are
- * refused with a clear 400 rather than dropped (issue #10 item 10).
- */
-function refuseUnsupported(h: Record<string, unknown>): void {
-  if (isObj(h.Sysctls) && Object.keys(h.Sysctls).length) {
-    throw invalidParameter(`HostConfig.Sysctls is not supported by tsd yet (${Object.keys(h.Sysctls).join(', ')}): the container would run without them`);
-  }
-}
-
 /** The ulimit names Docker knows (go-units' ulimitNameMapping; "as" is disabled there too). */
 const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
@@ -205,7 +195,6 @@ export function parseHostConfig(raw: unknown): HostConfig {
   const cs = Array.isArray(h.ConsoleSize) ? (h.ConsoleSize as number[]) : [0, 0];
   // checked by the daemon's create with the runtime's parser (moby parseSecurityOpt)
   const securityOpt = strList(h.SecurityOpt, 'HostConfig.SecurityOpt');
-  refuseUnsupported(h);
   const oomScoreAdj = num(h.OomScoreAdj, 'HostConfig.OomScoreAdj');
   if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw invalidParameter(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   // Gone from the API (1.42 / 1.52) and from current moby's HostConfig: not stored, not shown (the create warns)
@@ -268,6 +257,8 @@ export function parseHostConfig(raw: unknown): HostConfig {
     Devices: (h.Devices as HostConfig['Devices']) ?? null,
     DeviceCgroupRules: strList(h.DeviceCgroupRules, 'HostConfig.DeviceCgroupRules'),
     DeviceRequests: deviceRequests(h.DeviceRequests),
+    // checked against the namespaces at start, as runc does (runtime/sysctl.ts)
+    Sysctls: h.Sysctls === undefined || h.Sysctls === null ? null : strMap(h.Sysctls, 'HostConfig.Sysctls'),
     StorageOpt: h.StorageOpt === undefined || h.StorageOpt === null ? null : strMap(h.StorageOpt, 'HostConfig.StorageOpt'),
     Annotations: h.Annotations === undefined || h.Annotations === null ? null : strMap(h.Annotations, 'HostConfig.Annotations'),
     MemoryReservation: num(h.MemoryReservation, 'HostConfig.MemoryReservation'),

@@ -199,6 +199,8 @@ export interface Prepared {
   pid: NamespaceChoice;
   /** --init: the host path of the static init bound at INIT_IN_CONTAINER */
   initBinary?: string;
+  /** whether the host kernel has a sysctl (Docker's defaults are added only where it does) */
+  sysctlExists?: (key: string) => boolean;
   /** --device nodes, as the host has them now */
   devices?: RuntimeSpec['devices'];
 }
@@ -229,7 +231,7 @@ export const HOSTCONFIG_FIELDS: Readonly<Record<string, 'runtime' | 'cgroup' | '
   Cgroup: { accepted: 'no joining another cgroup' },
   OomScoreAdj: 'runtime',
   MaskedPaths: 'runtime', ReadonlyPaths: 'runtime',
-  Sysctls: { refused: 'refused at create unless empty: not written yet' },
+  Sysctls: 'runtime',
   Runtime: { accepted: 'tsd is the only runtime' },
   Isolation: { accepted: 'Linux only: no isolation modes' },
   CpuShares: 'cgroup', Memory: 'cgroup', NanoCpus: 'cgroup', CgroupParent: 'cgroup', BlkioWeight: 'cgroup', BlkioWeightDevice: 'cgroup',
@@ -279,6 +281,7 @@ export function toRuntimeSpec(c: Container, p: Prepared): RuntimeSpec {
     ...(p.devices?.length ? { devices: p.devices } : {}),
     // always written, 0 included, as moby's WithOOMScore: the daemon's own score is not the container's
     oomScoreAdj: hc.OomScoreAdj ?? 0,
+    sysctls: containerSysctls(hc, p.sysctlExists ?? (() => false)),
   };
   if (hc.Init && p.initBinary) {
     // --init: a tiny init (tini) as PID 1 reaps zombies and forwards signals to the command, as Docker does.
@@ -297,6 +300,21 @@ export function deviceRequestsError(hc: Pick<HostConfig, 'DeviceRequests'>): str
   if (!req) return null;
   const caps = `[${(req.Capabilities ?? []).map((c) => `[${c.join(' ')}]`).join(' ')}]`;
   return `could not select device driver ${JSON.stringify(req.Driver ?? '')} with capabilities: ${caps}`;
+}
+
+/**
+ * The sysctls a container starts with: moby's defaults for a container with a network
+ * namespace of its own (unprivileged ping and low ports, where the kernel has them;
+ * withCommonOptions), then HostConfig.Sysctls, which win.
+ */
+export function containerSysctls(hc: Pick<HostConfig, 'NetworkMode' | 'Sysctls'>, exists: (key: string) => boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  const mode = hc.NetworkMode || 'default';
+  if (mode !== 'host' && !mode.startsWith('container:')) {
+    if (exists('net.ipv4.ping_group_range')) out['net.ipv4.ping_group_range'] = '0 2147483647';
+    if (exists('net.ipv4.ip_unprivileged_port_start')) out['net.ipv4.ip_unprivileged_port_start'] = '0';
+  }
+  return { ...out, ...(hc.Sysctls ?? {}) };
 }
 
 /** PortBindings (and -P: every exposed port) as the network attach asks for them. */

@@ -103,6 +103,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
       rootfs: rootfs.target, mounts, network, cgroupParent: ctx.config.cgroupParent,
       ipc: namespaceChoice(c.hostConfig.IpcMode, 'ipc', 'IPC', join), pid,
       initBinary: c.hostConfig.Init ? initBinary(ctx) : undefined,
+      sysctlExists: (key) => fs.existsSync(`/proc/sys/${key.replace(/\./g, '/')}`),
       devices: hostDevices(c.hostConfig.Devices),
     });
     let task: Task;

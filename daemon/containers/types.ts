@@ -105,6 +105,8 @@ export interface HostConfig {
   Devices: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
   DeviceCgroupRules: string[] | null;
   DeviceRequests: DeviceRequest[] | null;
+  /** namespaced sysctls, validated at start against the container's namespaces (runc's rules) */
+  Sysctls?: Record<string, string> | null;
   /** overlay: refused (no project quotas here), as moby's overlay2 without xfs pquota */
   StorageOpt?: Record<string, string> | null;
   /** stored and shown (API >= 1.43); an OCI runtime's annotations, no runtime here reads them */

@@ -8,6 +8,7 @@ import { rlimits, chdirAsRoot, boundingSet, user, chdirAsUser, tty, raiseEffecti
 import { seccompEarly, capabilities, keepOnParentDeath, noNewPrivs, seccompLate } from './steps/security.js';
 import { execve } from './steps/exec.js';
 import { oomScoreAdj } from './steps/oom.js';
+import { sysctls } from './steps/sysctl.js';
 
 export interface Step { name: string; modes: Array<'create' | 'exec'>; run: (ctx: InitContext) => void }
 
@@ -28,6 +29,9 @@ export const steps: Step[] = [
   { name: 'join', modes: ['create', 'exec'], run: joinNamespaces },
   // Needs the new UTS namespace.
   { name: 'hostname', modes: ['create'], run: hostname },
+  // In the container's net, IPC and UTS namespaces (all joined or made above), through the
+  // init's own /proc/sys before any of the container's mounts (runc writes them in its init too).
+  { name: 'sysctl', modes: ['create'], run: sysctls },
   // Before any mount, so nothing we mount propagates back to the host.
   { name: 'private', modes: ['create'], run: makePrivate },
   // pivot_root needs the new root to be a mount point.

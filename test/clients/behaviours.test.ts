@@ -184,6 +184,40 @@ t.test('engine behaviours', clientOpts(), async (t) => {
         }
       });
 
+      await t.test('Sysctls: namespaced ones written in the container, others refused at start as runc (item 10)', async (t) => {
+        const hostShmmax = fs.readFileSync('/proc/sys/kernel/shmmax', 'utf8');
+        const out = await e.ok('docker', ['run', '--rm', '--sysctl', 'kernel.shmmax=123456789', '--sysctl', 'net.ipv4.tcp_syncookies=0', '--sysctl', 'net.ipv4.ip_local_port_range=40000 40100',
+          'busybox:fixture', 'sh', '-c', 'cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/tcp_syncookies /proc/sys/net/ipv4/ip_local_port_range /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range; grep " /proc/sys " /proc/mounts']);
+        const lines = out.split('\n').map((l) => l.trim());
+        t.same(lines.slice(0, 5).map((l) => l.replace(/\s+/g, ' ')), ['123456789', '0', '40000 40100', '0', '0 2147483647'], "the values asked, and moby's defaults for a netns of its own");
+        t.match(lines[5], /^proc \/proc\/sys proc ro,/, '/proc/sys stays read-only inside');
+        t.equal(fs.readFileSync('/proc/sys/kernel/shmmax', 'utf8'), hostShmmax, "the host's IPC namespace untouched");
+        // another container's netns may take net.*
+        const owner = (await e.ok('docker', ['run', '-d', 'busybox:fixture', 'sleep', '60'])).trim();
+        ids.push(owner);
+        t.equal((await e.ok('docker', ['run', '--rm', '--network', `container:${owner}`, '--sysctl', 'net.ipv4.tcp_syncookies=0', 'busybox:fixture', 'cat', '/proc/sys/net/ipv4/tcp_syncookies'])).trim(), '0');
+        // refused at start with runc's words; the create succeeded (CLI: 125, API: 500 and State.Error)
+        let r = await e.run('docker', ['run', '--rm', '--network', 'host', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox:fixture', 'true']);
+        t.match(r.err, /sysctl "net.ipv4.ip_forward" not allowed in host network namespace/);
+        t.equal(r.code, 125);
+        r = await e.run('docker', ['run', '--rm', '--ipc', 'host', '--sysctl', 'kernel.shmmax=1000', 'busybox:fixture', 'true']);
+        t.match(r.err, /sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace/);
+        r = await e.run('docker', ['run', '--rm', '--sysctl', 'net.ipv4.nope=1', 'busybox:fixture', 'true']);
+        t.match(r.err, /open \/proc\/sys\/net\/ipv4\/nope: no such file or directory/, 'a key the kernel lacks');
+        const created = JSON.parse(await e.ok('curl', ['-sf', '--unix-socket', e.socket, '-H', 'content-type: application/json',
+          '-d', JSON.stringify({ Image: 'busybox:fixture', Cmd: ['true'], HostConfig: { Sysctls: { 'kernel.foo': '1' } } }), 'http://x/v1.41/containers/create'])) as { Id: string };
+        ids.push(created.Id);
+        const start = await e.run('curl', ['-s', '-w', '\n%{http_code}', '-XPOST', '--unix-socket', e.socket, `http://x/v1.41/containers/${created.Id}/start`]);
+        const code = Number(start.out.slice(start.out.lastIndexOf('\n') + 1));
+        const body = JSON.parse(start.out.slice(0, start.out.lastIndexOf('\n'))) as { message: string };
+        t.equal(code, 500, 'a 500, as dockerd');
+        t.match(body.message, /sysctl "kernel.foo" is not in a separate kernel namespace/, "runc's message");
+        const st = (await inspect(created.Id)).State;
+        t.same([st.Status, st.ExitCode], ['created', 128]);
+        t.match(st.Error, /sysctl "kernel.foo" is not in a separate kernel namespace/);
+        t.same((await inspect(created.Id)).HostConfig.Sysctls, { 'kernel.foo': '1' }, 'stored and shown as given');
+      });
+
       await t.test('events: every label filter must hold (moby MatchKVList)', async (t) => {
         const since = Math.floor(Date.now() / 1000) - 1;
         for (const [n, labels] of [['both', ['a=1', 'b=2']], ['onlya', ['a=1']], ['onlyb', ['b=2']]] as const) {

@@ -104,7 +104,8 @@ t.test('swarm endpoints answer 503 as a non-swarm dockerd', async (t) => {
 
 t.test('fields that would be ignored are refused with a clear 400', async (t) => {
   const hc = (h: object) => fromDockerCreate({ Image: 'busybox', HostConfig: h }).hostConfig;
-  t.throws(() => hc({ Sysctls: { 'net.ipv4.ip_forward': '1' } }), /Sysctls is not supported by tsd yet/);
+  t.same(hc({ Sysctls: { 'net.ipv4.ip_forward': '1' } }).Sysctls, { 'net.ipv4.ip_forward': '1' }, 'Sysctls stored (checked against the namespaces at start, as runc)');
+  t.throws(() => hc({ Sysctls: { 'net.ipv4.ip_forward': 1 } }), /Sysctls/, 'values are strings');
   t.same(hc({ Sysctls: {} }).Sysctls, {}, 'an empty map is fine');
   t.same(hc({ MaskedPaths: [] }).MaskedPaths, [], '[] kept: no masked paths (systempaths=unconfined)');
   t.same(hc({ ReadonlyPaths: ['/proc/sys'] }).ReadonlyPaths, ['/proc/sys']);
