@@ -64,27 +64,32 @@ export function renderExplain(p: Json): string {
   } else w('  gone with the process');
   w();
 
-  w(`CGROUP  ${cg.version}, ${cg.driver} driver, ${cg.path}${cg.present ? '' : '  (removed)'}`);
-  if (cg.present) {
-    for (const c of cg.controllers) {
+  // a stopped container: the cgroup is gone; its files as read at the exit, when they were kept
+  const view = cg.present ? cg : p.atExit?.cgroup;
+  w(`CGROUP  ${cg.version}, ${cg.driver} driver, ${cg.path}${cg.present ? '' : p.atExit ? `  (removed at exit; its files as they read at ${p.atExit.exitedAt}, pid ${p.atExit.pid})` : '  (removed; its counters were not kept)'}`);
+  if (view) {
+    for (const c of view.controllers) {
       if (!c.present || !c.figures.length) continue;
       w(`  ${c.name}  ${c.dir}`);
       if (c.name === 'cpu') {
-        const q = cg.cpu.quotaUsec;
-        w(`    ${'limit'.padEnd(32)} ${(q ? `${q}/${cg.cpu.periodUsec} µs = ${cores(q, cg.cpu.periodUsec)}` : 'none').padEnd(28)} ${cg.version === 'v1' ? 'cpu.cfs_quota_us / cpu.cfs_period_us' : 'cpu.max'}`);
+        const q = view.cpu.quotaUsec;
+        w(`    ${'limit'.padEnd(32)} ${(q ? `${q}/${view.cpu.periodUsec} µs = ${cores(q, view.cpu.periodUsec)}` : 'none').padEnd(28)} ${view.version === 'v1' ? 'cpu.cfs_quota_us / cpu.cfs_period_us' : 'cpu.max'}`);
         const t = cg.throttling;
+        const st = view.cpu.stat;
         if (t) w(`    ${`throttled, last ${t.seconds} s`.padEnd(32)} ${`${t.throttled} of ${t.periods} periods (${Math.round(t.share * 100)}%)`.padEnd(28)} cpu.stat nr_throttled / nr_periods`);
+        else if (!cg.present && st.nrPeriods > 0) w(`    ${'throttled over its run'.padEnd(32)} ${`${st.nrThrottled} of ${st.nrPeriods} periods (${Math.round((st.nrThrottled / st.nrPeriods) * 100)}%)`.padEnd(28)} cpu.stat nr_throttled / nr_periods`);
       }
       for (const f of c.figures) {
         if (c.name === 'devices') { w(`    ${f.what.padEnd(32)} ${f.file}:`); for (const l of String(f.raw).split('\n')) w(`      ${l}`); continue; }
         w(`    ${String(f.what).padEnd(32)} ${human(f).padEnd(28)} ${f.file}`);
       }
     }
-    if (cg.pressure) for (const [r, v] of Object.entries(cg.pressure as Record<string, Json>)) w(`  pressure ${r}: some avg10=${v.some?.avg10 ?? 0}% avg60=${v.some?.avg60 ?? 0}%${v.full ? `, full avg10=${v.full.avg10}%` : ''}  (${r}.pressure)`);
-    else w(`  pressure (PSI): ${cg.version === 'v1' ? 'no per-cgroup PSI on cgroup v1' : 'not enabled in this kernel'}`);
-  } else {
+    if (view.pressure) for (const [r, v] of Object.entries(view.pressure as Record<string, Json>)) w(`  pressure ${r}: some avg10=${v.some?.avg10 ?? 0}% avg60=${v.some?.avg60 ?? 0}%${v.full ? `, full avg10=${v.full.avg10}%` : ''}  (${r}.pressure)`);
+    else w(`  pressure (PSI): ${view.version === 'v1' ? 'no per-cgroup PSI on cgroup v1' : 'not enabled in this kernel'}`);
+  }
+  if (!cg.present) {
     const s = p.spec;
-    w('  what it had (from the container record):');
+    w('  what it asked for (from the container record):');
     w(`    memory limit ${s.memory ? bytesSize(s.memory) : 'none'}, memory+swap ${s.memorySwap > 0 ? bytesSize(s.memorySwap) : s.memorySwap < 0 ? 'unlimited' : 'default'}`);
     w(`    CPU ${s.nanoCpus ? `${s.nanoCpus / 1e9} CPUs (--cpus)` : s.cpuQuota ? `quota ${s.cpuQuota}/${s.cpuPeriod || 100000}` : 'unlimited'}${s.cpusetCpus ? `, cpuset ${s.cpusetCpus}` : ''}${s.cpuShares ? `, shares ${s.cpuShares}` : ''}`);
     w(`    pids limit ${s.pidsLimit && s.pidsLimit > 0 ? s.pidsLimit : 'none'}`);
@@ -101,9 +106,12 @@ export function renderExplain(p: Json): string {
   }
   for (const s of net.seen) if (!net.interfaces.some((i: Json) => i.ifname === s.ifname)) w(`  ${s.ifname} (ifindex ${s.ifindex}) ${s.addresses.join(' ')} ${s.mac !== '00:00:00:00:00:00' ? s.mac : ''}`.trimEnd());
   if (net.defaultRoute) w(`  default route via ${net.defaultRoute.gateway} dev ${net.defaultRoute.ifname}   (/proc/${p.process?.hostPid}/net/route)`);
-  for (const x of net.ports) w(`  published ${x.hostIp}:${x.hostPort} -> ${x.container}`);
+  for (const x of net.ports) {
+    const how = x.servedBy === 'kernel DNAT' ? 'by the kernel (DNAT)' : 'by tsd\'s userland proxy (the kernel does not route loopback to a bridge)';
+    w(`  published ${x.hostIp}:${x.hostPort} -> ${x.container}, ${how}`);
+    for (const r of x.rules ?? []) w(`    ${r.rule}${r.installed ? '' : '   MISSING from iptables-save -t nat'}`);
+  }
   if (net.rules.length) { w('  rules that mention its address (iptables-save):'); for (const r of net.rules) w(`    ${r}`); }
-  else if (net.ports.length) w('  no NAT rule names its address: the ports are published by the daemon\'s own proxy');
   w();
 
   w('FILESYSTEM');

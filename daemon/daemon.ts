@@ -20,7 +20,8 @@ import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
 import { isUp, type ContainerState } from './containers/state.js';
-import { readPrimitives } from './explain/index.js';
+import { hostView, readCgroup, readPrimitives } from './explain/index.js';
+import type { Container } from './containers/types.js';
 import { createMetrics } from './metrics/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
@@ -90,9 +91,13 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   await network.init();
   const volumes = new VolumeService(db, config.dataRoot, events);
   const imagePort = imagePortOf(images);
+  const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
+  const cgroupPath = (c: Container) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: c.id }).path;
   const containers = new ContainerService({
     db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePort,
     runtime, network, volumes,
+    // what tsctl explain shows of a stopped container: its cgroup's files as they read at the exit
+    exitCounters: (c) => { const v = readCgroup(hostView(), cgroupVersion, cgroupPath(c)); return v.present ? v : null; },
   });
   const sys = new LinuxSyscalls();
   Object.assign(deps, {
@@ -100,13 +105,12 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     applyTar: (input: Readable, dest: string) => applyLayer(input, dest, sys, { whiteouts: 'keep' }),
     resolveImageId: (ref: string) => images.findImage(ref)?.id ?? null,
   });
-  const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
   deps.primitives = {
     read: (ref: string, o: { windowSeconds: number }) => readPrimitives({
       get: (r) => containers.get(r),
       list: () => containers.list(),
       cgroupVersion,
-      cgroupPath: (c) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: c.id }).path,
+      cgroupPath,
       endpoints: (id) => network.endpoints(id).map((e) => {
         let bridge = '';
         try { bridge = network.inspect(e.networkId).bridge; } catch { /* removed meanwhile */ }

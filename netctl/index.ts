@@ -14,4 +14,6 @@ export { macFromIp, allocateIp, selectSubnet, parseCidr, networkCidr, cidrsOverl
 export { renderResolvConf, parseExtraHosts } from './etc-files.js';
 export { writeEtcFilesTo } from './etc-hosts.js';
 export type { Firewaller, Rule } from './firewall.js';
+/** the kernel rules that publish an endpoint's ports (tsctl explain shows them and checks they are installed) */
+export { portRules, kernelServes } from './iptables.js';
 export { parseNetDev, interfaceStats, type InterfaceStats } from './stats.js';

@@ -56,6 +56,8 @@ export interface ContainerContext {
   readonly execs: ExecManager;
   readonly health: HealthMonitor;
   readonly status: { shuttingDown: boolean };
+  /** the container's cgroup as its files read (tsctl explain's view), kept at the exit; null: no cgroup */
+  readonly exitCounters?: (c: Container) => NonNullable<RuntimeState['lastRun']>['cgroup'] | null;
 
   /** Name (with or without '/'), full id, or unique id prefix; Docker's errors otherwise. */
   get(ref: string): Container;

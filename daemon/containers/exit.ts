@@ -16,7 +16,7 @@ const EXIT_STEP_MS = 10_000;
 const OUTPUT_DRAIN_MS = 2_000;
 
 type ExitContext = Pick<ContainerContext,
-  'store' | 'events' | 'log' | 'images' | 'network' | 'live' | 'waiters' | 'restarts' | 'execs' | 'health' | 'lock' | 'status' | 'tryGet' | 'startTask' | 'removeNow'>;
+  'store' | 'events' | 'log' | 'images' | 'network' | 'live' | 'waiters' | 'restarts' | 'execs' | 'health' | 'lock' | 'status' | 'tryGet' | 'startTask' | 'removeNow' | 'exitCounters'>;
 
 export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { exitCode: number; signal: string | null }): Promise<void> {
   const t0 = process.hrtime.bigint();
@@ -35,6 +35,15 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   mark('output');
   await withDeadline(ctx.execs.containerStopped(id), EXIT_STEP_MS, 'exec teardown').catch((err) => ctx.log.warn({ err, ctr: id }, 'exec teardown failed'));
   mark('execs');
+  // the counters go with the cgroup: keep them for `tsctl explain` of the stopped container
+  let lastRun: Container['runtime']['lastRun'];
+  const before = ctx.exitCounters ? ctx.tryGet(id) : null;
+  if (before) {
+    try {
+      const cgroup = ctx.exitCounters!(before);
+      if (cgroup) lastRun = { exitedAt: new Date().toISOString(), pid: live.task.pid, cgroup };
+    } catch (err) { ctx.log.debug({ err, ctr: id }, 'cgroup counters not kept'); }
+  }
   try { await withDeadline(live.task.delete(), EXIT_STEP_MS, 'cgroup destroy'); } catch (err) { ctx.log.warn({ err, ctr: id }, 'cgroup destroy failed'); }
   mark('cgroup');
   if (ctx.network) await withDeadline(ctx.network.detach(id), EXIT_STEP_MS, 'network detach').catch((err) => ctx.log.warn({ err, ctr: id }, 'network detach failed'));
@@ -47,7 +56,8 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   if (!c) return;
   const exitCode = oom && r.exitCode === 0 ? 137 : r.exitCode;
   c.exitCode = exitCode;
-  setState(ctx, c, 'exited', { pid: 0, exitCode, oomKilled: oom, finishedAt: new Date().toISOString() });
+  if (lastRun) c.runtime = { ...c.runtime, lastRun };
+  setState(ctx, c, 'exited', { pid: 0, exitCode, oomKilled: oom, finishedAt: new Date().toISOString(), ...(lastRun ? { runtime: c.runtime } : {}) });
   if (oom) publish(ctx, c, 'oom');
   publish(ctx, c, 'die', { exitCode: String(exitCode), execDuration: String(Math.round((Date.now() - Date.parse(c.startedAt)) / 1000)) });
   publishDisconnects(ctx, c);

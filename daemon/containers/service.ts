@@ -58,6 +58,8 @@ export interface ContainerServiceDeps {
   runtime: RuntimePort;
   network: NetworkPort | null;
   volumes: VolumeService;
+  /** reads a container's cgroup just before the exit removes it (kept for tsctl explain) */
+  exitCounters?: ContainerContext['exitCounters'];
 }
 
 export class ContainerService {
@@ -84,7 +86,7 @@ export class ContainerService {
     const ctx: ContainerContext = {
       store, config: d.config, events: d.events, log: d.log, images: d.images, runtime: d.runtime, network: d.network, volumes: d.volumes,
       lock, live, pendingHubs: new Map(), waiters: new Waiters(), restarts: { timers: new Map(), lastDelayMs: new Map() },
-      execs: this.execs, health, status: { shuttingDown: false },
+      execs: this.execs, health, status: { shuttingDown: false }, exitCounters: d.exitCounters,
       get: (ref) => this.get(ref),
       tryGet: (ref) => this.tryGet(ref),
       list: () => this.list(),

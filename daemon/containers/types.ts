@@ -6,6 +6,7 @@
 
 import type { ContainerRow } from '../../store/containers.js';
 import type { ContainerState } from './state.js';
+import type { CgroupView } from '../explain/index.js';
 
 export type { ContainerState };
 
@@ -171,6 +172,12 @@ export interface RuntimeState {
   manuallyStopped: boolean;
   /** inspect's Platform: always 'linux' */
   platform: string;
+  /**
+   * The last run's cgroup as its files read just before it was removed at the exit
+   * (OOM kills, peak, throttled periods, refused forks...): what `tsctl explain` shows
+   * of a stopped container.
+   */
+  lastRun?: { exitedAt: string; pid: number; cgroup: CgroupView };
 }
 
 /** The stored row (store/containers.ts) with its JSON columns typed. */

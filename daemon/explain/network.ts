@@ -4,6 +4,7 @@
 // its default route, and the NAT rules that mention its address.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { kernelServes, portRules, type PublishedPort } from '../../netctl/index.js';
 import { join, type HostView } from './host.js';
 
 const run = promisify(execFile);
@@ -65,4 +66,37 @@ export async function rulesMentioning(addresses: string[]): Promise<string[]> {
     }
   }
   return out;
+}
+
+export interface PublishedFact {
+  container: string;
+  hostIp: string;
+  hostPort: string;
+  /** the kernel's DNAT rules, or tsd's userland proxy (loopback addresses: the kernel does not route 127/8 to a bridge) */
+  servedBy: 'kernel DNAT' | 'userland proxy';
+  /** the rules netctl installs for it, each checked against `iptables-save -t nat` */
+  rules: Array<{ rule: string; installed: boolean }>;
+}
+
+/** iptables-save's words of a rule, for comparing a planned rule with a saved one whatever the spacing. */
+const norm = (s: string) => s.trim().split(/\s+/).join(' ');
+
+/**
+ * The published ports of one endpoint (on `bridge`, at `ip`), with the NAT rules
+ * netctl installs for each (portRules) and whether `natSave` (iptables-save -t nat) holds them.
+ */
+export function publishedPorts(bridge: string, ip: string, ports: PublishedPort[], natSave: string): PublishedFact[] {
+  const saved = new Set(natSave.split('\n').filter((l) => l.startsWith('-A ')).map(norm));
+  return ports.map((p) => ({
+    container: `${p.containerPort}/${p.protocol}`, hostIp: p.hostIp || '0.0.0.0', hostPort: String(p.hostPort),
+    servedBy: kernelServes(p.hostIp) ? 'kernel DNAT' as const : 'userland proxy' as const,
+    rules: bridge && ip ? portRules(bridge, ip, [p]).map((r) => {
+      const line = norm(`-A ${r.chain} ${r.args.join(' ')}`);
+      return { rule: `-t nat ${line}`, installed: saved.has(line) };
+    }) : [],
+  }));
+}
+
+export async function natRules(): Promise<string> {
+  try { return (await run('iptables-save', ['-t', 'nat'], { timeout: 5000 })).stdout; } catch { return ''; }
 }

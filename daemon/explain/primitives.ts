@@ -7,12 +7,15 @@ import type { Container } from '../containers/types.js';
 import { readCgroup, throttleWindow, type CgroupView } from './cgroup.js';
 import { hostView, type HostView } from './host.js';
 import { bootTimeMs, parseKmsgOom, readKmsg, type OomRecord } from './kmsg.js';
-import { defaultGateway, readHostVeth, readNsInterfaces, rulesMentioning, type HostVeth, type NsInterface } from './network.js';
+import {
+  defaultGateway, natRules, publishedPorts, readHostVeth, readNsInterfaces, rulesMentioning, type HostVeth, type NsInterface, type PublishedFact,
+} from './network.js';
 import {
   NAMESPACE_TYPES, parseOverlayOptions, parseProcCgroup, readMountinfo, readNamespaces, readProcessTree, readStatus,
   securityFromStatus, type MountEntry, type NamespaceType, type ProcessNode, type SecurityFacts,
 } from './proc.js';
 import { verdicts } from './verdict.js';
+import { kernelServes } from '../../netctl/index.js';
 
 /** What the reader needs from the rest of the daemon. */
 export interface PrimitivesDeps {
@@ -22,7 +25,10 @@ export interface PrimitivesDeps {
   /** the cgroup path (relative to the hierarchy roots) a container has or had */
   cgroupPath(c: Container): string;
   /** the network attachments of a running container, with their host veth names */
-  endpoints(id: string): Array<{ networkName: string; ifname: string; hostVeth: string; ip: string; prefixLen: number; gateway: string; mac: string; bridge: string }>;
+  endpoints(id: string): Array<{
+    networkName: string; ifname: string; hostVeth: string; ip: string; prefixLen: number; gateway: string; mac: string; bridge: string;
+    ports: Array<{ containerPort: number; protocol: 'tcp' | 'udp' | 'sctp'; hostIp: string; hostPort: number }>;
+  }>;
   /** the image's layer directories, bottom first (for a container whose overlay is not mounted) */
   layerDirs(imageId: string): string[];
   /** <data-root>/containers/<id> */
@@ -68,7 +74,8 @@ export interface Primitives {
     /** every interface in the netns, as `ip addr` shows it */
     seen: NsInterface[];
     defaultRoute: { gateway: string; ifname: string } | null;
-    ports: Array<{ container: string; hostIp: string; hostPort: string }>;
+    /** each published port, how it is served, and the NAT rules that publish it (checked against iptables-save) */
+    ports: PublishedFact[];
     /** iptables rules that mention the container's addresses */
     rules: string[];
   };
@@ -87,6 +94,8 @@ export interface Primitives {
   access: { nsenter: string | null; files: Array<{ what: string; path: string }> };
   /** for a container that is not running: what it had that is gone now */
   gone: string[];
+  /** for a container that is not running: its cgroup as the files read at its last exit (null: never ran, or exited before tsd kept them) */
+  atExit: { exitedAt: string; pid: number; cgroup: CgroupView } | null;
   exit: { code: number; oomKilled: boolean; finishedAt: string; error: string } | null;
   /** what the container was asked to run: enough to build it again by hand (tsctl explain --script) */
   spec: {
@@ -171,7 +180,7 @@ export async function readPrimitives(d: PrimitivesDeps, ref: string, opts: { win
     cg = readCgroup(h, d.cgroupVersion, cgPath);
     throttling = throttleWindow(cg0.cpu.stat, cg.cpu.stat, win);
   }
-  const oomKillsLogged = (cg.memory.oomKills > 0 || c.oomKilled)
+  const oomKillsLogged = (cg.memory.oomKills > 0 || c.oomKilled || (c.runtime.lastRun?.cgroup.memory.oomKills ?? 0) > 0)
     ? parseKmsgOom((d.kmsg ?? readKmsg)(), bootTimeMs(h.proc), `/${cgPath}`)
     : [];
 
@@ -189,7 +198,13 @@ export async function readPrimitives(d: PrimitivesDeps, ref: string, opts: { win
     };
   });
   const addresses = interfaces.map((i) => i.address.split('/')[0]!).filter(Boolean);
-  const ports = Object.entries(c.runtime.ports ?? {}).flatMap(([k, v]) => (v ?? []).map((b) => ({ container: k, hostIp: b.HostIp || '0.0.0.0', hostPort: b.HostPort })));
+  // running: the endpoints' own published ports and their rules; stopped: what the record says it had
+  const nat = eps.some((e) => e.ports?.length) ? await natRules() : '';
+  const ports: PublishedFact[] = running
+    ? eps.flatMap((e) => publishedPorts(e.bridge, e.ip, e.ports ?? [], nat))
+    : Object.entries(c.runtime.ports ?? {}).flatMap(([k, v]) => (v ?? []).map((b) => ({
+      container: k, hostIp: b.HostIp || '0.0.0.0', hostPort: b.HostPort, servedBy: kernelServes(b.HostIp) ? 'kernel DNAT' as const : 'userland proxy' as const, rules: [],
+    })));
   const network = {
     mode: c.hostConfig.NetworkMode, interfaces, seen,
     defaultRoute: running ? defaultGateway(h.read(`${h.proc}/${pid}/net/route`)) : null,
@@ -252,10 +267,14 @@ export async function readPrimitives(d: PrimitivesDeps, ref: string, opts: { win
   };
 
   const gone: string[] = [];
+  const atExit = !running && !cg.present ? c.runtime.lastRun ?? null : null;
   if (!running) {
-    gone.push(c.pid > 0 ? `the process (host pid ${c.pid} once)` : 'the process (it never ran)');
-    if (c.startedAt && !c.startedAt.startsWith('0001')) gone.push('its namespaces (they lived as long as its processes)');
-    gone.push(`the cgroup ${cgPath} (removed at exit)`);
+    const oncePid = c.pid > 0 ? c.pid : atExit?.pid ?? 0;
+    const ran = !!c.startedAt && !c.startedAt.startsWith('0001');
+    gone.push(oncePid > 0 ? `the process (host pid ${oncePid} once)` : ran ? 'the process' : 'the process (it never ran)');
+    if (ran) gone.push('its namespaces (they lived as long as its processes)');
+    if (atExit) gone.push(`the cgroup ${atExit.cgroup.path} (removed at exit; its files as read at ${atExit.exitedAt} are shown)`);
+    else gone.push(`the cgroup ${cgPath} (removed at exit${ran ? '; its counters were not kept' : ''})`);
     for (const [n, ep] of Object.entries(c.runtime.networks ?? {})) if (n !== 'none' && n !== 'host') gone.push(`the veth pair and address ${ep.IPAddress || '?'} on ${n}`);
     gone.push(`the overlay mount at ${dir}/rootfs (the upper dir ${dir}/upper is kept)`);
   }
@@ -274,7 +293,7 @@ export async function readPrimitives(d: PrimitivesDeps, ref: string, opts: { win
 
   const p: Primitives = {
     id: c.id, name, image: c.config.Image, state: running ? c.state : c.state === 'running' ? 'exited' : c.state, readAt: new Date().toISOString(),
-    verdicts: [], process, namespaces, cgroup: { ...cg, throttling, oomKillsLogged }, network, filesystem, security, access, gone, exit, spec,
+    verdicts: [], process, namespaces, cgroup: { ...cg, throttling, oomKillsLogged }, network, filesystem, security, access, gone, atExit, exit, spec,
   };
   p.verdicts = verdicts(p);
   return p;

@@ -42,6 +42,7 @@ t.test('explain', privilegedOpts(), async (t) => {
   await tsctl('run', '-d', '--name', 'busy', '--cpus', '0.2', 'busybox:fixture', 'sh', '-c', 'while :; do :; done');
   await tsctl('run', '-d', '--name', 'forky', '--pids-limit', '10', 'busybox:fixture', 'sh', '-c', 'sh -c "while :; do sleep 300 & done"; sleep 300');
   await tsctl('run', '-d', '--name', 'side', '--network', 'container:busy', 'busybox:fixture', 'sleep', '300');
+  await tsctl('run', '-d', '--name', 'web', '-p', '80', '-p', '127.0.0.1::81', 'busybox:fixture', 'sleep', '300');
 
   await t.test('an OOM kill: counts, peak and limit as memory.oom_control and memory.*_in_bytes say, the killed task from the kernel log', async (t) => {
     const id = await idOf('oom');
@@ -162,7 +163,48 @@ t.test('explain', privilegedOpts(), async (t) => {
     t.match(p.verdicts[0], /^OOM-killed 1 time, last \d+ s ago \(tail, pid \d+\): memory limit 48 MiB/);
     t.match(p.gone.join('\n'), /the process[^]*the cgroup [^]*removed at exit[^]*veth pair[^]*overlay mount/);
     t.equal(p.cgroup.present, false);
-    t.match(await tsctl('explain', 'dead'), /CGROUP .*\(removed\)\n  what it had \(from the container record\):\n    memory limit 48MiB/);
+    // the counters were kept at the exit: the cgroup's files as they read then
+    t.equal(p.atExit.cgroup.memory.limit, 48 << 20, 'memory.limit_in_bytes at exit');
+    t.ok(p.atExit.cgroup.memory.oomKills >= 1, 'memory.oom_control oom_kill at exit');
+    t.ok(p.atExit.cgroup.memory.peak > 40 << 20 && p.atExit.cgroup.memory.peak <= 48 << 20, `peak ${p.atExit.cgroup.memory.peak} (memory.max_usage_in_bytes at exit)`);
+    t.match(p.verdicts[0], /memory limit 48 MiB \(memory\.limit_in_bytes, at exit\), peak \d+(\.\d)? MiB \(memory\.max_usage_in_bytes, at exit\)$/);
+    t.match(p.gone.join('\n'), /its files as read at .* are shown/);
+    const text = await tsctl('explain', 'dead');
+    t.match(text, /CGROUP .*\(removed at exit; its files as they read at \S+, pid \d+\)\n  memory  \S+\n    memory limit\s+48MiB\s+memory\.limit_in_bytes/);
+    t.match(text, /OOM kills\s+1\s+memory\.oom_control oom_kill/);
+    t.match(text, /  what it asked for \(from the container record\):\n    memory limit 48MiB/);
+  });
+
+  await t.test('published ports: the kernel\'s DNAT rules (netctl\'s, checked in iptables-save), the loopback one by the proxy', async (t) => {
+    const ins = (await d.request('GET', '/containers/web/json')).body;
+    const ip = ins.NetworkSettings.Networks.bridge.IPAddress as string;
+    const hostPort = ins.NetworkSettings.Ports['80/tcp'][0].HostPort as string;
+    const loPort = ins.NetworkSettings.Ports['81/tcp'][0].HostPort as string;
+    const p = await explain('web');
+    const byPort = Object.fromEntries(p.network.ports.map((x: { container: string }) => [x.container, x]));
+    t.same([byPort['80/tcp'].hostIp, byPort['80/tcp'].hostPort, byPort['80/tcp'].servedBy], ['0.0.0.0', hostPort, 'kernel DNAT']);
+    t.same([byPort['81/tcp'].hostIp, byPort['81/tcp'].hostPort, byPort['81/tcp'].servedBy, byPort['81/tcp'].rules], ['127.0.0.1', loPort, 'userland proxy', []]);
+    const rules = byPort['80/tcp'].rules as Array<{ rule: string; installed: boolean }>;
+    t.equal(rules.length, 2, 'a DNAT rule and its hairpin MASQUERADE');
+    t.ok(rules.every((r) => r.installed), 'both installed');
+    const save = (await run('iptables-save', ['-t', 'nat'])).stdout;
+    const dnat = rules.find((r) => / -j DNAT /.test(r.rule))!;
+    t.match(dnat.rule, new RegExp(`^-t nat -A TSD-P-${d.bridge} -p tcp -m tcp --dport ${hostPort} -j DNAT --to-destination ${ip.replace(/\./g, '\\.')}:80$`));
+    t.ok(save.split('\n').includes(dnat.rule.slice('-t nat '.length)), 'the DNAT rule is a line of iptables-save -t nat');
+    t.notOk(p.verdicts.some((v: string) => /published port/.test(v)));
+    const text = await tsctl('explain', '--window', '0', 'web');
+    t.match(text, `published 0.0.0.0:${hostPort} -> 80/tcp, by the kernel (DNAT)\n    ${dnat.rule}\n`);
+    t.match(text, `published 127.0.0.1:${loPort} -> 81/tcp, by tsd's userland proxy`);
+    // a rule gone from the kernel is said plainly
+    const args = dnat.rule.slice('-t nat -A '.length).split(' ');
+    await run('iptables', ['-t', 'nat', '-D', ...args]);
+    try {
+      const q = await explain('web');
+      t.match(q.verdicts.join('\n'), new RegExp(`published port 0\.0\.0\.0:${hostPort} -> 80/tcp: 1 of its NAT rules missing from iptables-save -t nat`));
+      t.match(await tsctl('explain', '--window', '0', 'web'), /-j DNAT .* MISSING from iptables-save -t nat/);
+    } finally {
+      await run('iptables', ['-t', 'nat', '-A', ...args]);
+    }
   });
 
   await t.test('explain --script, run as root, builds a process with the same namespace set and limits', async (t) => {
@@ -197,6 +239,8 @@ t.test('explain', privilegedOpts(), async (t) => {
     for (const [ctl, file] of [['cpu', 'cpu.cfs_quota_us'], ['cpu', 'cpu.cfs_period_us'], ['memory', 'memory.limit_in_bytes'], ['pids', 'pids.max'], ['cpuset', 'cpuset.cpus']]) {
       t.equal(read(`/sys/fs/cgroup/${ctl}/${handCg}/${file}`), read(`${cgdir(ctl!, id)}/${file}`), `${file} as busy's`);
     }
+    t.equal(read(`/sys/fs/cgroup/devices/${handCg}/devices.list`), read(`${cgdir('devices', id)}/devices.list`), 'the same device rules (devices.list)');
+    t.not(read(`${cgdir('devices', id)}/devices.list`), 'a *:* rwm', 'busy has device rules to copy');
     const capBnd = (pid: number) => /CapBnd:\s+(\S+)/.exec(read(`/proc/${pid}/status`))![1];
     t.equal(capBnd(hand), capBnd(busyPid), 'the same bounding set');
     t.equal(/CapEff:\s+(\S+)/.exec(read(`/proc/${hand}/status`))![1], /CapEff:\s+(\S+)/.exec(read(`/proc/${busyPid}/status`))![1], 'the same effective set');
@@ -216,5 +260,27 @@ t.test('explain', privilegedOpts(), async (t) => {
     t.notOk(fs.existsSync(`/sys/class/net/vh${id.slice(0, 8)}`), 'veth removed');
   });
 
-  await tsctl('rm', '-f', 'oom', 'busy', 'forky', 'side', 'dead');
+  await t.test('stopped containers keep the counters their cgroup had at the exit', async (t) => {
+    const ids = { oom: await idOf('oom'), busy: await idOf('busy'), forky: await idOf('forky') };
+    // they no longer change: oom's shell sleeps, forky's forks are refused; busy's only grow
+    const oomKills = kv(`${cgdir('memory', ids.oom)}/memory.oom_control`).oom_kill;
+    const peak = Number(read(`${cgdir('memory', ids.oom)}/memory.max_usage_in_bytes`));
+    const refused = kv(`${cgdir('pids', ids.forky)}/pids.events`).max!;
+    const throttled = kv(`${cgdir('cpu', ids.busy)}/cpu.stat`).nr_throttled!;
+    await tsctl('kill', 'oom', 'forky', 'side', 'busy');
+    for (const n of ['oom', 'forky', 'busy']) await until(`${n} exited`, async () => (await explain(n)).state === 'exited');
+    const oom = await explain('oom');
+    t.equal(oom.atExit.cgroup.memory.oomKills, oomKills, 'OOM kills at exit as memory.oom_control read before');
+    t.ok(oom.atExit.cgroup.memory.peak >= peak, 'peak at exit');
+    t.match(oom.verdicts[0], /^OOM-killed 1 time, .*memory limit 48 MiB \(memory\.limit_in_bytes, at exit\)/);
+    const forky = await explain('forky');
+    t.ok(forky.atExit.cgroup.pids.maxHits >= refused, `pids.events max at exit ${forky.atExit.cgroup.pids.maxHits} >= ${refused}`);
+    t.match(forky.verdicts.join('\n'), /fork refused \d+ times? at the pids limit 10 \(pids\.events max, at exit\)/);
+    const busy = await explain('busy');
+    t.ok(busy.atExit.cgroup.cpu.stat.nrThrottled >= throttled, 'nr_throttled at exit');
+    t.equal(busy.atExit.cgroup.cpu.quotaUsec, 20000);
+    t.match(await tsctl('explain', 'busy'), /throttled over its run\s+\d+ of \d+ periods/);
+  });
+
+  await tsctl('rm', '-f', 'oom', 'busy', 'forky', 'side', 'dead', 'web');
 });

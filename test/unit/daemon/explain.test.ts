@@ -92,4 +92,22 @@ t.test('cgroup v1 and v2 read from fixture trees', async (t) => {
     'memory pressure: tasks stalled 42% of the last 10 s (memory.pressure some avg10)',
   ]);
   t.equal(cpuShare(150000, 100000), '1.5 cores');
+
+  // a stopped container: its cgroup is gone, the v1 files as read at its exit speak for it
+  const gone = { ...a, present: false, controllers: [], memory: { ...a.memory, oomKills: 0 }, pids: { limit: null, current: null, maxHits: 0 } };
+  const stopped = {
+    cgroup: { ...gone, throttling: null, oomKillsLogged: [] }, atExit: { exitedAt: '1970-01-01T00:16:40.000Z', pid: 42, cgroup: a },
+    exit: { code: 137, oomKilled: true, finishedAt: '1970-01-01T00:16:40.000Z', error: '' }, process: null, spec: { memory: 0 },
+  } as never;
+  t.same(verdicts(stopped, 1_060_000), [
+    'OOM-killed 3 times, the last at exit 60 s ago: memory limit 48 MiB (memory.limit_in_bytes, at exit), peak 48 MiB (memory.max_usage_in_bytes, at exit)',
+    'throttled in 60% of CPU periods over its run (60 of 100, cpu.stat at exit): quota 20000/100000 µs (20% of one core, cpu.cfs_quota_us/cpu.cfs_period_us)',
+    'fork refused 4 times at the pids limit 10 (pids.events max, at exit)',
+    'exited with 137 (signal 9, SIGKILL) 60 s ago',
+  ]);
+  const unsaved = { ...(stopped as object), atExit: null } as never;
+  t.same(verdicts(unsaved, 1_060_000), [
+    'OOM-killed 1 time, the last at exit 60 s ago: no memory limit',
+    'exited with 137 (signal 9, SIGKILL) 60 s ago',
+  ], 'without the counters kept: only what the record says');
 });
