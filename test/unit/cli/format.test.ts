@@ -18,7 +18,36 @@ t.test('templates', async (t) => {
   const tt = compileTemplate('table {{.ID}}\\t{{.Names}}');
   t.ok(tt.table);
   t.equal(tt.header, 'CONTAINER ID\tNAMES');
-  t.throws(() => compileTemplate('{{range .X}}{{end}}'), /not supported/);
+  t.throws(() => compileTemplate('{{define "x"}}{{end}}'), /not supported/);
+  t.throws(() => compileTemplate('{{range .X}}'), /\{\{end\}\} is missing/);
+  t.throws(() => compileTemplate('{{end}}'), /unexpected \{\{end\}\}/);
+  t.throws(() => compileTemplate('{{nope .X}}').render(row), /function "nope" not defined/);
+  t.throws(() => compileTemplate('{{$x.A}}').render(row), /undefined variable "\$x"/);
+});
+
+t.test('templates: Go text/template control structures, variables and functions', async (t) => {
+  // the shape of GET /containers/{id}/primitives, as tsctl explain --format sees it
+  const p = {
+    name: 'web', state: 'running', verdicts: [] as string[],
+    namespaces: [{ type: 'pid', inode: 4026532001, sharing: 'private' }, { type: 'net', inode: 4026531992, sharing: 'container', with: 'db' }, { type: 'user', inode: 4026531837, sharing: 'host' }],
+    cgroup: { memory: { limit: 50331648, peak: null, oomKills: 2 }, cpu: { quotaUsec: 20000, periodUsec: 100000 } },
+    labels: { b: '2', a: '1' },
+  };
+  const r = (f: string, v: unknown = p) => compileTemplate(f).render(v);
+  t.equal(r('{{range .namespaces}}{{.type}}={{.inode}} {{end}}'), 'pid=4026532001 net=4026531992 user=4026531837 ');
+  t.equal(r('{{range $i, $n := .namespaces}}{{if $i}},{{end}}{{$i}}:{{$n.type}}{{end}}'), '0:pid,1:net,2:user');
+  t.equal(r('{{range .namespaces}}{{if eq .sharing "host"}}{{.type}} shared with the host{{else if eq .sharing "container"}}{{.type}} shared with {{.with}}{{else}}{{.type}} its own{{end}};{{end}}'),
+    'pid its own;net shared with db;user shared with the host;');
+  t.equal(r('{{range .verdicts}}!! {{.}}{{else}}nothing wrong{{end}}'), 'nothing wrong');
+  t.equal(r('{{with .cgroup.memory}}{{.limit}} {{$.name}}{{end}}|{{with .cgroup.memory.peak}}{{.}}{{else}}no peak{{end}}'), '50331648 web|no peak');
+  t.equal(r('{{range $k, $v := .labels}}{{$k}}={{$v}} {{end}}'), 'a=1 b=2 ', 'maps in key order, as Go');
+  t.equal(r('{{$q := .cgroup.cpu.quotaUsec}}{{if and $q (gt .cgroup.memory.oomKills 1)}}{{printf "%d/%d %s %5.1f%%" $q .cgroup.cpu.periodUsec (upper .state) 12.345}}{{end}}'), '20000/100000 RUNNING  12.3%');
+  t.equal(r('{{if not .verdicts}}ok{{end}} {{len .namespaces | printf "%03d"}} {{or .missing "dflt"}} {{index .namespaces 1 "with"}}'), 'ok 003 dflt db');
+  t.equal(r('{{(index .namespaces 0).type}}'.replace('(index .namespaces 0).type', 'index (index .namespaces 0) "type"')), 'pid');
+  t.equal(r('a  {{- .name -}}  b\n{{- /* a comment */ -}}\nc'), 'awebbc', 'trim markers and comments');
+  t.equal(r('{{join (split "a:b:c" ":") "-"}} {{lt 1 2}} {{ne .state "exited"}} {{truncate .name 2}}'), 'a-b-c true true we');
+  t.equal(r('{{range 3}}{{.}}{{end}}'), '012');
+  t.equal(r('{{.labels}}'), 'map[a:1 b:2]');
   t.equal(table([['A', 'LONGER'], ['xx', 'y']]), 'A    LONGER\nxx   y\n');
 });
 
