@@ -118,6 +118,8 @@ t.test('explain', privilegedOpts(), async (t) => {
     t.equal(ns.net.sharing, 'container');
     t.equal(ns.net.with, 'busy');
     t.equal(ns.net.flag, '--network container:busy');
+    const tpl = '{{range .namespaces}}{{if eq .sharing "container"}}{{.type}} shared with {{.with}} ({{.inode}}){{else if eq .type "user"}}, user {{.sharing}}{{end}}{{end}}';
+    t.equal((await tsctl('explain', '--window', '0', '--format', tpl, 'side')).trim(), `net shared with busy (${nsInode(busyPid, 'net')}), user host`, '--format as a Go template');
     for (const type of ['pid', 'mnt', 'uts', 'ipc', 'cgroup']) {
       t.equal(ns[type].inode, nsInode(sidePid, type), `${type} inode`);
       t.not(ns[type].inode, nsInode(busyPid, type), `${type} not busy's`);
