@@ -17,6 +17,7 @@ export interface DaemonConfig {
   metricsAddr: string;     // host:port serving GET /metrics over TCP ('' = only on the API socket)
   cpuRtPeriod: number;     // µs, cgroup v1 cpu.rt_period_us of the containers' parent cgroups (0 = unset)
   cpuRtRuntime: number;    // µs of real-time runtime the parent cgroups grant their containers (0 = none, the kernel's default)
+  liveRestore: boolean;    // containers keep running while the daemon is stopped, restarted or crashed
 }
 
 export const defaults: DaemonConfig = {
@@ -34,6 +35,7 @@ export const defaults: DaemonConfig = {
   metricsAddr: '',
   cpuRtPeriod: 0,
   cpuRtRuntime: 0,
+  liveRestore: false,
 };
 
 const flagMap: Record<string, keyof DaemonConfig> = {
@@ -51,6 +53,7 @@ const flagMap: Record<string, keyof DaemonConfig> = {
   '--metrics-addr': 'metricsAddr',
   '--cpu-rt-period': 'cpuRtPeriod',
   '--cpu-rt-runtime': 'cpuRtRuntime',
+  '--live-restore': 'liveRestore',
 };
 
 const fileKeys: Record<string, keyof DaemonConfig> = {
@@ -61,6 +64,7 @@ const fileKeys: Record<string, keyof DaemonConfig> = {
   'metrics-addr': 'metricsAddr',
   'cpu-rt-period': 'cpuRtPeriod',
   'cpu-rt-runtime': 'cpuRtRuntime',
+  'live-restore': 'liveRestore',
 };
 
 export const USAGE = `Usage: tsd [OPTIONS]
@@ -83,6 +87,8 @@ Options:
       --metrics-addr string      also serve Prometheus metrics (GET /metrics) on this TCP host:port
       --cpu-rt-period int        cgroup v1: real-time period (µs) of the containers' parent cgroups
       --cpu-rt-runtime int       cgroup v1: real-time runtime (µs) the parent cgroups grant (needed by --cpu-rt-runtime of a container)
+      --live-restore             keep containers running while the daemon is down (stop, restart, crash);
+                                 it re-adopts them when it starts (--live-restore=false: stop them, the default)
   -h, --help                     print this help
 `;
 
@@ -94,6 +100,11 @@ function set(cfg: DaemonConfig, key: keyof DaemonConfig, value: unknown, from: s
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0) throw invalidParameter(`invalid value "${String(value)}" for ${from}`);
     cfg[key] = n;
+  } else if (key === 'liveRestore') {
+    // dockerd: a bool flag (bare = true, --live-restore=false) and a JSON boolean in daemon.json
+    if (value === true || value === 'true' || value === '1') cfg.liveRestore = true;
+    else if (value === false || value === 'false' || value === '0') cfg.liveRestore = false;
+    else throw invalidParameter(`invalid value "${String(value)}" for ${from}: want true or false`);
   } else {
     let v = Array.isArray(value) ? String(value[0]) : String(value);
     if (key === 'host') v = v.replace(/^unix:\/\//, '');
@@ -122,6 +133,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     if (name === '--config-file') { configFile = take(); continue; }
     const key = flagMap[name];
     if (!key) throw invalidParameter(`unknown flag: ${name}`);
+    if (key === 'liveRestore') { flags.push([key, inline ?? 'true', name]); continue; }
     flags.push([key, take(), name]);
   }
   if (configFile) {

@@ -19,6 +19,7 @@ import { createRuntime } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
+import { HolderClient } from './restore/index.js';
 import { isUp, type ContainerState } from './containers/state.js';
 import { hostView, readCgroup, readPrimitives } from './explain/index.js';
 import type { Container } from './containers/types.js';
@@ -93,7 +94,15 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const imagePort = imagePortOf(images);
   const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
   const cgroupPath = (c: Container) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: c.id }).path;
+  // --live-restore: the holder (one process per exec root) that keeps containers' stdio and exit
+  // statuses while this daemon is away. Without it containers die with the daemon, as before.
+  let restore: HolderClient | null = null;
+  if (config.liveRestore) {
+    restore = await HolderClient.open(path.join(config.execRoot, 'restore'), log.child({ subsystem: 'restore' }))
+      .catch((err) => { log.error({ err }, 'live restore unavailable: the holder did not start'); return null; });
+  }
   const containers = new ContainerService({
+    restore,
     db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePort,
     runtime, network, volumes,
     // what tsctl explain shows of a stopped container: its cgroup's files as they read at the exit

@@ -164,6 +164,13 @@ function track(child: ChildProcess): Spawned {
   return sp;
 }
 
+/** The fd of a child's stdio stream (a libuv pipe), or null when it has none or it was closed. */
+function fdOf(s: unknown): number | null {
+  const h = (s as { destroyed?: boolean; _handle?: { fd?: number } } | null);
+  const fd = h && !h.destroyed ? h._handle?.fd : undefined;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
+
 /** Sends the plan, waits for exec (clean close) or an error, and builds the Process. */
 function start(sp: Spawned, plan: InitPlan): Promise<Process> {
   const { child, exited } = sp;
@@ -221,6 +228,13 @@ function start(sp: Spawned, plan: InitPlan): Promise<Process> {
         kill: (signal) => {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         },
+        release: () => {
+          for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
+          pty?.stream.destroy();
+        },
+        fds: pipes
+          ? { stdin: fdOf(child.stdin), stdout: fdOf(child.stdout), stderr: fdOf(child.stderr), pty: null }
+          : { stdin: null, stdout: null, stderr: null, pty: master },
       });
     };
     if (sp.closed) sp.onClose();

@@ -29,6 +29,11 @@ export interface Runtime {
   start(): Promise<void>;
   /** Starts a container: its cgroup (spec.cgroup) made and limited, its init on a warm process when one is ready. */
   launch(spec: RuntimeSpec): Promise<Task>;
+  /**
+   * A task whose process an earlier daemon launched (live restore): `p` is what the caller rebuilt
+   * of it (pid, stdio, exit), the cgroup is the one launch() made for it under the same names.
+   */
+  adopt(p: Process, cgroup: { parent: string; name: string }): Task;
   /** After a daemon crash: what a task left on the host (its cgroup). */
   removeLeftovers(cgroup: { parent: string; name: string }): Promise<void>;
   /** the warm inits killed and their staging cgroups removed; before the tasks are stopped */
@@ -66,6 +71,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         throw e;
       }
     },
+    adopt: (p, cg) => taskOf(p, cgroups.manager(cg.parent, cg.name)),
     removeLeftovers: (cg) => cgroups.manager(cg.parent, cg.name).destroy(),
     shutdown: () => warmPool.disable(),
     cleanup: () => cgroups.removeParent(),

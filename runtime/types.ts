@@ -206,6 +206,13 @@ export interface Process {
   wait(): Promise<ExitStatus>;
   /** a signal to this process (nothing when it already exited) */
   kill(signal: NodeJS.Signals | number): void;
+  /**
+   * Stops using the task's stdio in this process (the streams are destroyed, the process keeps
+   * running): a daemon leaving its containers running (live restore) does this before it exits.
+   */
+  release?(): void;
+  /** The daemon's own fd numbers of the task's stdio (the live-restore holder copies them); null where there is none. */
+  fds?: { stdin: number | null; stdout: number | null; stderr: number | null; pty: number | null };
 }
 
 /**

@@ -12,3 +12,5 @@ export {
   BPF_PROG_TYPE_CGROUP_DEVICE, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_F_REPLACE,
 } from './bpf.js';
 export type { BpfProgInfo, BpfProgLoadOptions } from './bpf.js';
+export { watchProcessExits, exitCodeOf, type ProcExit } from './procevents.js';
+export { setPipeSize, pipeSize } from './pipe.js';

@@ -17,6 +17,7 @@ import type { Container, RuntimeState } from './types.js';
 import { transition, type ContainerState, type WaitCondition, type Waiters } from './state.js';
 import type { ExecManager } from './exec.js';
 import type { HealthMonitor } from './health.js';
+import type { HolderClient } from '../restore/index.js';
 
 /** A running task (the runtime's, with its cgroup) and what the daemon must undo when it ends. */
 export interface Live {
@@ -58,6 +59,8 @@ export interface ContainerContext {
   readonly status: { shuttingDown: boolean };
   /** the container's cgroup as its files read (tsctl explain's view), kept at the exit; null: no cgroup */
   readonly exitCounters?: (c: Container) => NonNullable<RuntimeState['lastRun']>['cgroup'] | null;
+  /** --live-restore: the holder that keeps containers' stdio and exit statuses while the daemon is away (null: off) */
+  readonly restore: HolderClient | null;
 
   /** Name (with or without '/'), full id, or unique id prefix; Docker's errors otherwise. */
   get(ref: string): Container;

@@ -16,7 +16,7 @@ const EXIT_STEP_MS = 10_000;
 const OUTPUT_DRAIN_MS = 2_000;
 
 type ExitContext = Pick<ContainerContext,
-  'store' | 'events' | 'log' | 'images' | 'network' | 'live' | 'waiters' | 'restarts' | 'execs' | 'health' | 'lock' | 'status' | 'tryGet' | 'startTask' | 'removeNow' | 'exitCounters'>;
+  'store' | 'events' | 'log' | 'images' | 'network' | 'live' | 'waiters' | 'restarts' | 'execs' | 'health' | 'lock' | 'status' | 'tryGet' | 'startTask' | 'removeNow' | 'exitCounters' | 'restore'>;
 
 export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { exitCode: number; signal: string | null }): Promise<void> {
   const t0 = process.hrtime.bigint();
@@ -52,6 +52,10 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   mark('rootfs');
   ctx.log.debug({ ctr: id, ms: marks }, 'container exited');
   ctx.live.delete(id);
+  if (ctx.restore?.alive) {
+    ctx.restore.clearRecords(id);
+    void ctx.restore.forget(id).catch((err) => ctx.log.debug({ err, ctr: id }, 'live-restore holder did not forget the container'));
+  }
   const c = ctx.tryGet(id);
   if (!c) return;
   const exitCode = oom && r.exitCode === 0 ? 137 : r.exitCode;

@@ -45,7 +45,7 @@ export interface ImagePort {
 }
 
 /** The runtime: one launch per start (it makes the task's cgroup), and the leftovers of a crash. */
-export type RuntimePort = Pick<Runtime, 'launch' | 'removeLeftovers'>;
+export type RuntimePort = Pick<Runtime, 'launch' | 'removeLeftovers'> & Partial<Pick<Runtime, 'adopt'>>;
 
 export type NetworkPort = NetworkController;
 export type { Process, Resources, Task };

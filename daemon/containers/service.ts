@@ -44,6 +44,7 @@ import { withoutLink } from './links.js';
 import { rename, update } from './update.js';
 import { attachHub, logs, resize, rootfsOf, sizes, stats, top, withRootfs, type LogsOptions } from './inspect.js';
 import { reconcile, shutdown } from './reconcile.js';
+import type { HolderClient } from '../restore/index.js';
 
 export type { CreateInput };
 export { mergeImageConfig } from './plan.js';
@@ -60,6 +61,8 @@ export interface ContainerServiceDeps {
   volumes: VolumeService;
   /** reads a container's cgroup just before the exit removes it (kept for tsctl explain) */
   exitCounters?: ContainerContext['exitCounters'];
+  /** --live-restore's holder (null without live restore) */
+  restore?: HolderClient | null;
 }
 
 export class ContainerService {
@@ -86,7 +89,7 @@ export class ContainerService {
     const ctx: ContainerContext = {
       store, config: d.config, events: d.events, log: d.log, images: d.images, runtime: d.runtime, network: d.network, volumes: d.volumes,
       lock, live, pendingHubs: new Map(), waiters: new Waiters(), restarts: { timers: new Map(), lastDelayMs: new Map() },
-      execs: this.execs, health, status: { shuttingDown: false }, exitCounters: d.exitCounters,
+      execs: this.execs, health, status: { shuttingDown: false }, exitCounters: d.exitCounters, restore: d.restore ?? null,
       get: (ref) => this.get(ref),
       tryGet: (ref) => this.tryGet(ref),
       list: () => this.list(),

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError, invalidParameter, systemError } from '../../errors/index.js';
 import { StdioHub } from '../stdio.js';
-import { createLogSink, parseLogConfig } from '../logs/index.js';
+import { createLogSink, parseLogConfig, type LogSink } from '../logs/index.js';
 import { cancelRestart, containerDir, publish, setState, updateRuntime, type ContainerContext, type Live } from './context.js';
 import { HealthMonitor } from './health.js';
 import { attachNetworks } from './network.js';
@@ -25,7 +25,7 @@ const startChannel = diagnostics.channel('tsd:container:start');
 const INIT_CANDIDATES = ['/usr/local/bin/docker-init', '/usr/bin/docker-init', '/usr/local/bin/tini-static', '/usr/bin/tini-static'];
 
 type StartContext = Pick<ContainerContext,
-  'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'volumes' | 'live' | 'pendingHubs' | 'health' | 'restarts' | 'get' | 'removeNow' | 'taskExited'>;
+  'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'volumes' | 'live' | 'pendingHubs' | 'health' | 'restarts' | 'get' | 'removeNow' | 'taskExited' | 'restore'>;
 
 /** docker start (under the lock). Returns false when already running (the API answers 304). */
 export async function start(ctx: StartContext, c: Container): Promise<boolean> {
@@ -89,10 +89,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     const mounts = toRuntimeMounts(c.runtime.mounts, (name) => volumes.get(name)!);
 
     // 5. stdio and logs
-    const log = createLogSink(parseLogConfig(c.hostConfig.LogConfig), path.join(dir, `${c.id}-json.log`), {
-      id: c.id, name: c.name, imageId: c.imageId, imageName: c.config.Image, env: c.config.Env, labels: c.config.Labels ?? {},
-      entrypoint: c.config.Entrypoint, cmd: c.config.Cmd,
-    });
+    const log = logSinkOf(dir, c);
     undo.push(() => log.close());
     const hub = ctx.pendingHubs.get(c.id) ?? new StdioHub({ tty: c.config.Tty, openStdin: c.config.OpenStdin, closeStdinOnEof: c.config.StdinOnce, log });
     ctx.pendingHubs.delete(c.id);
@@ -135,6 +132,10 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
       pid: task.pid, pidStart: pidStartTime(task.pid), startedAt: startedAt.toISOString(), exitCode: 0, error: '', oomKilled: false,
       runtime: c.runtime,
     });
+    // Live restore: the holder takes copies of the stdio fds now, so the container outlives this daemon.
+    if (ctx.restore?.alive && task.fds) {
+      void ctx.restore.watch(c.id, task.pid, pidStartTime(task.pid), task.fds).catch((err) => ctx.log.warn({ err, ctr: c.id }, 'live-restore holder did not take the container'));
+    }
     publish(ctx, c, 'start');
     if (startChannel.hasSubscribers) startChannel.publish({ id: c.id, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
     if (c.runtime.health) ctx.health.start(c.id);
@@ -142,6 +143,14 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     await rollback();
     throw e;
   }
+}
+
+/** The container's log sink (json-file at <dir>/<id>-json.log, or its driver's). */
+export function logSinkOf(dir: string, c: Container): LogSink {
+  return createLogSink(parseLogConfig(c.hostConfig.LogConfig), path.join(dir, `${c.id}-json.log`), {
+    id: c.id, name: c.name, imageId: c.imageId, imageName: c.config.Image, env: c.config.Env, labels: c.config.Labels ?? {},
+    entrypoint: c.config.Entrypoint, cmd: c.config.Cmd,
+  });
 }
 
 /** The static init bound into containers run with --init. */

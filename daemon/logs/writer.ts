@@ -80,8 +80,11 @@ function encodeRecord(stream: LogStreamName, line: Buffer, time: string, attrsJs
 export interface LogSink {
   /** The file to report as inspect's LogPath ("" when nothing is written). */
   readonly path: string;
-  /** Takes the bytes; false when the sink is behind: stop reading until onDrain. */
-  write(stream: LogStreamName, data: Buffer): boolean;
+  /**
+   * Takes the bytes; false when the sink is behind: stop reading until onDrain. `timeNs`: the
+   * record's time when not now (output replayed from the live-restore holder's spool).
+   */
+  write(stream: LogStreamName, data: Buffer, timeNs?: bigint): boolean;
   /** Called once the sink is ready for more after write() returned false. */
   onDrain(fn: () => void): void;
   /** Writes pending unterminated lines. */

@@ -42,3 +42,16 @@ t.test('bad input is refused with a clear message', async (t) => {
 t.test('help', async (t) => {
   t.equal(parseConfig(['-h'], {}).help, true);
 });
+
+t.test('--live-restore: a bool flag and a config key, as dockerd', async (t) => {
+  t.equal(parseConfig([], {}).liveRestore, false, 'off by default');
+  t.equal(parseConfig(['--live-restore'], {}).liveRestore, true, 'bare flag');
+  t.equal(parseConfig(['--live-restore', '--bridge', 'br1'], {}).bridge, 'br1', 'the bare flag takes no argument');
+  t.equal(parseConfig(['--live-restore=false'], {}).liveRestore, false);
+  t.equal(parseConfig(['--live-restore=true'], {}).liveRestore, true);
+  const dir = t.testdir({ 'on.json': '{"live-restore": true}', 'bad.json': '{"live-restore": "yes"}' });
+  t.equal(parseConfig(['--config-file', path.join(dir, 'on.json')], {}).liveRestore, true, 'daemon.json key');
+  t.equal(parseConfig(['--config-file', path.join(dir, 'on.json'), '--live-restore=false'], {}).liveRestore, false, 'the flag wins');
+  t.throws(() => parseConfig(['--config-file', path.join(dir, 'bad.json')], {}), /invalid value "yes" for live-restore/);
+  t.throws(() => parseConfig(['--live-restore=maybe'], {}), /invalid value "maybe"/);
+});

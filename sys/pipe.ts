@@ -1,0 +1,21 @@
+// Pipe capacity (F_SETPIPE_SZ): a container's output pipe raised to 1 MiB (pipe-max-size's
+// default, and root may go past it) leaves room while nobody reads it for a moment.
+import { libc, errno } from './libc.js';
+import { SyscallError } from '../errors/index.js';
+import { errnoName } from './syscalls.js';
+
+const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
+
+/** Sets the capacity of the pipe behind `fd`; returns the capacity the kernel granted. */
+export function setPipeSize(fd: number, bytes: number): number {
+  const rc = libc().fcntl(fd, F_SETPIPE_SZ, bytes);
+  if (rc < 0) { const e = errno(); throw new SyscallError('fcntl(F_SETPIPE_SZ)', e, errnoName(e)); }
+  return rc;
+}
+
+export function pipeSize(fd: number): number {
+  const rc = libc().fcntl(fd, F_GETPIPE_SZ, 0);
+  if (rc < 0) { const e = errno(); throw new SyscallError('fcntl(F_GETPIPE_SZ)', e, errnoName(e)); }
+  return rc;
+}
