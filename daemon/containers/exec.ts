@@ -11,6 +11,9 @@ import type { Container } from './types.js';
 import { canExec } from './state.js';
 import { mergeEnv, withPath } from './plan.js';
 
+/** How long an exited exec's output may take to reach the end of its pipes (as the container's exit). */
+const EXEC_OUTPUT_DRAIN_MS = 2_000;
+
 export interface ExecConfig {
   Cmd: string[];
   Env?: string[];
@@ -109,7 +112,9 @@ export class ExecManager {
       s.running = false;
       s.task = null;
       s.resolveExited();
-      await hub.finishOutput().catch(() => {});
+      // the exit is often seen before the last output is read from the pipes (a short exec lost it
+      // now and then: compose's `exec -T web sh -c 'echo …'` printed nothing): wait for them to end
+      await hub.drainOutput(EXEC_OUTPUT_DRAIN_MS).catch(() => {});
       this.events.publish('container', 'exec_die', c.id, containerEventAttrs(c, { execID: id, exitCode: String(r.exitCode) }), c.config.Image);
       s.resolveDone();
     }).catch((err) => this.log.warn({ err }, 'exec exit handling failed'));

@@ -33,6 +33,8 @@ export interface Harness {
   tasks: FakeTask[];
   /** launches fail with this error while set */
   failLaunch: Error | null;
+  /** an exec exits at once and writes this 50 ms later (a pipe read late under load); null: exec fails */
+  execOutput: string | null;
   create(body?: Record<string, unknown>, name?: string): Promise<string>;
   state(id: string): string;
   cleanup(): Promise<void>;
@@ -65,7 +67,7 @@ export function harness(): Harness {
   };
 
   const h: Harness = {
-    svc: undefined as unknown as ContainerService, db, events, cgroupLog, tasks, failLaunch: null,
+    svc: undefined as unknown as ContainerService, db, events, cgroupLog, tasks, failLaunch: null, execOutput: null,
     async create(body = {}, name) {
       const req = fromDockerCreate({ Image: 'busybox', ...body });
       return (await h.svc.create({ name, config: req.config, hostConfig: req.hostConfig, endpointsConfig: req.endpointsConfig, resources: {} })).id;
@@ -114,7 +116,14 @@ export function harness(): Harness {
         update: () => { log('update'); return []; },
         stats: () => { throw new Error('no stats'); }, pids: () => [], oomKilled: () => false,
         killAll: async () => { log('killAll'); },
-        exec: async () => { throw new Error('no exec in the fake runtime'); },
+        exec: async () => {
+          if (h.execOutput === null) throw new Error('no exec in the fake runtime');
+          const out = h.execOutput;
+          const [xo, xe] = [new PassThrough(), new PassThrough()];
+          const xexited = Promise.resolve({ exitCode: 0, signal: null });
+          setTimeout(() => { xo.end(out); xe.end(); }, 50);
+          return { pid: nextPid++, stdin: null, stdout: xo, stderr: xe, pty: null, exited: xexited, wait: () => xexited, kill: () => {} } as unknown as Awaited<ReturnType<Task['exec']>>;
+        },
         delete: async () => { log('delete'); },
       };
       return task;

@@ -132,6 +132,21 @@ t.test('output that arrives just after the exit is still logged', async (t) => {
   t.same(lines, ['last words\n'], 'the pipes drained before the output was ended');
 });
 
+t.test("an exec's output that arrives just after its exit still reaches the client", async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  const id = await h.create();
+  await h.svc.start(id);
+  h.execOutput = 'hello-test\n';
+  const execId = h.svc.execs.create(h.svc.get(id), { Cmd: ['sh', '-c', 'echo $GREETING-$MODE'], AttachStdout: true, AttachStderr: true });
+  const { session, hub } = await h.svc.execs.start(execId, {});
+  const chunks: Buffer[] = [];
+  hub.attach({ write: (_s, b) => { chunks.push(b); return true; }, writableLength: 0, closed: false, close: () => {}, onClose: () => {} }, { stdout: true, stderr: true });
+  await session.done;
+  t.equal(Buffer.concat(chunks).toString(), 'hello-test\n', 'the pipes drained before the output was ended (compose exec -T printed nothing)');
+  t.equal(session.exitCode, 0);
+});
+
 t.test('create: name conflicts and no command', async (t) => {
   const h = harness();
   t.teardown(() => h.cleanup());
