@@ -202,20 +202,24 @@ export function buildInitPlan(spec: RuntimeSpec, host: HostInfo): InitPlan {
     for (const p of spec.readonlyPaths ?? READONLY_PATHS) mounts.push({ op: 'readonly', destination: systemPath(p) });
   }
   const network: InitPlan['network'] = spec.network.mode === 'host' ? 'host' : spec.network.mode === 'none' ? 'new' : { join: spec.network.path };
-  // the UTS namespace is always the container's own; net and IPC may be the host's
   const ownNet = network === 'new' || (network !== 'host' && !host.isHostNetns?.(network.join));
-  const sysctls = planSysctls(spec.sysctls, { net: ownNet, ipc: spec.ipc?.mode !== 'host', uts: true });
+  const utsHost = spec.uts === 'host';
+  const ns = { net: ownNet, ipc: spec.ipc?.mode !== 'host', uts: !utsHost };
+  const sysctls = planSysctls(spec.sysctls, ns);
+  // moby sets a domain name as the kernel.domainname sysctl: in the host's UTS namespace runc refuses it
+  if (utsHost && spec.domainname) planSysctls({ 'kernel.domainname': spec.domainname }, ns);
   return {
     version: 1,
     mode: 'create',
     cgroupProcs: [...(spec.cgroupProcs ?? [])],
     network,
     // IPC: unshared unless the host's or another container's is asked for (then joined by the 'join' step).
-    unshare: ['mnt', 'uts', ...(!spec.ipc || spec.ipc.mode === 'private' ? (['ipc'] as const) : []), 'cgroup'],
+    // UTS: unshared unless --uts host (moby removes the namespace and the hostname).
+    unshare: ['mnt', ...(utsHost ? [] : (['uts'] as const)), ...(!spec.ipc || spec.ipc.mode === 'private' ? (['ipc'] as const) : []), 'cgroup'],
     join: spec.ipc?.mode === 'join' ? [{ type: 'ipc', path: spec.ipc.path }] : [],
     root: null,
-    hostname: spec.network.mode === 'host' ? null : spec.hostname || null,
-    domainname: spec.network.mode === 'host' ? null : spec.domainname || null,
+    hostname: spec.network.mode === 'host' || utsHost ? null : spec.hostname || null,
+    domainname: spec.network.mode === 'host' || utsHost ? null : spec.domainname || null,
     rootfs: spec.rootfs,
     mounts,
     readonlyRootfs: spec.readonlyRootfs,

@@ -62,6 +62,8 @@ export interface RuntimeSpec {
   devices?: RuntimeDevice[];
   /** HostConfig.OomScoreAdj, set by the init on itself before anything else (runc's nsexec); undefined = inherited. */
   oomScoreAdj?: number;
+  /** HostConfig.UTSMode: 'host' keeps the host's UTS namespace (no hostname set); default a new one. */
+  uts?: 'host' | 'private';
   /** Namespaced sysctls (dotted or '/' keys), validated against the namespaces as runc does, written by the init. */
   sysctls?: Record<string, string>;
 }

@@ -31,6 +31,7 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
   const image = ctx.images.resolve(input.config.Image);
   const config = mergeImageConfig(input.config, image);
   const id = newId();
+  checkNamespaceModes(input.hostConfig, input.config.Hostname);
   if (!config.Hostname) config.Hostname = id.slice(0, 12);
   if (!config.Cmd?.length && !config.Entrypoint?.length) throw invalidParameter('no command specified', 'TSD_ERR_NO_COMMAND');
   const logCfg = parseLogConfig(input.hostConfig.LogConfig);
@@ -124,6 +125,18 @@ function referenced(ctx: Pick<ContainerContext, 'get'>, ref: string): Container 
     if (e instanceof DaemonError && e.kind === 'not-found') throw new DaemonError('invalid-parameter', e.code, e.message);
     throw e;
   }
+}
+
+/**
+ * UTSMode and CgroupnsMode as moby's verifyPlatformContainerSettings and validateNetMode check
+ * them; --cgroupns host is refused rather than ignored (no container shares the host's here).
+ */
+function checkNamespaceModes(hc: Pick<HostConfig, 'UTSMode' | 'CgroupnsMode'>, hostname: string | undefined): void {
+  if (hc.UTSMode && hc.UTSMode !== 'host') throw invalidParameter(`invalid UTS mode: ${hc.UTSMode}`);
+  if (hc.UTSMode === 'host' && hostname) throw invalidParameter('conflicting options: hostname and the UTS mode');
+  const cg = hc.CgroupnsMode || 'private';
+  if (cg === 'host') throw invalidParameter('cgroup namespace mode "host" is not supported by tsd: every container gets a private cgroup namespace', 'TSD_ERR_CGROUPNS_HOST');
+  if (cg !== 'private') throw invalidParameter(`invalid cgroup namespace mode: ${cg}`);
 }
 
 function checkNetworkMode(ctx: Pick<ContainerContext, 'get' | 'network'>, mode: string): void {

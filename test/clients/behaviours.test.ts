@@ -6,6 +6,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { engines, clientOpts, waitFor, type Engine } from './helpers.js';
 
@@ -216,6 +217,29 @@ t.test('engine behaviours', clientOpts(), async (t) => {
         t.same([st.Status, st.ExitCode], ['created', 128]);
         t.match(st.Error, /sysctl "kernel.foo" is not in a separate kernel namespace/);
         t.same((await inspect(created.Id)).HostConfig.Sysctls, { 'kernel.foo': '1' }, 'stored and shown as given');
+      });
+
+      await t.test('UTSMode host works; CgroupnsMode checked (item 10)', async (t) => {
+        const out = (await e.ok('docker', ['run', '--rm', '--uts', 'host', 'busybox:fixture', 'sh', '-c', 'hostname; cat /etc/hostname'])).split('\n');
+        t.equal(out[0], os.hostname(), "the host's hostname");
+        t.match(out[1], /^[0-9a-f]{12}$/, '/etc/hostname: the short id, as dockerd');
+        let r = await e.run('docker', ['create', '--uts', 'host', '-h', 'foo', 'busybox:fixture']);
+        t.match(r.err, /conflicting options: hostname and the UTS mode/);
+        r = await e.run('docker', ['run', '--rm', '--uts', 'host', '--domainname', 'example.org', 'busybox:fixture', 'true']);
+        t.match(r.err, /sysctl "kernel.domainname" is not in a separate kernel namespace/);
+        const create = async (hostConfig: object) => {
+          const res = await e.run('curl', ['-s', '--unix-socket', e.socket, '-H', 'content-type: application/json',
+            '-d', JSON.stringify({ Image: 'busybox:fixture', Cmd: ['true'], HostConfig: hostConfig }), 'http://x/v1.41/containers/create']);
+          const json = JSON.parse(res.out) as { Id?: string; message?: string };
+          if (json.Id) ids.push(json.Id);
+          return json;
+        };
+        t.equal((await create({ CgroupnsMode: 'bogus' })).message, 'invalid cgroup namespace mode: bogus');
+        if (e.name === 'tsd') {
+          // dockerd 20.10 checks the UTS mode only at start; current moby at create. tsd has no host cgroup namespace to give.
+          t.equal((await create({ UTSMode: 'bogus' })).message, 'invalid UTS mode: bogus');
+          t.match((await create({ CgroupnsMode: 'host' })).message, /cgroup namespace mode "host" is not supported by tsd/);
+        }
       });
 
       await t.test('events: every label filter must hold (moby MatchKVList)', async (t) => {

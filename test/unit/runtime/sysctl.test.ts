@@ -93,3 +93,16 @@ t.test('the init writes them in its namespaces, before any of the container\'s m
   t.equal(r.error.step, 'sysctl');
   t.equal(r.error.message, 'open /proc/sys/net/ipv4/nope: no such file or directory');
 });
+
+t.test('--uts host: no UTS namespace and no hostname; a domain name is then refused as runc refuses kernel.domainname', async (t) => {
+  const dir = t.testdir({ rootfs: {} });
+  const rootfs = path.join(dir, 'rootfs');
+  const own = buildInitPlan(spec(rootfs), host);
+  t.ok(own.unshare.includes('uts'));
+  t.equal(own.hostname, 'h1');
+  const shared = buildInitPlan(spec(rootfs, { uts: 'host' }), host);
+  t.notOk(shared.unshare.includes('uts'), 'the host UTS namespace kept');
+  t.same([shared.hostname, shared.domainname], [null, null], 'nothing set in it');
+  t.throws(() => buildInitPlan(spec(rootfs, { uts: 'host', domainname: 'example.org' }), host), { message: 'sysctl "kernel.domainname" is not in a separate kernel namespace', kind: 'system' });
+  t.throws(() => buildInitPlan(spec(rootfs, { uts: 'host', sysctls: { 'kernel.domainname': 'x' } }), host), /not in a separate kernel namespace/);
+});

@@ -53,7 +53,7 @@ t.test('every HostConfig field the API accepts says where it goes', async (t) =>
     'OomScoreAdj', 'PidMode', 'PidsLimit', 'PortBindings', 'Privileged', 'PublishAllPorts', 'ReadonlyPaths', 'ReadonlyRootfs', 'RestartPolicy', 'Runtime',
     'SecurityOpt', 'ShmSize', 'StorageOpt', 'Sysctls', 'Tmpfs', 'UTSMode', 'Ulimits', 'UsernsMode', 'VolumeDriver', 'VolumesFrom'];
   t.same(SPEC.filter((k) => !(k in HOSTCONFIG_FIELDS)), [], 'every field of the spec is placed');
-  t.same([HOSTCONFIG_FIELDS.OomScoreAdj, HOSTCONFIG_FIELDS.MaskedPaths, HOSTCONFIG_FIELDS.ReadonlyPaths, HOSTCONFIG_FIELDS.Sysctls], ['runtime', 'runtime', 'runtime', 'runtime'], 'applied by the runtime now');
+  t.same([HOSTCONFIG_FIELDS.OomScoreAdj, HOSTCONFIG_FIELDS.MaskedPaths, HOSTCONFIG_FIELDS.ReadonlyPaths, HOSTCONFIG_FIELDS.Sysctls, HOSTCONFIG_FIELDS.UTSMode], ['runtime', 'runtime', 'runtime', 'runtime', 'runtime'], 'applied by the runtime now');
 });
 
 const container = (over: Partial<HostConfig> = {}, cfg: Record<string, unknown> = {}): Container => {
