@@ -13,4 +13,4 @@ export {
 } from './bpf.js';
 export type { BpfProgInfo, BpfProgLoadOptions } from './bpf.js';
 export { watchProcessExits, exitCodeOf, type ProcExit } from './procevents.js';
-export { setPipeSize, pipeSize } from './pipe.js';
+export { setPipeSize, pipeSize, setNonBlocking } from './pipe.js';

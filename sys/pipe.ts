@@ -19,3 +19,14 @@ export function pipeSize(fd: number): number {
   if (rc < 0) { const e = errno(); throw new SyscallError('fcntl(F_GETPIPE_SZ)', e, errnoName(e)); }
   return rc;
 }
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/** Puts the open file description behind `fd` in non-blocking mode (shared by every copy of it). */
+export function setNonBlocking(fd: number): void {
+  const fl = libc().fcntl(fd, F_GETFL, 0);
+  if (fl < 0) { const e = errno(); throw new SyscallError('fcntl(F_GETFL)', e, errnoName(e)); }
+  if ((fl & O_NONBLOCK) === 0 && libc().fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) { const e = errno(); throw new SyscallError('fcntl(F_SETFL)', e, errnoName(e)); }
+}

@@ -14,6 +14,12 @@ import { LinuxSyscalls } from '../../sys/index.js';
 import { withDeadline } from '../deadline.js';
 
 const HOLDER_MAIN = fileURLToPath(new URL('./holder.js', import.meta.url));
+/**
+ * The holder protocol's version (holder.ts answers hello with its own). A new tsd
+ * adopts the containers of an older one only through a holder that speaks its protocol:
+ * bump this when a message changes, and keep the old messages readable when possible.
+ */
+export const HOLDER_PROTOCOL = 1;
 const REQUEST_MS = 10_000;
 const START_MS = 20_000;
 
@@ -94,7 +100,12 @@ export class HolderClient {
       }
     }
     const c = new HolderClient(dir, sock, log);
-    const hello = await c.request({ op: 'hello', pid: process.pid });
+    const hello = await c.request({ op: 'hello', pid: process.pid, protocol: HOLDER_PROTOCOL });
+    if (Number(hello.protocol) !== HOLDER_PROTOCOL) {
+      // A holder of another tsd version that speaks another protocol: not ours to drive.
+      c.close();
+      throw new Error(`the live-restore holder on ${sockPath} speaks protocol ${String(hello.protocol)}, this tsd ${HOLDER_PROTOCOL}`);
+    }
     c.holderPid = Number(hello.holderPid);
     for (const h of hello.containers as HeldContainer[]) c.held.set(h.id, h);
     log.info({ holderPid: c.holderPid, held: c.held.size }, 'live-restore holder connected');

@@ -28,10 +28,11 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { LinuxSyscalls, watchProcessExits, exitCodeOf, setPipeSize } from '../../sys/index.js';
+import { LinuxSyscalls, watchProcessExits, exitCodeOf, setPipeSize, setNonBlocking } from '../../sys/index.js';
 import { nowNs } from '../logs/time.js';
 
-export const HOLDER_PROTOCOL = 1;
+/** Keep equal to client.ts's HOLDER_PROTOCOL (this file is a process entry: nothing imports it). */
+const HOLDER_PROTOCOL = 1;
 
 type Fds = { stdin: number | null; stdout: number | null; stderr: number | null; pty: number | null };
 type OutName = 'stdout' | 'stderr' | 'pty';
@@ -178,6 +179,11 @@ function handle(sock: net.Socket, req: Req): Record<string, unknown> {
       for (const k of ['stdout', 'stderr'] as const) {
         const fd = fds[k];
         if (fd !== null) try { setPipeSize(fd, 1 << 20); } catch { /* keep the default */ }
+      }
+      // The holder reads with plain read(2) on a timer: never block (a pty master may come blocking).
+      for (const k of ['stdout', 'stderr', 'pty'] as const) {
+        const fd = fds[k];
+        if (fd !== null) try { setNonBlocking(fd); } catch (e) { log('cannot make an fd non-blocking', { id, err: String(e) }); }
       }
       watched.set(id, { id, pid: Number(req.pid), start: String(req.start ?? ''), fds, exit: null, spool: null });
       // it may have exited before we listened for it

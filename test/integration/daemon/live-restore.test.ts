@@ -73,7 +73,7 @@ async function freeBip(): Promise<string> {
 
 /** The numbers of "line N" records in `docker logs`, checked to be 1..max with no gap or repeat. */
 function lineNumbers(out: string): number[] {
-  return out.split('\n').filter((l) => /^line \d+$/.test(l)).map((l) => Number(l.slice(5)));
+  return out.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => /^line \d+$/.test(l)).map((l) => Number(l.slice(5)));
 }
 function contiguous(ns: number[]): boolean {
   return ns.length > 0 && ns.every((n, i) => n === i + 1);
@@ -125,9 +125,10 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   await docker(d1, 'run', '-d', '-i', '--name', 'cat', 'busybox:fixture', 'cat');
   await docker(d1, 'run', '-d', '--name', 'frozen', 'busybox:fixture', 'sleep', '600');
   await docker(d1, 'pause', 'frozen');
+  await docker(d1, 'run', '-d', '-t', '--name', 'tty', 'busybox:fixture', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line $i"; usleep 50000; done');
   await docker(d1, 'run', '-d', '--name', 'always', '--restart', 'always', 'busybox:fixture', 'sleep', '600');
   const before: Record<string, { Pid: number; StartedAt: string }> = {};
-  for (const n of ['logger', 'quitter', 'web', 'cat', 'frozen', 'always']) {
+  for (const n of ['logger', 'quitter', 'web', 'cat', 'frozen', 'tty', 'always']) {
     const s = JSON.parse(await docker(d1, 'inspect', '-f', '{{json .State}}', n));
     before[n] = s;
     if (n !== 'quitter') t.ok(s.Pid > 0, `${n} runs`);
@@ -141,7 +142,7 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
 
   // ---- SIGKILL --------------------------------------------------------------
   await d1.stop('SIGKILL');
-  for (const n of ['logger', 'web', 'cat', 'frozen', 'always']) t.ok(alive(before[n]!.Pid), `${n} outlived the killed daemon`);
+  for (const n of ['logger', 'web', 'cat', 'frozen', 'tty', 'always']) t.ok(alive(before[n]!.Pid), `${n} outlived the killed daemon`);
   // the quitter exits (code 7) and the logger keeps writing while no daemon runs
   t.ok(before.quitter!.Pid > 0, 'the quitter was still running when the daemon was killed');
   await waitFor(() => !alive(before.quitter!.Pid), 20_000, 'the quitter to exit');
@@ -150,7 +151,7 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   // the same --bip as the first daemon (a changed default subnet would replace the bridge under the running containers)
   const d2 = await startDaemon(t, ['--live-restore', '--bip', bip], {}, d1);
   current = d2;
-  for (const n of ['logger', 'web', 'cat', 'frozen', 'always']) {
+  for (const n of ['logger', 'web', 'cat', 'frozen', 'tty', 'always']) {
     const s = JSON.parse(await docker(d2, 'inspect', '-f', '{{json .State}}', n));
     t.equal(s.Running, true, `${n} is running after the restart`);
     t.equal(s.Pid, before[n]!.Pid, `${n}: same Pid`);
@@ -174,6 +175,12 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   t.ok(stamped.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z line \d+$/.test(l)), 'every line has a timestamp');
   const times = stamped.map((l) => Date.parse(l.split(' ')[0]!));
   t.ok(times.every((x, i) => i === 0 || x >= times[i - 1]!), 'timestamps in order');
+
+  // a tty container: its output comes through the pty master the holder kept
+  const nt1 = lineNumbers(await docker(d2, 'logs', 'tty')).length;
+  await waitFor(async () => lineNumbers(await docker(d2, 'logs', 'tty')).length > nt1 + 5, 15_000, 'new tty lines');
+  const nt = lineNumbers(await docker(d2, 'logs', 'tty'));
+  t.ok(contiguous(nt), `tty lines 1..${nt.length} with none missing or repeated`);
 
   // the published port still answers; exec, top and stats work
   const addr2 = (await docker(d2, 'port', 'web', '80/tcp')).trim();
@@ -226,7 +233,7 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   const n3 = lineNumbers(await docker(d3, 'logs', 'logger2'));
   t.ok(contiguous(n3) && n3.length > 50, `logger2's lines 1..${n3.length} with none missing or repeated`);
   // rm -f works on adopted containers and leaves nothing behind
-  const all = ['logger2', 'cat', 'frozen', 'always'];
+  const all = ['logger2', 'cat', 'frozen', 'tty', 'always'];
   const ids = [];
   for (const n of all) ids.push((await docker(d3, 'inspect', '-f', '{{.Id}}', n)).trim());
   await docker(d3, 'rm', '-f', ...all);
@@ -244,5 +251,28 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   t.equal(await d4.stop('SIGTERM'), 0);
   await waitFor(() => !alive(pp), 15_000, 'the container to stop with the daemon');
   t.pass('without --live-restore a stop stops the containers');
+  }
+});
+
+t.test('without live restore, --restart always containers come back after a crash', privilegedOpts(), async (t) => {
+  // The boot used to restart them before the network reconcile released their old endpoints
+  // ("endpoint with name x already exists in network bridge"): restarts now come after it.
+  const bip = await freeBip();
+  const d1 = await startDaemon(t, ['--bip', bip]);
+  const docker = async (d: TestDaemon, ...args: string[]) => (await run('docker', args, { env: d.dockerEnv })).stdout;
+  await docker(d1, 'load', '-i', (await busyboxSaveTar()).path);
+  await docker(d1, 'run', '-d', '--name', 'back', '--restart', 'always', '-p', '127.0.0.1:0:80', 'busybox:fixture', 'sleep', '600');
+  const pid1 = JSON.parse(await docker(d1, 'inspect', '-f', '{{json .State.Pid}}', 'back'));
+  await d1.stop('SIGKILL');
+  const d2 = await startDaemon(t, ['--bip', bip], {}, d1);
+  try {
+    const s = JSON.parse(await docker(d2, 'inspect', '-f', '{{json .State}}', 'back'));
+    t.equal(s.Running, true, 'it runs again after the boot');
+    t.not(s.Pid, pid1, 'as a new process (the old one was killed: no live restore)');
+    t.equal(s.Error, '', 'the restart on boot did not fail');
+    t.notOk(alive(pid1), 'the old process is gone');
+    t.match(await docker(d2, 'port', 'back'), /80\/tcp -> 127\.0\.0\.1:\d+/, 'with its port published again');
+  } finally {
+    await docker(d2, 'rm', '-f', 'back').catch(() => '');
   }
 });
