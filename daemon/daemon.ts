@@ -12,7 +12,6 @@ import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import type { ApiDeps } from '../api/deps.js';
 import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
-import { applyLayer } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
 import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, type CgroupMode } from '../cgroupfs/index.js';
 import { createRuntime } from '../runtime/index.js';
@@ -26,7 +25,6 @@ import type { Container } from './containers/types.js';
 import { createMetrics } from './metrics/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
-import type { Readable } from 'node:stream';
 
 export interface Daemon {
   config: DaemonConfig;
@@ -111,7 +109,6 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const sys = new LinuxSyscalls();
   Object.assign(deps, {
     containers, volumes, networks: network, cgroupMode, imagePort,
-    applyTar: (input: Readable, dest: string) => applyLayer(input, dest, sys, { whiteouts: 'keep' }),
     resolveImageId: (ref: string) => images.findImage(ref)?.id ?? null,
   });
   deps.primitives = {

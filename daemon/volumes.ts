@@ -5,6 +5,7 @@ import path from 'node:path';
 import { VolumeStore, type VolumeRow } from '../store/volumes.js';
 import type { DB } from '../store/index.js';
 import { conflict, invalidParameter, notFound } from '../errors/index.js';
+import { Root, copyTree, copyOwnership, walkSync, type Dir } from '../rootfs/index.js';
 import type { EventBus } from './events.js';
 
 export interface Volume extends VolumeRow { mountpoint: string }
@@ -69,6 +70,36 @@ export class VolumeService {
     return this.store.get(name) ? this.out(this.store.get(name)!) : this.create({ name });
   }
 
+  /**
+   * dockerd's copy-up: what the image has at `dest` (a container path, symlinks
+   * followed inside the rootfs mounted at `rootfsTarget`) is copied into the
+   * volume when the volume is empty. Through fds on both sides (rootfs/): the
+   * image's symlinks are copied as links, never followed.
+   */
+  async copyUp(name: string, rootfsTarget: string, dest: string): Promise<boolean> {
+    const src = Root.open(rootfsTarget);
+    let from: Dir;
+    try {
+      from = src.dir(dest);
+    } catch {
+      src.close();
+      return false; // nothing there, or not a directory
+    }
+    const vol = Root.open(this.mountpoint(name));
+    const top = vol.dir('/');
+    try {
+      if (top.names().length > 0) return false;
+      await copyTree(from, top.fd);
+      copyOwnership(from, top.fd);
+      return true;
+    } finally {
+      top.close();
+      vol.close();
+      from.close();
+      src.close();
+    }
+  }
+
   inspect(name: string): Volume {
     const v = this.store.get(name);
     if (!v) throw notFound(`get ${name}: no such volume`, 'TSD_ERR_NO_SUCH_VOLUME');
@@ -118,11 +149,30 @@ export class VolumeService {
   }
 }
 
+/**
+ * Bytes below `p` (a data-root path whose content containers write: an upper
+ * dir, a volume), walked by fds (rootfs/): a directory swapped for a symlink
+ * meanwhile is never followed out of it.
+ */
 export function dirSize(p: string): number {
+  let root: Root;
+  try {
+    root = Root.open(p);
+  } catch {
+    try { return fs.lstatSync(p).size; } catch { return 0; }
+  }
   let total = 0;
-  let st: fs.Stats;
-  try { st = fs.lstatSync(p); } catch { return 0; }
-  if (!st.isDirectory()) return st.size;
-  for (const e of fs.readdirSync(p)) total += dirSize(path.join(p, e));
+  try {
+    const top = root.dir('/', false);
+    try {
+      walkSync(top, '', (e) => { if (e.stat.type !== 'dir') total += e.stat.size; });
+    } finally {
+      top.close();
+    }
+  } catch {
+    // gone meanwhile
+  } finally {
+    root.close();
+  }
   return total;
 }

@@ -1,26 +1,21 @@
 // Tar writers and readers around layers: packing a directory (a rootfs to
 // export, or an overlay upper dir turned back into an OCI layer with whiteouts),
 // docker diff over an upper dir, and Dockerfile-like `changes`.
-import fs from 'node:fs';
-import path from 'node:path';
-import tar from 'tar-stream';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { invalidParameter } from '../errors/index.js';
-import type { Syscalls } from '../sys/index.js';
+import * as fsat from '../sys/fsat.js';
+import { Root, Dir, walk, walkSync, type FileStat, type WalkEntry } from '../rootfs/index.js';
 import { bytesToPax } from './tar-pax.js';
+import { packStream, type TarWriter } from './tar-pack.js';
 import { OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX } from './unpack.js';
 import type { Change, ImageRunConfig } from './types.js';
 
-const majorOf = (rdev: number): number => Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
-const minorOf = (rdev: number): number => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
+const isWhiteoutDev = (st: FileStat): boolean => st.type === 'char' && st.rdevMajor === 0 && st.rdevMinor === 0;
 
-const isWhiteoutDev = (st: fs.Stats): boolean => st.isCharacterDevice() && st.rdev === 0;
-
-function xattrsOf(sys: Syscalls | undefined, p: string): Record<string, string> | undefined {
-  if (!sys) return undefined;
+function xattrsOf(dir: Dir, name: string): Record<string, string> | undefined {
   let names: string[];
   try {
-    names = sys.llistxattr(p);
+    names = dir.xattrs(name);
   } catch {
     return undefined;
   }
@@ -28,7 +23,7 @@ function xattrsOf(sys: Syscalls | undefined, p: string): Record<string, string> 
   for (const n of names) {
     if (n.startsWith('trusted.overlay.')) continue;
     if (!/^(security|user|trusted)\./.test(n)) continue;
-    const v = sys.lgetxattr(p, n);
+    const v = dir.xattr(name, n);
     if (v) pax[`SCHILY.xattr.${n}`] = bytesToPax(v);
   }
   return Object.keys(pax).length ? pax : undefined;
@@ -37,83 +32,113 @@ function xattrsOf(sys: Syscalls | undefined, p: string): Record<string, string> 
 export interface PackOptions {
   /** turn overlay whiteouts (0/0 char devices, opaque xattrs) into OCI .wh. entries */
   overlayWhiteouts?: boolean;
-  sys?: Syscalls;
+  /** read xattrs into PAX records */
+  xattrs?: boolean;
+  /** enter directories that are mount points (default: no; an export is one filesystem) */
+  enterMount?: (e: WalkEntry) => boolean;
 }
 
-/** Packs `dir` into an uncompressed tar stream (names relative, sorted, numeric owners). */
-export function packDir(dir: string, opts: PackOptions = {}): Readable {
-  const pack = tar.pack();
-  const inodes = new Map<string, string>();
-  const entry = (h: Partial<tar.Header> & { name: string; pax?: Record<string, string> }, body?: Buffer): Promise<void> =>
-    new Promise((resolve, reject) => {
-      pack.entry(h, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
-    });
-  const fileEntry = (h: Partial<tar.Header> & { name: string; pax?: Record<string, string> }, abs: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const w = pack.entry(h, (err) => (err ? reject(err) : resolve()));
-      const rs = fs.createReadStream(abs);
-      rs.on('error', reject);
-      rs.pipe(w as unknown as NodeJS.WritableStream);
-    });
+const mtimeOf = (st: FileStat): Date => new Date(Number(st.mtimeNs / 1_000_000n));
 
-  const walk = async (rel: string): Promise<void> => {
-    const absDir = path.join(dir, rel);
-    const names = fs.readdirSync(absDir).sort();
-    for (const name of names) {
-      const r = rel ? `${rel}/${name}` : name;
-      const abs = path.join(dir, r);
-      const st = fs.lstatSync(abs);
-      const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
-      const pax = xattrsOf(opts.sys, abs);
-      if (opts.overlayWhiteouts && isWhiteoutDev(st)) {
-        await entry({ name: rel ? `${rel}/${WHITEOUT_PREFIX}${name}` : `${WHITEOUT_PREFIX}${name}`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: st.mtime });
-        continue;
-      }
-      if (st.isDirectory()) {
-        await entry({ ...base, name: r + '/', type: 'directory', pax });
-        if (opts.overlayWhiteouts && opts.sys?.lgetxattr(abs, OVERLAY_OPAQUE_XATTR)?.toString() === 'y') {
-          await entry({ name: `${r}/${OPAQUE_MARKER}`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: st.mtime });
+/**
+ * Writes the tree below `top` into `w` (names prefixed with `prefix`, sorted,
+ * numeric owners, hardlinks kept), walking by fds: whatever a container
+ * renames or swaps while this runs, nothing outside `top` is read.
+ */
+export async function packTree(w: TarWriter, top: Dir, prefix: string, opts: PackOptions = {}): Promise<void> {
+  const inodes = new Map<string, string>();
+  const name = (rel: string) => (prefix ? `${prefix}/${rel}` : rel);
+  await walk(top, '', async (e) => {
+    const st = e.stat;
+    const r = name(e.rel);
+    const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st) };
+    const pax = opts.xattrs ? xattrsOf(e.parent, e.name) : undefined;
+    if (opts.overlayWhiteouts && isWhiteoutDev(st)) {
+      const dir = e.rel.includes('/') ? name(e.rel.slice(0, e.rel.lastIndexOf('/'))) : prefix;
+      await w.add({ name: dir ? `${dir}/${WHITEOUT_PREFIX}${e.name}` : `${WHITEOUT_PREFIX}${e.name}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: base.mtime });
+      return;
+    }
+    switch (st.type) {
+      case 'dir':
+        await w.add({ ...base, name: r + '/', type: 'directory', pax });
+        if (opts.overlayWhiteouts && e.parent.xattr(e.name, OVERLAY_OPAQUE_XATTR)?.toString() === 'y') {
+          await w.add({ name: `${r}/${OPAQUE_MARKER}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: base.mtime });
         }
-        await walk(r);
-      } else if (st.isSymbolicLink()) {
-        await entry({ ...base, name: r, type: 'symlink', linkname: fs.readlinkSync(abs), pax });
-      } else if (st.isFile()) {
+        return true;
+      case 'symlink':
+        await w.add({ ...base, name: r, type: 'symlink', linkname: e.parent.readlink(e.name), pax });
+        return;
+      case 'file': {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? inodes.get(key) : undefined;
         if (first) {
-          await entry({ ...base, name: r, type: 'link', linkname: first, pax });
-        } else {
-          if (st.nlink > 1) inodes.set(key, r);
-          await fileEntry({ ...base, name: r, type: 'file', size: st.size, pax }, abs);
+          await w.add({ ...base, name: r, type: 'link', linkname: first, pax });
+          return;
         }
-      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        await entry({ ...base, name: r, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: majorOf(st.rdev), devminor: minorOf(st.rdev), pax });
-      } else if (st.isFIFO()) {
-        await entry({ ...base, name: r, type: 'fifo', pax });
+        const f = e.parent.openFile(e.name);
+        if (!f) return; // gone or no longer a file
+        try {
+          if (st.nlink > 1) inodes.set(key, r);
+          await w.addFd({ ...base, name: r, type: 'file', size: f.stat.size, pax }, f.fd);
+        } finally {
+          fsat.close(f.fd);
+        }
+        return;
       }
+      case 'char':
+      case 'block':
+        await w.add({ ...base, name: r, type: st.type === 'char' ? 'character-device' : 'block-device', devmajor: st.rdevMajor, devminor: st.rdevMinor, pax });
+        return;
+      case 'fifo':
+        await w.add({ ...base, name: r, type: 'fifo', pax });
+        return;
+      default:
+        return; // sockets are not archived
     }
-  };
-  walk('').then(() => pack.finalize(), (err) => pack.destroy(err as Error));
-  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
+  }, { enterMount: opts.enterMount ?? (() => false) });
 }
 
-/** docker diff: what an overlay upper dir changes relative to its lower dirs. */
+/** Packs the directory `dir` (a path of the daemon's, or an open Root) into an uncompressed tar stream. */
+export function packDir(dir: string | Root, opts: PackOptions = {}): Readable {
+  let top: Dir | null = null;
+  return packStream(async (w) => {
+    const root = typeof dir === 'string' ? Root.open(dir) : dir;
+    try {
+      top = root.dir('/');
+    } finally {
+      if (typeof dir === 'string') root.close();
+    }
+    await packTree(w, top, '', opts);
+  }, () => { top?.close(); });
+}
+
+/** docker diff: what an overlay upper dir changes relative to its lower dirs (all walked by fds). */
 export function changes(upperdir: string, lowerdirs: string[]): Change[] {
   const out: Change[] = [];
-  const inLower = (rel: string): boolean => lowerdirs.some((l) => fs.lstatSync(path.join(l, rel), { throwIfNoEntry: false }) !== undefined);
-  const walk = (rel: string) => {
-    for (const name of fs.readdirSync(path.join(upperdir, rel)).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = fs.lstatSync(path.join(upperdir, r));
-      if (isWhiteoutDev(st)) {
-        out.push({ Path: '/' + r, Kind: 2 });
-        continue;
+  const lowers = lowerdirs.map((l) => Root.open(l));
+  const upper = Root.open(upperdir);
+  const top = upper.dir('/');
+  try {
+    // a lower layer is the daemon's, but looked up as a Root too: a name is never resolved from the host's root
+    const inLower = (rel: string): boolean => lowers.some((l) => {
+      try {
+        return l.statOrNull(rel, false) !== null;
+      } catch {
+        return false;
       }
-      out.push({ Path: '/' + r, Kind: inLower(r) ? 0 : 1 });
-      if (st.isDirectory()) walk(r);
-    }
-  };
-  walk('');
+    });
+    walkSync(top, '', (e) => {
+      if (isWhiteoutDev(e.stat)) {
+        out.push({ Path: '/' + e.rel, Kind: 2 });
+        return;
+      }
+      out.push({ Path: '/' + e.rel, Kind: inLower(e.rel) ? 0 : 1 });
+    });
+  } finally {
+    top.close();
+    upper.close();
+    for (const l of lowers) l.close();
+  }
   return out;
 }
 

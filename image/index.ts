@@ -12,7 +12,8 @@ export {
 } from './reference.js';
 export { RegistryClient, RegistryError, decodeRegistryAuth, isInsecure, parseChallenge, MEDIA } from './registry/client.js';
 export { selectManifest, parsePlatform, hostPlatform, type Platform, type Descriptor } from './platform.js';
-export { applyLayer, cleanEntryName, whiteoutOf, safeParent, HostileLayerError } from './unpack.js';
+export { applyLayer, cleanEntryName, whiteoutOf, xattrAllowed, HostileLayerError, type ApplyOptions } from './unpack.js';
+export { packStream, type TarWriter, type TarHeader } from './tar-pack.js';
 export { HashStream, DigestMismatchError, chainIds, sha256 } from './digest.js';
 export { packDir, changes, applyChanges } from './archive.js';
 export { planRootfs, MOUNT_DATA_MAX } from './snapshot.js';

@@ -33,12 +33,12 @@ export function changes(upperdir: string, image: Image): Change[] {
 }
 
 export function exportRootfs(ctx: ImageContext, dir: string): Readable {
-  return packDir(dir, { sys: ctx.sys });
+  return packDir(dir, { xattrs: true });
 }
 
 export async function commit(ctx: ImageContext, o: CommitOptions): Promise<string> {
   const base = ctx.resolveImage(o.baseImageId);
-  const staged = await ctx.layers.stage(packDir(o.upperdir, { overlayWhiteouts: true, sys: ctx.sys }));
+  const staged = await ctx.layers.stage(packDir(o.upperdir, { overlayWhiteouts: true, xattrs: true }));
   const diffIds = [...(base.config.rootfs?.diff_ids ?? []), staged.diffId];
   const chains = chainIds(diffIds);
   ctx.layers.commit(staged, chains[chains.length - 1]!, chains.length > 1 ? chains[chains.length - 2]! : null, null);

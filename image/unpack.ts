@@ -1,15 +1,26 @@
-// Applying a layer tarball to a directory: regular files, dirs, symlinks,
-// hardlinks, devices, fifos, owners, modes, mtimes, xattrs; OCI whiteouts become
-// overlayfs whiteouts. Path safety: every entry is resolved component by
-// component with lstat inside the layer dir; `..`, absolute names, symlinked
-// parents and hardlinks leaving the layer are refused (HostileLayerError).
+// Applying a tar stream to a directory through file descriptors: regular files,
+// dirs, symlinks, hardlinks, devices, fifos, owners, modes, mtimes, xattrs;
+// OCI whiteouts become overlayfs whiteouts.
+//
+// Two modes. A layer (a fresh directory of the daemon's): every parent of an
+// entry must be a real directory inside it; `..`, absolute names, symlinked
+// parents and hardlinks leaving it are refused (HostileLayerError). A container
+// (docker cp into it: a Root and a base path): parents resolve inside the
+// container's root as Docker's chrooted untar does, symlinks included, and can
+// never leave it, whatever the container renames meanwhile.
+//
+// Every lookup is fd-relative (rootfs/): no path string is ever resolved from
+// the host's root. The stream's errors (a truncated tar, a PAX size larger than
+// the body) reject the returned promise; nothing is left emitting 'error'.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { DaemonError } from '../errors/index.js';
+import { DaemonError, invalidParameter } from '../errors/index.js';
 import type { Syscalls } from '../sys/index.js';
+import * as F from '../sys/fsat.js';
+import { Root, Dir, errnoOf } from '../rootfs/index.js';
 import { paxToBytes } from './tar-pax.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -57,43 +68,16 @@ export function whiteoutOf(rel: string): WhiteoutKind {
 }
 
 /**
- * Makes sure every parent of `rel` inside `root` is a real directory (created if missing),
- * never following a symlink. Returns the absolute path of `rel`.
+ * Which xattrs of a tar entry are applied: user.*, POSIX ACLs and file
+ * capabilities. trusted.* (trusted.overlay.opaque/redirect/metacopy would steer
+ * overlayfs) and the other security.* (LSM labels) are dropped, as the packer
+ * drops trusted.overlay.* on the way out.
  */
-export function safeParent(root: string, rel: string, entry = rel): string {
-  const parts = rel.split('/');
-  let cur = root;
-  for (let i = 0; i < parts.length - 1; i++) {
-    cur = path.join(cur, parts[i]!);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(cur);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    if (!st) fs.mkdirSync(cur, { mode: 0o755 });
-    else if (st.isSymbolicLink()) throw new HostileLayerError(entry, `parent ${parts.slice(0, i + 1).join('/')} is a symlink`);
-    else if (!st.isDirectory()) throw new HostileLayerError(entry, `parent ${parts.slice(0, i + 1).join('/')} is not a directory`);
-  }
-  return path.join(root, rel);
-}
-
-function removeExisting(p: string, keepDir: boolean): fs.Stats | null {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(p);
-  } catch {
-    return null;
-  }
-  if (st.isDirectory()) {
-    if (keepDir) return st;
-    fs.rmSync(p, { recursive: true, force: true });
-  } else fs.unlinkSync(p);
-  return null;
+export function xattrAllowed(name: string): boolean {
+  return name.startsWith('user.') || name === 'security.capability' || name === 'system.posix_acl_access' || name === 'system.posix_acl_default';
 }
 
 type Header = Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
-type EntryStream = AsyncIterable<Buffer> & { resume(): unknown };
 
 export interface ApplyResult {
   /** bytes of file content written */
@@ -101,144 +85,321 @@ export interface ApplyResult {
   entries: number;
 }
 
-/**
- * Extracts an uncompressed layer tar stream into `dest` (an existing, empty
- * directory that the caller owns and removes on failure).
- */
-export async function applyLayer(input: Readable, dest: string, sys: Syscalls, opts: { whiteouts?: 'overlay' | 'keep' } = {}): Promise<ApplyResult> {
-  const root = fs.realpathSync(dest);
-  const asRoot = process.getuid?.() === 0;
-  const dirTimes: Array<[string, Date]> = [];
-  const result: ApplyResult = { size: 0, entries: 0 };
-  const extract = tar.extract();
-  const overlay = (opts.whiteouts ?? 'overlay') === 'overlay';
+export interface ApplyOptions {
+  /** 'overlay' (layers): .wh. entries become overlay whiteouts; 'keep': extracted as the files they are */
+  whiteouts?: 'overlay' | 'keep';
+  /** container mode: the directory (a container path) the tar is extracted into, symlinks resolved inside the Root */
+  base?: string;
+  /** Docker's noOverwriteDirNonDir: never replace a directory by a non-directory or the reverse */
+  noOverwriteDirNonDir?: boolean;
+  /** owner given to every entry instead of the tar's (copyUIDGID) */
+  owner?: { uid: number; gid: number };
+}
 
-  const finishMeta = (abs: string, h: Header, isLink: boolean) => {
-    if (asRoot) fs.lchownSync(abs, h.uid ?? 0, h.gid ?? 0);
-    if (!isLink) fs.chmodSync(abs, (h.mode ?? 0o644) & 0o7777);
-    if (h.pax) {
-      for (const [k, v] of Object.entries(h.pax)) {
-        if (!k.startsWith('SCHILY.xattr.')) continue;
-        const name = k.slice('SCHILY.xattr.'.length);
-        if (!asRoot && (name.startsWith('trusted.') || name.startsWith('security.'))) continue;
-        sys.lsetxattr(abs, name, paxToBytes(v));
+const dirFlags = F.O_PATH | F.O_DIRECTORY;
+
+/** Parent directory fds of entries, resolved once and reused (closed at the end). */
+class Parents {
+  private cache = new Map<string, number>();
+  constructor(private readonly resolveDir: (rel: string, create: boolean, entry: string) => number) {}
+
+  /** An O_PATH fd of directory `rel` ("" = the top); the cache owns it. */
+  get(rel: string, create: boolean, entry: string): number {
+    const hit = this.cache.get(rel);
+    if (hit !== undefined) return hit;
+    if (this.cache.size >= 512) this.clear();
+    const fd = this.resolveDir(rel, create, entry);
+    this.cache.set(rel, fd);
+    return fd;
+  }
+  /** `rel` was removed or replaced: forget it and everything below. */
+  forget(rel: string): void {
+    for (const [k, fd] of this.cache) {
+      if (k === rel || k.startsWith(rel + '/')) {
+        F.close(fd);
+        this.cache.delete(k);
       }
     }
-    const mtime = h.mtime ?? new Date(0);
-    if (h.type === 'directory') dirTimes.push([abs, mtime]);
-    else fs.lutimesSync(abs, mtime, mtime);
+  }
+  clear(): void {
+    for (const fd of this.cache.values()) F.close(fd);
+    this.cache.clear();
+  }
+}
+
+const split = (rel: string): [string, string] => {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? ['', rel] : [rel.slice(0, i), rel.slice(i + 1)];
+};
+
+/** Removes `name` in `dirfd` (recursively when a directory), all through fds. */
+export function removeAllAt(dirfd: number, name: string): void {
+  const st = F.statx(dirfd, name, F.AT_SYMLINK_NOFOLLOW);
+  if (st.type !== 'dir') {
+    F.unlinkat(dirfd, name, 0);
+    return;
+  }
+  const sub = new Dir(F.openat(dirfd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW));
+  try {
+    for (const n of sub.names()) removeAllAt(sub.fd, n);
+  } finally {
+    sub.close();
+  }
+  F.unlinkat(dirfd, name, F.AT_REMOVEDIR);
+}
+
+const writeAll = (fd: number, b: Buffer): Promise<void> => new Promise((resolve, reject) => {
+  let off = 0;
+  const step = (): void => {
+    fs.write(fd, b, off, b.length - off, null, (err, n) => {
+      if (err) return reject(err);
+      off += n;
+      if (off < b.length) step();
+      else resolve();
+    });
+  };
+  step();
+});
+
+/**
+ * After a failure, what is left of the input is read and dropped (so an HTTP
+ * client still gets the error answer), up to 1 MiB; past that it is cut.
+ */
+function drainOrCut(input: Readable): void {
+  if (input.readableEnded || input.destroyed) return;
+  let left = 1 << 20;
+  input.unpipe();
+  input.on('error', () => {});
+  input.on('data', (c: Buffer) => {
+    left -= c.length;
+    if (left < 0) input.destroy();
+  });
+  input.resume();
+}
+
+/**
+ * Extracts an uncompressed tar stream. `dest`: a directory path of the daemon's
+ * (a layer being made: layer mode), or a container's Root with `opts.base`
+ * (container mode; the caller keeps the Root).
+ */
+export async function applyLayer(input: Readable, dest: string | Root, sys: Syscalls, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const containerMode = typeof dest !== 'string';
+  const root = typeof dest === 'string' ? Root.open(dest) : dest;
+  const base = containerMode ? (opts.base ?? '/') : '';
+  const asRoot = process.getuid?.() === 0;
+  const overlay = (opts.whiteouts ?? 'overlay') === 'overlay';
+  const result: ApplyResult = { size: 0, entries: 0 };
+  const dirTimes: Array<[string, bigint]> = [];
+
+  // ---- resolving an entry's parent directory to an fd
+  const layerDir = (rel: string, create: boolean, entry: string): number => {
+    let cur = F.openat(root.fd, '.', dirFlags);
+    if (rel === '') return cur;
+    const parts = rel.split('/');
+    try {
+      for (let i = 0; i < parts.length; i++) {
+        const name = parts[i]!;
+        let next: number;
+        try {
+          next = F.openat(cur, name, dirFlags | F.O_NOFOLLOW);
+        } catch (e) {
+          const code = errnoOf(e);
+          const at = parts.slice(0, i + 1).join('/');
+          if (code === 'ENOENT' && create) {
+            F.mkdirat(cur, name, 0o755);
+            next = F.openat(cur, name, dirFlags | F.O_NOFOLLOW);
+          } else if (code === 'ENOENT') {
+            throw new HostileLayerError(entry, `${at} does not exist in the layer`);
+          } else if (code === 'ELOOP' || code === 'ENOTDIR') {
+            const st = F.statx(cur, name, F.AT_SYMLINK_NOFOLLOW);
+            throw new HostileLayerError(entry, `parent ${at} is ${st.type === 'symlink' ? 'a symlink' : 'not a directory'}`);
+          } else throw e;
+        }
+        F.close(cur);
+        cur = next;
+      }
+      return cur;
+    } catch (e) {
+      F.close(cur);
+      throw e;
+    }
+  };
+  const containerDir = (rel: string, create: boolean): number => {
+    const p = path.posix.join(base, rel);
+    try {
+      return root.openFd(p, dirFlags);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT' || !create) throw e;
+      return root.mkdirAll(p);
+    }
+  };
+  const parents = new Parents((rel, create, entry) => (containerMode ? containerDir(rel, create) : layerDir(rel, create, entry)));
+
+  /** Removes what is at (dirfd, name) unless it is a directory to keep; returns what was there. */
+  const clear = (dirfd: number, rel: string, name: string, entryIsDir: boolean): F.FileStat | null => {
+    let st: F.FileStat;
+    try {
+      st = F.statx(dirfd, name, F.AT_SYMLINK_NOFOLLOW);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return null;
+      throw e;
+    }
+    if (opts.noOverwriteDirNonDir && (st.type === 'dir') !== entryIsDir) {
+      throw invalidParameter(entryIsDir
+        ? `cannot overwrite non-directory "${path.posix.join(base, rel)}" with directory`
+        : `cannot overwrite directory "${path.posix.join(base, rel)}" with non-directory`);
+    }
+    if (st.type === 'dir' && entryIsDir) return st;
+    parents.forget(rel);
+    removeAllAt(dirfd, name);
+    return null;
   };
 
-  const handle = async (h: Header, stream: EntryStream): Promise<void> => {
+  const finishMeta = (dirfd: number, name: string, rel: string, h: Header, isLink: boolean) => {
+    const uid = opts.owner?.uid ?? h.uid ?? 0;
+    const gid = opts.owner?.gid ?? h.gid ?? 0;
+    if (asRoot) F.fchownat(dirfd, name, uid, gid, F.AT_SYMLINK_NOFOLLOW);
+    if (!isLink) {
+      const fd = F.openat(dirfd, name, F.O_PATH | F.O_NOFOLLOW);
+      try {
+        F.fchmodPath(fd, (h.mode ?? 0o644) & 0o7777);
+      } finally {
+        F.close(fd);
+      }
+    }
+    for (const [k, v] of Object.entries(h.pax ?? {})) {
+      if (!k.startsWith('SCHILY.xattr.')) continue;
+      const attr = k.slice('SCHILY.xattr.'.length);
+      if (!xattrAllowed(attr)) continue;
+      if (!asRoot && !attr.startsWith('user.')) continue;
+      sys.setxattrAt(dirfd, name, attr, paxToBytes(v));
+    }
+    const mtime = BigInt((h.mtime ?? new Date(0)).getTime()) * 1_000_000n;
+    if (h.type === 'directory') dirTimes.push([rel, mtime]);
+    else F.utimensat(dirfd, name, mtime, mtime, F.AT_SYMLINK_NOFOLLOW);
+  };
+
+  const handle = async (h: Header, stream: AsyncIterable<Buffer> & { resume(): unknown }): Promise<void> => {
     result.entries++;
     const rel = cleanEntryName(h.name);
+    const isFile = h.type === 'file' || h.type === 'contiguous-file';
+    if (!isFile) stream.resume();
     if (rel === '') {
-      stream.resume();
+      if (isFile) stream.resume();
       return;
     }
     const wh = whiteoutOf(rel);
     if (wh.kind !== 'none' && overlay) {
-      stream.resume();
+      if (isFile) stream.resume();
       if (wh.kind === 'opaque') {
-        const dir = wh.dir === '' ? root : safeParent(root, wh.dir + '/x', rel).slice(0, -2);
-        if (wh.dir !== '') {
-          const st = fs.lstatSync(dir, { throwIfNoEntry: false });
-          if (!st) fs.mkdirSync(dir, { mode: 0o755 });
-          else if (!st.isDirectory()) throw new HostileLayerError(rel, 'opaque marker in a non-directory');
+        if (wh.dir === '') {
+          sys.setxattrAt(root.fd, '.', OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+        } else {
+          const [pdir, name] = split(wh.dir);
+          const pfd = parents.get(pdir, true, rel);
+          const st = clear(pfd, wh.dir, name, true);
+          if (!st) F.mkdirat(pfd, name, 0o755);
+          sys.setxattrAt(pfd, name, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
         }
-        sys.lsetxattr(dir, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
       } else {
-        const abs = safeParent(root, wh.target, rel);
-        removeExisting(abs, false);
-        sys.mknod(abs, S_IFCHR | 0o000, 0, 0);
+        const [pdir, name] = split(wh.target);
+        const pfd = parents.get(pdir, true, rel);
+        clear(pfd, wh.target, name, false);
+        sys.mknodat(pfd, name, S_IFCHR | 0o000, 0, 0);
       }
       return;
     }
-    const abs = safeParent(root, rel);
+    const [pdir, name] = split(rel);
+    const pfd = parents.get(pdir, true, rel);
     switch (h.type) {
       case 'directory': {
-        stream.resume();
-        if (!removeExisting(abs, true)) fs.mkdirSync(abs, { mode: 0o755 });
-        finishMeta(abs, h, false);
+        if (!clear(pfd, rel, name, true)) F.mkdirat(pfd, name, 0o755);
+        finishMeta(pfd, name, rel, h, false);
         return;
       }
       case 'file':
       case 'contiguous-file': {
-        removeExisting(abs, false);
-        const fh = await fs.promises.open(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        clear(pfd, rel, name, false);
+        const fd = F.openat(pfd, name, F.O_WRONLY | F.O_CREAT | F.O_EXCL | F.O_NOFOLLOW, 0o600);
         try {
           for await (const c of stream) {
-            await fh.write(c);
+            await writeAll(fd, c);
             result.size += c.length;
           }
         } finally {
-          await fh.close();
+          F.close(fd);
         }
-        finishMeta(abs, h, false);
+        finishMeta(pfd, name, rel, h, false);
         return;
       }
       case 'symlink': {
-        stream.resume();
-        removeExisting(abs, false);
-        fs.symlinkSync(h.linkname ?? '', abs);
-        finishMeta(abs, h, true);
+        clear(pfd, rel, name, false);
+        F.symlinkat(h.linkname ?? '', pfd, name);
+        finishMeta(pfd, name, rel, h, true);
         return;
       }
       case 'link': {
-        stream.resume();
         const target = cleanEntryName(h.linkname ?? '');
         if (target === '') throw new HostileLayerError(rel, 'hardlink to the layer root');
-        const tabs = path.join(root, target);
-        // the target's parents must be real dirs inside the layer, and the target must exist there
-        const parts = target.split('/');
-        let cur = root;
-        for (let i = 0; i < parts.length - 1; i++) {
-          cur = path.join(cur, parts[i]!);
-          const st = fs.lstatSync(cur, { throwIfNoEntry: false });
-          if (!st || !st.isDirectory()) throw new HostileLayerError(rel, `hardlink target ${target} is not inside the layer`);
+        if (target === rel) return;
+        const [tdir, tname] = split(target);
+        let tfd: number;
+        try {
+          tfd = parents.get(tdir, false, rel);
+        } catch (e) {
+          if (e instanceof HostileLayerError || errnoOf(e)) throw new HostileLayerError(rel, `hardlink target ${target} is not inside the layer`);
+          throw e;
         }
-        const tst = fs.lstatSync(tabs, { throwIfNoEntry: false });
-        if (!tst) throw new HostileLayerError(rel, `hardlink target ${target} is not inside the layer`);
-        if (tst.isDirectory()) throw new HostileLayerError(rel, 'hardlink to a directory');
-        if (tabs === abs) return;
-        removeExisting(abs, false);
-        fs.linkSync(tabs, abs);
+        let tst: F.FileStat;
+        try {
+          tst = F.statx(tfd, tname, F.AT_SYMLINK_NOFOLLOW);
+        } catch {
+          throw new HostileLayerError(rel, `hardlink target ${target} is not inside the layer`);
+        }
+        if (tst.type === 'dir') throw new HostileLayerError(rel, 'hardlink to a directory');
+        clear(pfd, rel, name, false);
+        F.linkat(tfd, tname, pfd, name, 0);
         return;
       }
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        stream.resume();
-        removeExisting(abs, false);
+        clear(pfd, rel, name, false);
         const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
         if (!asRoot && h.type !== 'fifo') return;
-        sys.mknod(abs, kind | ((h.mode ?? 0o644) & 0o7777), h.devmajor ?? 0, h.devminor ?? 0);
-        finishMeta(abs, h, false);
+        sys.mknodat(pfd, name, kind | ((h.mode ?? 0o644) & 0o7777), h.devmajor ?? 0, h.devminor ?? 0);
+        finishMeta(pfd, name, rel, h, false);
         return;
       }
       default:
-        stream.resume();
         return;
     }
   };
 
-  // A tar cut short (or whose PAX size overruns its body) destroys the current entry's
-  // stream with 'Unexpected end of data': that error is the request's (the pipeline below
-  // rejects with it), never an unhandled 'error' event that would end the daemon.
-  let inFlight: Promise<void> = Promise.resolve();
-  extract.on('entry', (h, stream, next) => {
-    stream.on('error', () => { /* reported by the pipeline (and by handle's read, if it was reading) */ });
-    inFlight = handle(h as unknown as Header, stream as unknown as EntryStream).then(() => next(), (err) => {
-      stream.resume();
-      next(err);
-    });
-  });
+  const extract = tar.extract();
+  const feeding = pipeline(input, extract as unknown as NodeJS.WritableStream);
+  feeding.catch(() => { /* reported through the iteration below */ });
   try {
-    await pipeline(input, extract as unknown as NodeJS.WritableStream);
+    for await (const entry of extract) {
+      const e = entry as unknown as AsyncIterable<Buffer> & { header: Header; resume(): unknown };
+      await handle(e.header, e);
+    }
+    await feeding;
+    for (const [rel, t] of dirTimes.reverse()) {
+      const [pdir, name] = split(rel);
+      try {
+        F.utimensat(parents.get(pdir, false, rel), name, t, t, F.AT_SYMLINK_NOFOLLOW);
+      } catch (e) {
+        if (!containerMode) throw e; // a container may have changed its tree meanwhile
+      }
+    }
+    return result;
   } catch (e) {
-    await inFlight.catch(() => {}); // the caller removes `dest` next: let the entry being written finish first
+    extract.destroy();
+    drainOrCut(input);
     throw e;
+  } finally {
+    parents.clear();
+    if (!containerMode) root.close();
   }
-  for (const [p, t] of dirTimes.reverse()) fs.utimesSync(p, t, t);
-  return result;
 }

@@ -1,6 +1,10 @@
 // A recording fake of Syscalls for unit tests: every call is appended to
 // `calls`; `failOn` scripts an errno for a given call (and optional path).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SyscallError } from '../errors/index.js';
+import { fstat as fsatFstat, type FileStat } from './fsat.js';
 import type { Syscalls, Rlimit, CapSets } from './syscalls.js';
 import type { SeccompFilter } from './seccomp.js';
 
@@ -45,6 +49,57 @@ export class FakeSyscalls implements Syscalls {
   lsetxattr(path: string, name: string, value: Buffer, flags = 0) { this.rec('lsetxattr', [path, name, value, flags], path); }
   lgetxattr(path: string, name: string): Buffer | null { this.rec('lgetxattr', [path, name], path); return null; }
   llistxattr(path: string): string[] { this.rec('llistxattr', [path], path); return []; }
+  mknodat(dirfd: number, name: string, mode: number, major: number, minor: number) {
+    this.rec('mknodat', [dirfd, name, mode, major, minor], name);
+    // a placeholder so later lookups find it (a real device needs root)
+    const dir = this.fdName(dirfd);
+    if (dir.startsWith('/')) {
+      try { fs.writeFileSync(`${dir}/${name}`, '', { flag: 'wx' }); this.nodes.set(`${dir}/${name}`, [major, minor]); } catch { /* exists */ }
+    }
+  }
+  setxattrAt(dirfd: number, name: string, attr: string, value: Buffer) { this.rec('setxattrAt', [dirfd, name, attr, value], name); }
+  /**
+   * fds the fake mount calls hand out, by what they stand for. A new filesystem is
+   * an fd of a fresh empty directory (so the *at calls a caller makes in it work);
+   * an fd number reused later for something else is told apart by its real path.
+   */
+  private readonly fakeFds = new Map<number, { label: string; path: string | null }>();
+  private nextFake = 100000;
+  /** what an fd argument names: a fake mount's label, or the real path of a real fd (Root's O_PATH fds) */
+  fdName(fd: number): string {
+    let real: string | null = null;
+    try { real = fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { /* not open */ }
+    const f = this.fakeFds.get(fd);
+    if (f && f.path === real) return f.label;
+    return real ?? `fd ${fd}`;
+  }
+  fsMount(fstype: string, source: string, data: string | null, attrs: number) {
+    this.rec('fsMount', [fstype, source, data, attrs], fstype);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-fake-fs-'));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const fd = fs.openSync(dir, 0o10000000 /* O_PATH */ | fs.constants.O_DIRECTORY);
+    this.fakeFds.set(fd, { label: `fsmount:${fstype}`, path: dir });
+    return fd;
+  }
+  private fakeFd(label: string): number {
+    const fd = this.nextFake++;
+    this.fakeFds.set(fd, { label, path: null });
+    return fd;
+  }
+  openTree(dirfd: number, path: string, recursive: boolean) {
+    const from = path === '' ? this.fdName(dirfd) : path;
+    this.rec('openTree', [from, recursive], from);
+    return this.fakeFd(`tree:${from}`);
+  }
+  moveMount(mountFd: number, targetFd: number) { this.rec('moveMount', [this.fdName(mountFd), this.fdName(targetFd)], this.fdName(targetFd)); }
+  mountSetattr(fd: number, set: number, clear: number, propagation: number, recursive: boolean) { this.rec('mountSetattr', [this.fdName(fd), set, clear, propagation, recursive]); }
+  /** stat by the real fd; what the fake mknodat made (a placeholder file) reads as the device it stands for */
+  fstat(fd: number): FileStat {
+    const st = fsatFstat(fd);
+    const dev = this.nodes.get(this.fdName(fd));
+    return dev ? { ...st, type: 'char', mode: 0o020666, rdevMajor: dev[0], rdevMinor: dev[1] } : st;
+  }
+  private readonly nodes = new Map<string, [number, number]>();
   setCloexec(fd: number, on: boolean) { this.rec('fcntl', [fd, on]); }
   setBlocking(fd: number) { this.rec('setBlocking', [fd]); }
   setsid() { this.rec('setsid', []); }

@@ -7,6 +7,8 @@ import { libc, errno, koffi } from './libc.js';
 import * as K from './constants.js';
 import { seccompLoad, seccompPreload, seccompLoadBpf, seccompBpfPreload } from './seccomp.js';
 import type { SeccompFilter } from './seccomp.js';
+import * as fsat from './fsat.js';
+import type { FileStat } from './fsat.js';
 
 const SYS_pivot_root = 155; // x86_64
 
@@ -50,6 +52,21 @@ export interface Syscalls {
   lsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  /** mknod of `name` in the directory `dirfd` (fd-relative: see fsat.ts). */
+  mknodat(dirfd: number, name: string, mode: number, major: number, minor: number): void;
+  /** Sets an xattr on `name` in the directory `dirfd`, never following a symlink there. */
+  setxattrAt(dirfd: number, name: string, attr: string, value: Buffer): void;
+  // The new mount API: mounts made from and onto file descriptors (fsat.ts).
+  /** A new filesystem instance (fsopen/fsconfig/fsmount) as a detached mount fd. */
+  fsMount(fstype: string, source: string, data: string | null, attrs: number): number;
+  /** A detached copy of the mount at `path` relative to `dirfd` ('' = dirfd itself). */
+  openTree(dirfd: number, path: string, recursive: boolean): number;
+  /** Attaches the mount `mountFd` onto the resolved target `targetFd`. */
+  moveMount(mountFd: number, targetFd: number): void;
+  /** mount_setattr on the mount `fd` is the root of. */
+  mountSetattr(fd: number, set: number, clear: number, propagation: number, recursive: boolean): void;
+  /** fstat of an fd (O_PATH too). */
+  fstat(fd: number): FileStat;
   setCloexec(fd: number, on: boolean): void;
   /** Clears O_NONBLOCK (Node leaves its stdio pipes non-blocking; programs expect blocking stdio). */
   setBlocking(fd: number): void;
@@ -183,6 +200,27 @@ export class LinuxSyscalls implements Syscalls {
       throw new SyscallError('llistxattr', e, errnoName(e), path);
     }
     return buf.subarray(0, n).toString('latin1').split('\0').filter(Boolean);
+  }
+  mknodat(dirfd: number, name: string, mode: number, major: number, minor: number): void {
+    fsat.mknodat(dirfd, name, mode, major, minor);
+  }
+  setxattrAt(dirfd: number, name: string, attr: string, value: Buffer): void {
+    fsat.setxattrAt(dirfd, name, attr, value);
+  }
+  fsMount(fstype: string, source: string, data: string | null, attrs: number): number {
+    return fsat.fsMount(fstype, source, data, attrs);
+  }
+  openTree(dirfd: number, path: string, recursive: boolean): number {
+    return fsat.openTree(dirfd, path, recursive);
+  }
+  moveMount(mountFd: number, targetFd: number): void {
+    fsat.moveMount(mountFd, targetFd);
+  }
+  mountSetattr(fd: number, set: number, clear: number, propagation: number, recursive: boolean): void {
+    fsat.mountSetattr(fd, set, clear, propagation, recursive);
+  }
+  fstat(fd: number): FileStat {
+    return fsat.fstat(fd);
   }
   setCloexec(fd: number, on: boolean): void {
     check(libc().fcntl(fd, K.F_SETFD, on ? K.FD_CLOEXEC : 0), 'fcntl', undefined, `fd ${fd}`);
@@ -344,6 +382,7 @@ export { koffi };
 export function preloadLibraries(seccomp: boolean): void {
   libc();
   netlib();
+  fsat.fsatPreload();
   seccompBpfPreload();
   if (seccomp) seccompPreload();
 }

@@ -10,7 +10,8 @@ import type { CgroupStats } from '../../cgroupfs/index.js';
 import { StdioHub } from '../stdio.js';
 import { JsonFileLogWriter, parseLogConfig, readContainerLogs, type LogEntry } from '../logs/index.js';
 import { dirSize } from '../volumes.js';
-import { containerDir, publish, type ContainerContext } from './context.js';
+import { containerDir, publish, type ContainerContext, type Live } from './context.js';
+import { openLiveFs, openStoppedFs, type ContainerFs, type CopyMount } from './archive.js';
 import type { RootfsMount } from './ports.js';
 import { canAttach, canResize, canTop } from './state.js';
 import type { Container } from './types.js';
@@ -105,6 +106,55 @@ export async function withRootfs<T>(ctx: InspectContext, c: Container, fn: (root
     ctx.images.mountRootfs(m);
     try {
       return await fn(m.target, c, m);
+    } finally {
+      try { ctx.images.unmountRootfs(m.target); } catch (err) { ctx.log.warn({ err }, 'unmount after archive failed'); }
+    }
+  });
+}
+
+/** The mounts docker cp sees: volumes, binds, tmpfs and the /etc files (dockerd's openContainerFS). */
+function copyMounts(ctx: Pick<ContainerContext, 'volumes'>, c: Container): CopyMount[] {
+  const out: CopyMount[] = [];
+  for (const m of c.runtime.mounts) {
+    if (m.Type === 'tmpfs') out.push({ type: 'tmpfs', source: '', destination: m.Destination, rw: m.RW });
+    else if (m.Type === 'volume') out.push({ type: 'volume', source: ctx.volumes.ensure(m.Name!).mountpoint, destination: m.Destination, rw: m.RW });
+    else out.push({ type: 'bind', source: m.Source, destination: m.Destination, rw: m.RW });
+  }
+  for (const [src, dest] of [[c.runtime.hostsPath, '/etc/hosts'], [c.runtime.hostnamePath, '/etc/hostname'], [c.runtime.resolvConfPath, '/etc/resolv.conf']] as const) {
+    if (src && !out.some((m) => m.destination === dest)) out.push({ type: 'etc', source: src, destination: dest, rw: true });
+  }
+  return out;
+}
+
+/**
+ * docker cp: runs fn with the container's filesystem as dockerd shows it (see
+ * archive.ts): a running container's own mount view, or a stopped one's rootfs
+ * with its volumes and binds mounted for the duration (under the container's lock).
+ */
+export async function withContainerFs<T>(ctx: InspectContext & Pick<ContainerContext, 'volumes'>, c: Container, fn: (cfs: ContainerFs, c: Container) => Promise<T> | T): Promise<T> {
+  const mounts = copyMounts(ctx, c);
+  const viaLive = async (live: Live): Promise<T> => {
+    const cfs = openLiveFs(live.task.pid, () => ctx.live.get(c.id) === live, mounts);
+    try {
+      return await fn(cfs, c);
+    } finally {
+      cfs.close();
+    }
+  };
+  const live = ctx.live.get(c.id);
+  if (live) return viaLive(live);
+  return ctx.lock.run(c.id, async () => {
+    const now = ctx.live.get(c.id);
+    if (now) return viaLive(now);
+    const m = rootfsOf(ctx, c);
+    ctx.images.mountRootfs(m);
+    try {
+      const cfs = openStoppedFs(m.target, mounts);
+      try {
+        return await fn(cfs, c);
+      } finally {
+        cfs.close();
+      }
     } finally {
       try { ctx.images.unmountRootfs(m.target); } catch (err) { ctx.log.warn({ err }, 'unmount after archive failed'); }
     }

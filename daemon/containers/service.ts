@@ -42,7 +42,8 @@ import { remove, removeNow, prune, type RemoveOptions } from './remove.js';
 import { connect, disconnect, type ConnectConfig } from './network.js';
 import { withoutLink } from './links.js';
 import { rename, update } from './update.js';
-import { attachHub, logs, resize, rootfsOf, sizes, stats, top, withRootfs, type LogsOptions } from './inspect.js';
+import { attachHub, logs, resize, rootfsOf, sizes, stats, top, withRootfs, withContainerFs, type LogsOptions } from './inspect.js';
+import type { ContainerFs } from './archive.js';
 import { reconcile, shutdown } from './reconcile.js';
 import type { HolderClient } from '../restore/index.js';
 
@@ -262,6 +263,11 @@ export class ContainerService {
   /** Runs fn with the container's rootfs mounted (mounting it for the duration when stopped). */
   withRootfs<T>(ref: string, fn: (root: string, c: Container, m: RootfsMount) => Promise<T> | T): Promise<T> {
     return withRootfs(this.ctx, this.get(ref), fn);
+  }
+
+  /** docker cp: the container's filesystem as dockerd shows it, for the duration of fn (inspect.ts withContainerFs). */
+  withContainerFs<T>(ref: string, fn: (cfs: ContainerFs, c: Container) => Promise<T> | T): Promise<T> {
+    return withContainerFs(this.ctx, this.get(ref), fn);
   }
 
   /** SizeRw (the writable layer) and SizeRootFs (it plus the image's layers), as `ps -s` and inspect -s show them. */

@@ -87,6 +87,12 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
       else if (m.Type === 'bind' && !fs.existsSync(m.Source)) fs.mkdirSync(m.Source, { recursive: true });
     }
     const mounts = toRuntimeMounts(c.runtime.mounts, (name) => volumes.get(name)!);
+    // an empty volume gets the image's content at its mount point (dockerd's copy-up), unless nocopy
+    for (const m of c.runtime.mounts) {
+      if (m.Type !== 'volume' || !m.Name || m.Mode.split(',').includes('nocopy')) continue;
+      if (c.hostConfig.Mounts?.some((x) => x.Target === m.Destination && x.VolumeOptions?.NoCopy)) continue;
+      await ctx.volumes.copyUp(m.Name, rootfs.target, m.Destination);
+    }
 
     // 5. stdio and logs
     const log = logSinkOf(dir, c);
