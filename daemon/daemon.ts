@@ -14,7 +14,7 @@ import type { ApiDeps } from '../api/deps.js';
 import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
 import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, type CgroupMode } from '../cgroupfs/index.js';
-import { createRuntime } from '../runtime/index.js';
+import { createRuntime, sealInitBinary, unsealInitBinary } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
@@ -136,10 +136,17 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   deps.metrics = metrics;
   hooks.add(() => metrics.close());
   await containers.reconcile();
+  // Inits run from a read-only bind of node: no container ever holds a writable path to the host's binary.
+  try {
+    sealInitBinary(path.join(config.execRoot, 'init'));
+  } catch (err) {
+    log.warn({ err }, 'could not make the init binary read-only; inits run from the host node');
+  }
   await runtime.start();
   hooks.add(async () => {
     await runtime.shutdown();
     await containers.shutdown();
+    unsealInitBinary();
     await network.shutdown();
     // The netns dir is a private bind mount of itself (so netns files can be bind-mounted into it); drop it once empty.
     const netnsDir = path.join(config.execRoot, 'netns');

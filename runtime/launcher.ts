@@ -15,7 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../errors/index.js';
-import { LinuxSyscalls, CLONE_NEWPID, seccompCompile } from '../sys/index.js';
+import path from 'node:path';
+import { LinuxSyscalls, CLONE_NEWPID, MNT_DETACH, MS_PRIVATE, UMOUNT_NOFOLLOW, seccompCompile } from '../sys/index.js';
+import * as F from '../sys/fsat.js';
 import type { Syscalls } from '../sys/index.js';
 import { startError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';
@@ -23,6 +25,66 @@ import { buildExecPlan, buildInitPlan } from './spec.js';
 import type { ExecSpec, HostInfo, InitPlan, Process, RuntimeSpec } from './types.js';
 
 const INIT_MAIN = fileURLToPath(new URL('./init/main.js', import.meta.url));
+
+/**
+ * The node binary inits run from. sealInitBinary() makes it a read-only bind of
+ * the host's node (so /proc/<init>/exe is never a writable path to it, whatever
+ * a container manages to open: CVE-2019-5736); until then the host's binary.
+ */
+let initExe = process.execPath;
+
+/**
+ * Binds the host's node read-only onto <dir>/node (open_tree + mount_setattr +
+ * move_mount, private) and runs every later init from there. Returns that path.
+ */
+export function sealInitBinary(dir: string): string {
+  const target = path.join(dir, 'node');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try { fs.closeSync(fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o555)); } catch { /* a bind from a daemon that died */ }
+  for (let i = 0; i < 8; i++) {
+    // binds left by an earlier daemon on this exec root
+    try { new LinuxSyscalls().umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW); } catch { break; }
+  }
+  const mfd = F.openTree(F.AT_FDCWD, process.execPath, false);
+  try {
+    F.mountSetattr(mfd, F.MOUNT_ATTR_RDONLY | F.MOUNT_ATTR_NOSUID | F.MOUNT_ATTR_NODEV, 0, 0, false);
+    const tfd = F.openat(F.AT_FDCWD, target, F.O_PATH | F.O_NOFOLLOW);
+    try {
+      F.moveMount(mfd, tfd);
+    } finally {
+      F.close(tfd);
+    }
+    F.mountSetattr(mfd, 0, 0, MS_PRIVATE, false);
+  } finally {
+    F.close(mfd);
+  }
+  initExe = target;
+  return target;
+}
+
+/** Undoes sealInitBinary (at shutdown; inits still running keep their binary). */
+export function unsealInitBinary(): void {
+  if (initExe === process.execPath) return;
+  try { new LinuxSyscalls().umount2(initExe, MNT_DETACH | UMOUNT_NOFOLLOW); } catch { /* not mounted */ }
+  initExe = process.execPath;
+}
+
+/**
+ * Deadlines of a starting init: from spawn (or the plan, for a warm one) to its
+ * first step, and for each step after (the init announces each). An init that
+ * misses one is killed and the start fails: no step can wedge a start, and the
+ * container lock with it. Overridable for tests through the environment.
+ */
+const deadlines = () => ({
+  first: Number(process.env.TSD_INIT_START_TIMEOUT_MS) || 60_000,
+  step: Number(process.env.TSD_INIT_STEP_TIMEOUT_MS) || 15_000,
+});
+
+/** What a launch may be asked besides its spec. */
+export interface LaunchOptions {
+  /** aborting it kills an init whose start is in progress (docker rm -f) */
+  signal?: AbortSignal;
+}
 
 let sys: Syscalls | undefined;
 let selfPidNs: number | undefined;
@@ -93,12 +155,12 @@ function coldStdio(ttyMode: boolean, openStdin: boolean): StdioOptions {
  * a new namespace (the init becomes its PID 1), else an fd of the namespace to enter.
  */
 function spawnInit(s: Syscalls, pidns: number | null | 'host', stdio: StdioOptions, extra: string[] = []): ChildProcess {
-  if (pidns === 'host') return spawn(process.execPath, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
+  if (pidns === 'host') return spawn(initExe, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
   selfPidNs ??= fs.openSync('/proc/self/ns/pid', 'r');
   if (pidns === null) s.unshare(CLONE_NEWPID);
   else s.setns(pidns, CLONE_NEWPID);
   try {
-    return spawn(process.execPath, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
+    return spawn(initExe, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
   } finally {
     s.setns(selfPidNs, CLONE_NEWPID);
   }
@@ -172,13 +234,38 @@ function fdOf(s: unknown): number | null {
 }
 
 /** Sends the plan, waits for exec (clean close) or an error, and builds the Process. */
-function start(sp: Spawned, plan: InitPlan): Promise<Process> {
+function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}): Promise<Process> {
   const { child, exited } = sp;
   const pipes = !plan.tty;
   let master: number | null = null;
   return new Promise<Process>((resolve, reject) => {
     let failed: Extract<InitMessage, { t: 'error' }> | null = null;
+    // deadlines: the init is killed when a step overruns; its close then reports the step
+    const limits = deadlines();
+    let step = 'start';
+    let timer: NodeJS.Timeout | null = null;
+    const kill = (why: Extract<InitMessage, { t: 'error' }>) => {
+      failed ??= why;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    const arm = (ms: number) => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => kill({ t: 'error', step, message: `container init: step "${step}" did not finish within ${ms} ms`, exitCode: 128 }), ms);
+    };
+    const disarm = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => kill({ t: 'error', step, message: 'container init killed: the container is being removed', exitCode: 128 });
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    arm(limits.first);
     sp.onMessage = (m) => {
+      if (m.t === 'step' && !failed) {
+        step = m.step;
+        arm(limits.step);
+      }
       if (m.t === 'error' && !failed) failed = m;
       if (m.t === 'pty' && plan.tty && master === null) {
         try {
@@ -191,6 +278,7 @@ function start(sp: Spawned, plan: InitPlan): Promise<Process> {
       }
     };
     sp.onClose = () => {
+      disarm();
       if (failed || sp.spawnError) {
         const f = failed;
         // leave nothing behind: the init exits right after reporting
@@ -242,10 +330,10 @@ function start(sp: Spawned, plan: InitPlan): Promise<Process> {
   });
 }
 
-function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean): Promise<Process> {
+function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean, opts: LaunchOptions = {}): Promise<Process> {
   const s = (sys ??= new LinuxSyscalls());
   const child = spawnInit(s, pidns, coldStdio(plan.tty, openStdin));
-  return start(track(child), plan);
+  return start(track(child), plan, opts);
 }
 
 // ---- warm pool -------------------------------------------------------------
@@ -399,7 +487,7 @@ export const warmPool = {
   },
 };
 
-function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Process> {
+function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean, opts: LaunchOptions = {}): Promise<Process> {
   if (plan.tty) {
     for (const x of [sp.child.stdin, sp.child.stdout, sp.child.stderr]) x?.destroy();
   } else if (!openStdin) {
@@ -407,7 +495,7 @@ function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Proce
     sp.child.stdin?.destroy();
   }
   // refill once this one runs: a Node start competes for the CPU with this container's init
-  const started = start(sp, plan);
+  const started = start(sp, plan, opts);
   started.then(refill, refill);
   return started.then((task) => (openStdin && !plan.tty ? task : { ...task, stdin: null }));
 }
@@ -417,7 +505,7 @@ function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean): Promise<Proce
  * the entrypoint. Resolves once execve happened; rejects with RuntimeStartError
  * (exitCode 127/126/128) when the init failed, or a DaemonError for bad input.
  */
-export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Promise<Process> {
+export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null, opts: LaunchOptions = {}): Promise<Process> {
   const taken = warmInit as (WarmInit & { sp: Spawned; used: () => boolean; markUsed: () => void }) | null | undefined;
   if (taken) {
     if (taken.used()) throw systemError('this warm init was already used');
@@ -430,7 +518,7 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Pro
       throw e;
     }
     taken.markUsed();
-    const started = runWarm(taken.sp, plan, spec.openStdin);
+    const started = runWarm(taken.sp, plan, spec.openStdin, opts);
     // The caller renamed the staging cgroup into the container's (v1 adopt) or the init moved itself
     // to spec.cgroupProcs (v2: no rename): either way a cgroup left under the stage's name is empty
     // now, and nothing else would remove it (one leaked per start on v2).
@@ -440,7 +528,7 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Pro
   }
   const plan = withBpf(buildInitPlan({ ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   // Another PID namespace than a fresh one is chosen at spawn: the cold path.
-  if (spec.pid?.mode === 'host') return run(plan, 'host', spec.openStdin);
+  if (spec.pid?.mode === 'host') return run(plan, 'host', spec.openStdin, opts);
   if (spec.pid?.mode === 'join') {
     let fd: number;
     try {
@@ -449,20 +537,20 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Pro
       throw systemError(`cannot join PID namespace ${spec.pid.path}: ${(e as Error).message}`, e);
     }
     try {
-      return await run(plan, fd, spec.openStdin);
+      return await run(plan, fd, spec.openStdin, opts);
     } finally {
       fs.closeSync(fd);
     }
   }
   const warm = pool.size > 0 ? takeWarm() : null;
   if (warm) {
-    const started = runWarm(warm, plan, spec.openStdin);
+    const started = runWarm(warm, plan, spec.openStdin, opts);
     // Not adopted by the caller: the init moved itself to spec.cgroupProcs; its staging cgroup is empty now.
     const stage = warm.stage;
     if (stage) void started.then(() => pool.hooks.discard?.(stage), () => warm.exited.then(() => pool.hooks.discard?.(stage)));
     return started;
   }
-  return run(plan, null, spec.openStdin);
+  return run(plan, null, spec.openStdin, opts);
 }
 
 /**
@@ -471,7 +559,7 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null): Pro
  * ipc, uts, net, cgroup and mount namespaces, its cgroup, with `spec`'s user, env,
  * cwd and security profile.
  */
-export async function execInContainer(containerPid: number, spec: ExecSpec): Promise<Process> {
+export async function execInContainer(containerPid: number, spec: ExecSpec, opts: LaunchOptions = {}): Promise<Process> {
   const plan = withBpf(buildExecPlan(containerPid, { ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
   let pidns: number;
   try {
@@ -480,7 +568,7 @@ export async function execInContainer(containerPid: number, spec: ExecSpec): Pro
     throw systemError(`container process ${containerPid} is not running: ${(e as Error).message}`, e);
   }
   try {
-    return await run(plan, pidns, spec.openStdin);
+    return await run(plan, pidns, spec.openStdin, opts);
   } finally {
     fs.closeSync(pidns);
   }

@@ -8,6 +8,7 @@
 //                                              devpts (fd number in the init); the parent takes a
 //                                              copy with pidfd_getfd and answers
 //      parent -> init: {t:'pty-ack'}
+//      init -> parent: {t:'step', step}        before each step: the parent's deadline for it starts
 //   3. init -> parent: {t:'error', ...}        only on failure, then the init exits
 //   4. execve closes fd 3: the parent reads EOF with no error = the entrypoint runs.
 import type { InitPlan } from './types.js';
@@ -18,6 +19,7 @@ export type ParentMessage = { t: 'plan'; plan: InitPlan } | { t: 'pty-ack' };
 export type InitMessage =
   | { t: 'error'; step: string; message: string; errno?: string; exitCode: number }
   | { t: 'ready' }
+  | { t: 'step'; step: string }
   | { t: 'pty'; fd: number };
 
 export const encode = (m: ParentMessage | InitMessage): string => `${JSON.stringify(m)}\n`;

@@ -6,7 +6,7 @@
 import { detectCgroupMode, type CgroupManager, type CgroupManagerOptions, type CgroupMode } from '../cgroupfs/index.js';
 import { notImplemented } from '../errors/index.js';
 import { Cgroups } from './cgroup.js';
-import { execInContainer, launch, warmPool } from './launcher.js';
+import { execInContainer, launch, warmPool, type LaunchOptions } from './launcher.js';
 import type { Process, RuntimeSpec, Task } from './types.js';
 
 export interface RuntimeOptions {
@@ -28,7 +28,7 @@ export interface Runtime {
   /** boot: staging cgroups a crashed daemon left are removed, then the warm pool is filled */
   start(): Promise<void>;
   /** Starts a container: its cgroup (spec.cgroup) made and limited, its init on a warm process when one is ready. */
-  launch(spec: RuntimeSpec): Promise<Task>;
+  launch(spec: RuntimeSpec, opts?: LaunchOptions): Promise<Task>;
   /**
    * A task whose process an earlier daemon launched (live restore): `p` is what the caller rebuilt
    * of it (pid, stdio, exit), the cgroup is the one launch() made for it under the same names.
@@ -52,7 +52,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       await cgroups.removeStaleStaging().catch((err) => log?.warn({ err }, 'stale staging cgroups not removed'));
       if (opts.initPool > 0) warmPool.enable(opts.initPool, { stage: (pid) => cgroups.stage(pid), discard });
     },
-    async launch(spec) {
+    async launch(spec, launchOpts = {}) {
       // A warm init is PID 1 of a fresh PID namespace: only for containers that want one.
       const warm = !spec.pid || spec.pid.mode === 'private' ? warmPool.take() : null;
       let placed: ReturnType<Cgroups['place']> | null = null;
@@ -64,7 +64,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       }
       // The launcher discards the warm init's staging cgroup once it started (renamed away, or emptied when not adopted).
       try {
-        const proc = await launch({ ...spec, cgroupProcs: [...(spec.cgroupProcs ?? []), ...(placed?.procs ?? [])] }, warm);
+        const proc = await launch({ ...spec, cgroupProcs: [...(spec.cgroupProcs ?? []), ...(placed?.procs ?? [])] }, warm, launchOpts);
         return taskOf(proc, placed?.manager ?? null);
       } catch (e) {
         await placed?.manager.destroy().catch(() => {});

@@ -35,6 +35,8 @@ export const MNT_EXPIRE = 4;
 export const UMOUNT_NOFOLLOW = 8;
 
 export const PR_SET_PDEATHSIG = 1;
+export const PR_GET_DUMPABLE = 3;
+export const PR_SET_DUMPABLE = 4;
 export const PR_SET_KEEPCAPS = 8;
 export const PR_SET_NAME = 15;
 export const PR_CAPBSET_READ = 23;

@@ -61,6 +61,8 @@ export interface ContainerContext {
   readonly exitCounters?: (c: Container) => NonNullable<RuntimeState['lastRun']>['cgroup'] | null;
   /** --live-restore: the holder that keeps containers' stdio and exit statuses while the daemon is away (null: off) */
   readonly restore: HolderClient | null;
+  /** starts in progress, by container id: `rm -f` aborts one (its init is killed) instead of waiting behind the lock */
+  readonly starting: Map<string, AbortController>;
 
   /** Name (with or without '/'), full id, or unique id prefix; Docker's errors otherwise. */
   get(ref: string): Container;

@@ -90,7 +90,7 @@ export class ContainerService {
     const ctx: ContainerContext = {
       store, config: d.config, events: d.events, log: d.log, images: d.images, runtime: d.runtime, network: d.network, volumes: d.volumes,
       lock, live, pendingHubs: new Map(), waiters: new Waiters(), restarts: { timers: new Map(), lastDelayMs: new Map() },
-      execs: this.execs, health, status: { shuttingDown: false }, exitCounters: d.exitCounters, restore: d.restore ?? null,
+      execs: this.execs, health, status: { shuttingDown: false }, exitCounters: d.exitCounters, restore: d.restore ?? null, starting: new Map(),
       get: (ref) => this.get(ref),
       tryGet: (ref) => this.tryGet(ref),
       list: () => this.list(),
@@ -200,6 +200,8 @@ export class ContainerService {
   }
 
   remove(ref: string, opts: RemoveOptions = {}): Promise<void> {
+    // rm -f of a container whose init is still setting up: kill it, so the start fails and lets go of the lock
+    if (opts.force) this.ctx.starting.get(this.get(ref).id)?.abort();
     return this.withContainer(ref, (c) => remove(this.ctx, c, opts));
   }
 

@@ -25,7 +25,7 @@ const startChannel = diagnostics.channel('tsd:container:start');
 const INIT_CANDIDATES = ['/usr/local/bin/docker-init', '/usr/bin/docker-init', '/usr/local/bin/tini-static', '/usr/bin/tini-static'];
 
 type StartContext = Pick<ContainerContext,
-  'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'volumes' | 'live' | 'pendingHubs' | 'health' | 'restarts' | 'get' | 'removeNow' | 'taskExited' | 'restore'>;
+  'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'volumes' | 'live' | 'pendingHubs' | 'health' | 'restarts' | 'get' | 'removeNow' | 'taskExited' | 'restore' | 'starting'>;
 
 /** docker start (under the lock). Returns false when already running (the API answers 304). */
 export async function start(ctx: StartContext, c: Container): Promise<boolean> {
@@ -111,7 +111,14 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     });
     let task: Task;
     try {
-      task = await ctx.runtime.launch(spec);
+      // rm -f aborts a start in progress (the init is killed) instead of waiting behind the lock
+      const abort = new AbortController();
+      ctx.starting.set(c.id, abort);
+      try {
+        task = await ctx.runtime.launch(spec, { signal: abort.signal });
+      } finally {
+        ctx.starting.delete(c.id);
+      }
     } catch (e) {
       const exitCode = (e as { exitCode?: number }).exitCode ?? 128;
       ctx.store.update(c.id, { exitCode, error: (e as Error).message });

@@ -1,5 +1,6 @@
 // What every init step sees: the plan, the syscalls, and what earlier steps found out.
 import type { Syscalls } from '../../sys/index.js';
+import type { Root } from '../../rootfs/index.js';
 import type { InitPlan } from '../types.js';
 import type { InitMessage, ParentMessage } from '../protocol.js';
 
@@ -13,6 +14,8 @@ export interface InitContext {
   /** protocol: send a message to the parent / block for its next one (null at EOF) */
   send: (m: InitMessage) => void;
   receive: () => ParentMessage | null;
+  /** create: the rootfs by fd, from the rootfs bind to pivot_root (every mount target is resolved from it) */
+  root?: Root;
   /** set by the user step */
   uid: number;
   gid: number;

@@ -4,7 +4,7 @@
 // the container's start time.
 import fs from 'node:fs';
 import { LinuxSyscalls, preloadLibraries } from '../../sys/syscalls.js';
-import { PR_SET_PDEATHSIG } from '../../sys/constants.js';
+import { PR_SET_DUMPABLE, PR_SET_PDEATHSIG } from '../../sys/constants.js';
 import { PROTOCOL_FD, encode } from '../protocol.js';
 import type { ParentMessage, InitMessage } from '../protocol.js';
 import { runSteps } from './steps.js';
@@ -52,6 +52,9 @@ function report(m: InitMessage): void {
 }
 
 function main(): void {
+  // First act: not dumpable, so no process of the container (same uid, no CAP_SYS_PTRACE) can open
+  // /proc/<this init>/exe, /cwd, /root, /fd or /mem while it sets up (CVE-2019-5736); execve resets it.
+  new LinuxSyscalls().prctl(PR_SET_DUMPABLE, 0);
   // Die with the daemon (SIGKILL when the thread that spawned us exits): a pre-spawned init
   // waiting for a plan, or one half-way through it, has no use without the daemon. If the
   // daemon died before this, fd 3 is at EOF and receive() below exits. Cleared before execve.
@@ -67,7 +70,8 @@ function main(): void {
   preloadLibraries(msg.plan.seccomp !== null && !msg.plan.seccompBpf);
   const ctx: InitContext = { plan: msg.plan, sys: new LinuxSyscalls(), protocolFd: PROTOCOL_FD, env: [...msg.plan.env], uid: 0, gid: 0, send: report, receive };
   try {
-    runSteps(ctx);
+    // each step announced: the launcher gives every step a deadline and kills an init that misses one
+    runSteps(ctx, undefined, (name) => report({ t: 'step', step: name }));
     report({ t: 'error', step: 'exec', message: 'execve returned', exitCode: 128 });
     process.exit(128);
   } catch (e) {

@@ -76,9 +76,10 @@ export const steps: Step[] = [
 ];
 
 /** Runs the steps for the plan's mode; throws the first failure tagged with its step name. */
-export function runSteps(ctx: InitContext, list: Step[] = steps): void {
+export function runSteps(ctx: InitContext, list: Step[] = steps, onStep?: (name: string) => void): void {
   for (const s of list) {
     if (!s.modes.includes(ctx.plan.mode)) continue;
+    onStep?.(s.name);
     try {
       s.run(ctx);
     } catch (e) {

@@ -1,6 +1,8 @@
 // Process steps: rlimits, working directory, user and groups, controlling tty.
 import fs from 'node:fs';
 import * as K from '../../../sys/index.js';
+import * as F from '../../../sys/fsat.js';
+import { Root } from '../../../rootfs/index.js';
 import { resolveUser, UserLookupError } from '../../user.js';
 import { InitError } from '../context.js';
 import type { InitContext } from '../context.js';
@@ -9,27 +11,65 @@ export function rlimits(ctx: InitContext): void {
   for (const r of ctx.plan.rlimits) ctx.sys.setrlimit(r.resource, { soft: r.soft, hard: r.hard });
 }
 
-/** First try as root: create the directory if missing (as Docker does at create time; not for exec). */
+/**
+ * The working directory, resolved from the container's "/" (after pivot_root or
+ * the exec's chroot) with openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: a cwd
+ * like /proc/self/fd/N (an fd the init holds, CVE-2024-21626) is refused, and
+ * fchdir goes to exactly the directory resolved.
+ */
+function chdirTo(ctx: InitContext): void {
+  const root = Root.open('/');
+  try {
+    const fd = root.openFd(ctx.plan.cwd, F.O_PATH | F.O_DIRECTORY);
+    try {
+      ctx.sys.fchdir(fd);
+    } finally {
+      F.close(fd);
+    }
+  } finally {
+    root.close();
+  }
+}
+
+/**
+ * First try as root: create the directory if missing (as Docker does at create
+ * time; not for exec), one component at a time through fds, bounded, and never
+ * inside procfs or sysfs (`-w /proc/self/fd/25` once spun here forever).
+ */
 export function chdirAsRoot(ctx: InitContext): void {
   try {
-    ctx.sys.chdir(ctx.plan.cwd);
+    chdirTo(ctx);
   } catch {
     if (ctx.plan.mode !== 'create') return;
+    const root = Root.open('/');
     try {
-      fs.mkdirSync(ctx.plan.cwd, { recursive: true, mode: 0o755 });
+      F.close(root.mkdirAll(ctx.plan.cwd, 0o755, { avoidProcfs: true }));
     } catch {
       // reported by chdirAsUser with the container user's view
+    } finally {
+      root.close();
     }
   }
 }
 
-const readOrNull = (p: string): string | null => {
+/** Upper bound for /etc/passwd and /etc/group (a hostile image's 10 GB file is refused, not read). */
+export const ETC_FILE_MAX = 4 * 1024 * 1024;
+
+/**
+ * The container's /etc/passwd or /etc/group: opened O_NONBLOCK inside its root
+ * (a FIFO there never blocks the start), a regular file of at most ETC_FILE_MAX
+ * bytes, checked on the opened fd. Null when missing.
+ */
+export function readEtcFile(p: string): string | null {
+  const root = Root.open('/');
   try {
-    return fs.readFileSync(p, 'utf8');
-  } catch {
-    return null;
+    return root.readFile(p, ETC_FILE_MAX)?.data.toString('utf8') ?? null;
+  } catch (e) {
+    throw new InitError(`unable to read ${p}: ${(e as Error).message}`);
+  } finally {
+    root.close();
   }
-};
+}
 
 /** Drops from the bounding set every capability the container doesn't keep (needs CAP_SETPCAP: before the uid change). */
 export function boundingSet(ctx: InitContext): void {
@@ -41,7 +81,7 @@ export function boundingSet(ctx: InitContext): void {
 export function user(ctx: InitContext): void {
   let u;
   try {
-    u = resolveUser(ctx.plan.user, ctx.plan.groupAdd, readOrNull('/etc/passwd'), readOrNull('/etc/group'));
+    u = resolveUser(ctx.plan.user, ctx.plan.groupAdd, readEtcFile('/etc/passwd'), readEtcFile('/etc/group'));
   } catch (e) {
     if (e instanceof UserLookupError) throw new InitError(e.message);
     throw e;
@@ -64,10 +104,10 @@ export function raiseEffective(ctx: InitContext): void {
 
 export function chdirAsUser(ctx: InitContext): void {
   try {
-    ctx.sys.chdir(ctx.plan.cwd);
+    chdirTo(ctx);
   } catch (e) {
     const code = (e as { errnoCode?: string }).errnoCode ?? (e as Error).message;
-    const text: Record<string, string> = { ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', EACCES: 'permission denied' };
+    const text: Record<string, string> = { ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', EACCES: 'permission denied', ELOOP: 'too many levels of symbolic links', EXDEV: 'invalid cross-device link' };
     throw new InitError(`chdir to cwd ("${ctx.plan.cwd}") set in config.json failed: ${text[code] ?? code}`);
   }
 }

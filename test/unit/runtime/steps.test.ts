@@ -2,13 +2,13 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { FakeSyscalls } from '../../../sys/index.js';
 import * as K from '../../../sys/index.js';
 import { buildInitPlan, buildExecPlan } from '../../../runtime/index.js';
 import type { RuntimeSpec, InitPlan } from '../../../runtime/index.js';
 import { runSteps } from '../../../runtime/init/steps.js';
-import { secureJoin } from '../../../runtime/init/steps/rootfs.js';
 import type { InitContext } from '../../../runtime/init/context.js';
 
 const host = { kernel: '6.18.0', arch: 'amd64', lastCap: 40 };
@@ -34,6 +34,14 @@ const rootfsDir = (t: Test) => {
   return { rootfs: path.join(dir, 'rootfs'), procs: path.join(dir, 'cg', 'cgroup.procs') };
 };
 
+/** A directory outside the rootfs standing for the host's (t.testdir is one per test: the rootfs's). */
+const hostDir = (t: Test, files: Record<string, string>): string => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-steps-host-'));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  for (const [k, v] of Object.entries(files)) fs.writeFileSync(path.join(d, k), v);
+  return d;
+};
+
 const idx = (sys: FakeSyscalls, pred: (c: { call: string; args: unknown[] }) => boolean) => sys.calls.findIndex(pred);
 
 t.test('create: namespaces, mounts, pivot_root, then identity and security, execve last', async (t) => {
@@ -51,12 +59,16 @@ t.test('create: namespaces, mounts, pivot_root, then identity and security, exec
   const pivot = names.indexOf('pivot_root');
   const detach = idx(sys, (c) => c.call === 'umount2' && c.args[1] === K.MNT_DETACH);
   t.ok(pivot > 5 && detach > pivot, 'pivot_root, then the old root detached');
-  t.ok(idx(sys, (c) => c.call === 'mount' && c.args[1] === `${rootfs}/proc`) < pivot, 'proc mounted before pivot_root');
-  // masks: /proc/keys (file) bound to /dev/null, /proc/acpi (dir) a ro tmpfs, missing /proc/kcore skipped
-  t.ok(sys.calls.some((c) => c.call === 'mount' && c.args[0] === `${rootfs}/dev/null` && c.args[1] === `${rootfs}/proc/keys`));
-  t.ok(sys.calls.some((c) => c.call === 'mount' && c.args[1] === `${rootfs}/proc/acpi` && c.args[2] === 'tmpfs' && c.args[3] === K.MS_RDONLY));
-  t.notOk(sys.calls.some((c) => c.call === 'mount' && String(c.args[1]).endsWith('kcore')));
-  t.ok(sys.calls.some((c) => c.call === 'mount' && c.args[1] === `${rootfs}/proc/sys` && ((c.args[3] as number) & K.MS_RDONLY)), '/proc/sys read-only');
+  // every mount is made by fd: a detached mount moved onto the O_PATH fd of its resolved target
+  const moved = (from: string, to: string) => idx(sys, (c) => c.call === 'moveMount' && c.args[0] === from && c.args[1] === to);
+  t.ok(moved('fsmount:proc', `${rootfs}/proc`) >= 0 && moved('fsmount:proc', `${rootfs}/proc`) < pivot, 'proc mounted before pivot_root');
+  t.notOk(sys.calls.some((c) => c.call === 'mount' && c.args[1] !== '/' && c.args[1] !== '.' && c.args[1] !== rootfs), 'no mount(2) on a path in the rootfs');
+  // masks: /proc/keys (file) bound from the verified /dev/null fd, /proc/acpi (dir) a ro tmpfs, missing /proc/kcore skipped
+  t.ok(moved(`tree:${rootfs}/dev/null`, `${rootfs}/proc/keys`) > 0, '/proc/keys masked with the container\'s /dev/null');
+  t.ok(sys.calls.some((c) => c.call === 'fsMount' && c.args[0] === 'tmpfs' && c.args[3] === 1 /* MOUNT_ATTR_RDONLY */), 'a read-only tmpfs for a masked dir');
+  t.notOk(sys.calls.some((c) => c.call === 'moveMount' && String(c.args[1]).endsWith('kcore')));
+  const roSys = idx(sys, (c) => c.call === 'openTree' && c.args[0] === `${rootfs}/proc/sys`);
+  t.ok(roSys > 0 && sys.calls[roSys + 1]?.call === 'mountSetattr' && ((sys.calls[roSys + 1]!.args[1] as number) & 1), '/proc/sys read-only');
   t.ok(fs.lstatSync(`${rootfs}/dev/ptmx`).isSymbolicLink());
   const rl = names.indexOf('setrlimit');
   const firstDrop = idx(sys, (c) => c.call === 'prctl' && c.args[0] === K.PR_CAPBSET_DROP);
@@ -129,15 +141,43 @@ t.test('exec: join namespaces, unshare(CLONE_FS) right before the mount namespac
   t.ok(sys.calls.some((c) => c.call === 'ioctl' && c.args[1] === K.TIOCSCTTY), 'tty: controlling terminal');
 });
 
-t.test('secureJoin keeps symlinks inside the rootfs', async (t) => {
-  const dir = t.testdir({ r: { etc: {}, a: { b: {} } } });
-  const r = path.join(dir, 'r');
-  fs.symlinkSync('/../../../etc', path.join(r, 'escape'));
-  fs.symlinkSync('../a', path.join(r, 'etc', 'up'));
-  t.equal(secureJoin(r, '/escape/passwd'), `${r}/etc/passwd`);
-  t.equal(secureJoin(r, '/etc/up/b'), `${r}/a/b`);
-  t.equal(secureJoin(r, '/../../x'), `${r}/x`);
-  t.equal(secureJoin(r, '/'), r);
+t.test('mount destinations resolve inside the rootfs, by fd', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const outside = hostDir(t, { victim: 'x' });
+  fs.symlinkSync('/../../../etc', path.join(rootfs, 'escape'));
+  fs.symlinkSync(outside, path.join(rootfs, 'abs'));
+  const { sys } = execute(buildInitPlan(spec(rootfs, { mounts: [
+    { type: 'tmpfs', destination: '/escape/x' },
+    { type: 'tmpfs', destination: '/abs/new' },
+  ] }), host));
+  const targets = sys.calls.filter((c) => c.call === 'moveMount' && c.args[0] === 'fsmount:tmpfs').map((c) => c.args[1]);
+  t.ok(targets.includes(`${rootfs}/etc/x`), 'an absolute symlink resolves in the rootfs');
+  t.ok(targets.includes(`${rootfs}${outside}/new`), 'a symlink to a host path resolves under the rootfs');
+  t.same(fs.readdirSync(outside), ['victim'], 'nothing made on the host');
+});
+
+t.test('a /dev that is a symlink is replaced by a directory before the tmpfs goes on it', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const outside = hostDir(t, { null: 'host file named null' });
+  fs.symlinkSync(outside, path.join(rootfs, 'dev'));
+  const { sys } = execute(buildInitPlan(spec(rootfs), host));
+  t.ok(fs.lstatSync(path.join(rootfs, 'dev')).isDirectory(), '/dev is a real directory now');
+  t.ok(sys.calls.some((c) => c.call === 'moveMount' && c.args[0] === 'fsmount:tmpfs' && c.args[1] === `${rootfs}/dev`));
+  t.notOk(sys.calls.some((c) => String(c.args[0]).startsWith(`tree:${outside}`)), 'the host "null" is never bound');
+  t.equal(fs.readFileSync(path.join(outside, 'null'), 'utf8'), 'host file named null');
+});
+
+t.test('masks refuse a /dev/null that is not the null device', async (t) => {
+  const { rootfs } = rootfsDir(t);
+  const sys = new FakeSyscalls();
+  // the fake mknod makes placeholders; this one is a plain file the image put there
+  const plan = buildInitPlan(spec(rootfs), host);
+  plan.mounts = plan.mounts.filter((m) => !(m.op === 'mknod' && m.destination === '/dev/null'));
+  fs.mkdirSync(path.join(rootfs, 'dev'), { recursive: true });
+  fs.writeFileSync(path.join(rootfs, 'dev', 'null'), 'not a device');
+  const { error } = execute(plan, sys);
+  t.equal(error.step, 'mounts');
+  t.match(error.message, /\/dev\/null is not the null device/);
 });
 
 t.test('OomScoreAdj: written first, for PID 1 and for an exec (runc nsexec)', async (t) => {
