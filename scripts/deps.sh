@@ -29,6 +29,9 @@ if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then
   # test/clients: Debian's docker-compose 1.29 and python3-docker, driven as their users do
   want /usr/bin/docker-compose docker-compose
   want /usr/lib/python3/dist-packages/docker/__init__.py python3-docker
+  # the security suite builds its static attacker helper (test/security/fixtures/sechelper.c)
+  want gcc gcc
+  want /usr/lib/x86_64-linux-gnu/libc.a libc6-dev
 fi
 # /bin/busybox must be the static build (busybox-static), not Debian's dynamic busybox.
 if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]] && [[ -e /bin/busybox ]] && ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; then
