@@ -8,6 +8,17 @@ import { fstat as fsatFstat, type FileStat } from './fsat.js';
 import type { Syscalls, Rlimit, CapSets } from './syscalls.js';
 import type { SeccompFilter } from './seccomp.js';
 
+let fakeRoot: string | null = null;
+/** One temp dir per process for the fake filesystems, removed at exit. */
+function fakeFsRoot(): string {
+  if (!fakeRoot) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-fake-mounts-'));
+    fakeRoot = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return fakeRoot;
+}
+
 export interface RecordedCall { call: string; args: unknown[] }
 
 export class FakeSyscalls implements Syscalls {
@@ -75,8 +86,7 @@ export class FakeSyscalls implements Syscalls {
   }
   fsMount(fstype: string, source: string, data: string | null, attrs: number) {
     this.rec('fsMount', [fstype, source, data, attrs], fstype);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-fake-fs-'));
-    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const dir = fs.mkdtempSync(path.join(fakeFsRoot(), 'fs-'));
     const fd = fs.openSync(dir, 0o10000000 /* O_PATH */ | fs.constants.O_DIRECTORY);
     this.fakeFds.set(fd, { label: `fsmount:${fstype}`, path: dir });
     return fd;

@@ -54,9 +54,24 @@ export class ContainerFs {
   }
 }
 
-/** A running container: the root of its init's mount namespace. `stillOurs` tells whether `pid` is still its PID 1. */
-export function openLiveFs(pid: number, stillOurs: () => boolean, mounts: CopyMount[]): ContainerFs {
-  return new ContainerFs(Root.ofProcess(pid, stillOurs), mounts, true);
+/** Field 22 of /proc/<pid>/stat (the start time), or '' when gone. */
+function startTimeOf(pid: number): string {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A running container: the root of its init's mount namespace. The pid must
+ * still be the container's PID 1: `stillOurs` (the daemon's own record) and its
+ * start time `pidStart`, both checked after the open while a pidfd pins the
+ * process, so a pid recycled in between is refused, never followed.
+ */
+export function openLiveFs(pid: number, pidStart: string, stillOurs: () => boolean, mounts: CopyMount[]): ContainerFs {
+  return new ContainerFs(Root.ofProcess(pid, () => stillOurs() && (!pidStart || startTimeOf(pid) === pidStart)), mounts, true);
 }
 
 /**

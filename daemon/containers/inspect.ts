@@ -131,10 +131,10 @@ function copyMounts(ctx: Pick<ContainerContext, 'volumes'>, c: Container): CopyM
  * archive.ts): a running container's own mount view, or a stopped one's rootfs
  * with its volumes and binds mounted for the duration (under the container's lock).
  */
-export async function withContainerFs<T>(ctx: InspectContext & Pick<ContainerContext, 'volumes'>, c: Container, fn: (cfs: ContainerFs, c: Container) => Promise<T> | T): Promise<T> {
+export async function withContainerFs<T>(ctx: InspectContext & Pick<ContainerContext, 'volumes' | 'store'>, c: Container, fn: (cfs: ContainerFs, c: Container) => Promise<T> | T): Promise<T> {
   const mounts = copyMounts(ctx, c);
   const viaLive = async (live: Live): Promise<T> => {
-    const cfs = openLiveFs(live.task.pid, () => ctx.live.get(c.id) === live, mounts);
+    const cfs = openLiveFs(live.task.pid, ctx.store.get(c.id)?.pidStart ?? '', () => ctx.live.get(c.id) === live, mounts);
     try {
       return await fn(cfs, c);
     } finally {
