@@ -97,7 +97,11 @@ t.test('no_new_privs: the filter loads last, after prctl', async (t) => {
 
 t.test('the parent-death signal is cleared before seccomp, in create and exec plans', async (t) => {
   const { rootfs } = rootfsDir(t);
-  const dir = t.testdir({ ns: { ipc: '', uts: '', net: '', cgroup: '', mnt: '' }, root: {} });
+  // not a second t.testdir: that would replace the rootfs's
+  const dir = hostDir(t, {});
+  fs.mkdirSync(path.join(dir, 'ns'));
+  fs.mkdirSync(path.join(dir, 'root'));
+  for (const n of ['ipc', 'uts', 'net', 'cgroup', 'mnt']) fs.writeFileSync(path.join(dir, 'ns', n), '');
   const exec = buildExecPlan(42, { args: ['/bin/true'], env: [], cwd: '/', user: '', tty: false, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: [] }, host);
   exec.join = exec.join.map((j) => ({ ...j, path: path.join(dir, 'ns', j.type) }));
   exec.root = path.join(dir, 'root');
