@@ -84,7 +84,9 @@ export class SystemService {
   /** GET /system/df, from the store (sizes as recorded when layers were unpacked). */
   df(): Record<string, unknown> {
     const layersSize = (this.db.prepare('SELECT coalesce(sum(size), 0) AS n FROM layers').get() as { n: number }).n;
-    const images = this.db.prepare('SELECT id, created, size, parent, config FROM images').all() as Array<{ id: string; created: string; size: number; parent: string; config: string }>;
+    // as docker images without -a: untagged images other images were built on (build steps) are not listed
+    const images = this.db.prepare(`SELECT id, created, size, parent, config FROM images i WHERE EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id)
+      OR EXISTS (SELECT 1 FROM image_digests d WHERE d.image_id = i.id) OR NOT EXISTS (SELECT 1 FROM images c WHERE c.parent = i.id)`).all() as Array<{ id: string; created: string; size: number; parent: string; config: string }>;
     const tagsOf = this.db.prepare('SELECT ref FROM image_tags WHERE image_id = ?');
     const digestsOf = this.db.prepare('SELECT ref FROM image_digests WHERE image_id = ?');
     const usedBy = this.db.prepare('SELECT count(*) AS n FROM containers WHERE image_id = ?');

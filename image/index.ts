@@ -17,6 +17,7 @@ export { packStream, type TarWriter, type TarHeader } from './tar-pack.js';
 export { HashStream, DigestMismatchError, chainIds, sha256 } from './digest.js';
 export { packDir, changes, applyChanges } from './archive.js';
 export { planRootfs, MOUNT_DATA_MAX } from './snapshot.js';
+export { EMPTY_LAYER_DIFF_ID, type ChildImage } from './build-ops.js';
 
 /** The factory the daemon uses. */
 export function createImageService(opts: ImageServiceOptions): ImageService {

@@ -18,6 +18,7 @@ import * as push from './push.js';
 import * as ops from './store-ops.js';
 import * as archive from './archive-io.js';
 import * as rootfs from './rootfs.js';
+import * as build from './build-ops.js';
 import type {
   Change, CommitOptions, ContainerUsage, DeleteResult, Image, ImageConfigJson, LayerInfo, ListOptions, PreparedPull, ProgressFn,
   RegistryAuth, RootfsPlan,
@@ -239,6 +240,37 @@ export class ImageService {
 
   commit(o: CommitOptions): Promise<string> {
     return rootfs.commit(this.ctx, o);
+  }
+
+  // ---------------------------------------------------------------- docker build (build-ops.ts)
+
+  /** Records an image config whose layers all exist (a build step that changed only the config). */
+  createImage(config: ImageConfigJson, parentId: string): string {
+    return build.createImage(this.ctx, config, parentId);
+  }
+
+  /** A build step's result: `upperdir`'s changes as a child of `parentId` ('' = scratch), no layer when empty. */
+  commitChild(upperdir: string, parentId: string, child: build.ChildImage): Promise<string> {
+    return build.commitChild(this.ctx, upperdir, parentId, child);
+  }
+
+  /** Tagged, used by a container, or an ancestor of such an image. */
+  isShared(id: string, memo?: Map<string, boolean>): boolean {
+    return build.isShared(this.ctx, id, memo);
+  }
+
+  ownLayerSize(id: string): number {
+    return build.ownLayerSize(this.ctx, id);
+  }
+
+  /** Deletes `id` and then its parents while nothing needs them (`keep`: still wanted). */
+  removeUnreferenced(id: string, keep: (id: string) => boolean = () => false): DeleteResult[] {
+    return build.removeUnreferenced(this.ctx, id, keep);
+  }
+
+  /** Directories for a writable layer of the builder's (under the data root). */
+  builderLayerDir(): string {
+    return build.layerDirs(this.ctx);
   }
 
   /** Collects layers no image references. */

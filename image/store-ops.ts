@@ -12,11 +12,14 @@ export function list(ctx: ImageContext, opts: ListOptions = {}): Image[] {
   for (const key of Object.keys(f)) {
     if (!['dangling', 'reference', 'label', 'before', 'since', 'until'].includes(key)) throw invalidParameter(`invalid filter '${key}'`);
   }
+  // Untagged images that others were built on (a build's intermediate steps) show only with `all`, as dockerd's.
+  const hasChildren = (i: Image) => ctx.images.childrenOf(i.id).length > 0;
+  if (!opts.all) imgs = imgs.filter((i) => i.repoTags.length > 0 || i.repoDigests.length > 0 || !hasChildren(i));
   if (f.dangling?.length) {
     const v = f.dangling[0]!;
     if (!['true', 'false', '1', '0'].includes(v)) throw invalidParameter(`invalid filter 'dangling=${v}'`);
     const want = v === 'true' || v === '1';
-    imgs = imgs.filter((i) => (i.repoTags.length === 0) === want);
+    imgs = imgs.filter((i) => (i.repoTags.length === 0 && (!want || !hasChildren(i))) === want);
   }
   if (f.reference?.length) {
     const pats = f.reference.map(globToRegex);
@@ -53,6 +56,14 @@ export function history(ctx: ImageContext, refOrId: string): Array<{ id: string;
       li--;
     }
     out.push({ id: i === 0 ? img.id : '<missing>', created: h.created ?? img.created, createdBy: h.created_by ?? '', comment: h.comment ?? '', size, tags: i === 0 ? img.repoTags : [] });
+  }
+  // entries below the top get the IDs of the images it was built on, one parent per entry (as dockerd fills them in)
+  let cur = img;
+  for (let i = 1; i < out.length && cur.parent; i++) {
+    if (!ctx.images.get(cur.parent)) break;
+    cur = ctx.load(cur.parent);
+    out[i]!.id = cur.id;
+    out[i]!.tags = cur.repoTags;
   }
   return out;
 }
@@ -122,7 +133,19 @@ export function remove(ctx: ImageContext, refOrId: string, opts: { force?: boole
   ctx.images.remove(img.id);
   out.push({ Deleted: img.id });
   ctx.publish('delete', img.id, { name: img.id });
-  if (!opts.noprune) for (const l of ctx.layers.collect()) out.push({ Deleted: l });
+  if (!opts.noprune) {
+    // then the untagged images it was built on that nothing else needs (dockerd's parent pruning)
+    let parent = img.parent;
+    while (parent) {
+      const row = ctx.images.get(parent);
+      if (!row || ctx.images.tagsOf(parent).length || ctx.images.digestsOf(parent).length || ctx.images.childrenOf(parent).length || usageOf(ctx, parent)) break;
+      ctx.images.remove(parent);
+      out.push({ Deleted: parent });
+      ctx.publish('delete', parent, { name: parent });
+      parent = row.parent;
+    }
+    for (const l of ctx.layers.collect()) out.push({ Deleted: l });
+  }
   return out;
 }
 
@@ -132,8 +155,9 @@ export function prune(ctx: ImageContext, filters: Record<string, string[]> = {},
   const deleted: DeleteResult[] = [];
   let space = 0;
   for (const row of ctx.images.list()) {
+    if (!ctx.images.get(row.id)) continue; // removed with a child already
     const img = ctx.load(row.id);
-    if (danglingOnly && img.repoTags.length > 0) continue;
+    if (danglingOnly && (img.repoTags.length > 0 || ctx.images.childrenOf(img.id).length > 0)) continue;
     if (usageOf(ctx, img.id)) continue;
     if (until !== null && Date.parse(img.created) >= until) continue;
     if (filters.label?.length && !filters.label.every((l) => { const [k, ...v] = l.split('='); const lb = img.runConfig.Labels ?? {}; return v.length ? lb[k!] === v.join('=') : k! in lb; })) continue;

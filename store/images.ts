@@ -44,6 +44,11 @@ export class ImageStore {
     })();
   }
 
+  /** Images recorded as built on `id`. */
+  childrenOf(id: string): string[] {
+    return (this.db.prepare('SELECT id FROM images WHERE parent = ?').all(id) as { id: string }[]).map((r) => r.id);
+  }
+
   remove(id: string): void {
     this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
   }
