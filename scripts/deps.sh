@@ -14,6 +14,9 @@ want iptables iptables
 want nsenter util-linux
 want /usr/lib/x86_64-linux-gnu/libseccomp.so.2 libseccomp2
 want /usr/bin/tini-static tini
+# docker build: contexts compressed with bzip2 or xz are decompressed by these tools, as dockerd runs xz
+want bzip2 bzip2
+want xz xz-utils
 if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then
   want /bin/busybox busybox-static
   want docker-registry docker-registry

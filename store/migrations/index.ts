@@ -101,4 +101,20 @@ CREATE TABLE net_hosts_files (                  -- each container's /etc/hosts, 
 );
 `,
   },
+  {
+    version: 3,
+    name: 'build-cache',
+    sql: `
+CREATE TABLE build_cache (                      -- which image a build step produced, by what the step depended on
+  key          TEXT PRIMARY KEY,                -- sha256 of the parent image, the step's run config, the platform
+  parent_id    TEXT NOT NULL,                   -- '' for scratch
+  image_id     TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  description  TEXT NOT NULL DEFAULT '',        -- the step's Cmd, as its history entry shows it
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL,
+  usage_count  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX build_cache_image ON build_cache(image_id);
+`,
+  },
 ];
