@@ -25,6 +25,11 @@ import type { Container } from './containers/types.js';
 import { createMetrics } from './metrics/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
+import type { Readable } from 'node:stream';
+import { createBuilder, BuildCache } from '../builder/index.js';
+import { BuildCacheStore } from '../store/build-cache.js';
+import { createBuildBackend } from './build-backend.js';
+import { hostPlatform } from '../image/index.js';
 
 export interface Daemon {
   config: DaemonConfig;
@@ -135,6 +140,23 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   });
   deps.metrics = metrics;
   hooks.add(() => metrics.close());
+  // docker build: the classic builder over the image and container services, its cache in the store
+  const builderDir = path.join(config.dataRoot, 'builder');
+  cleanBuilderDir(builderDir, sys, log);
+  const buildCache = new BuildCache(new BuildCacheStore(db), {
+    exists: (id) => !!images.images.get(id),
+    isShared: (id, memo) => images.isShared(id, memo),
+    ownLayerSize: (id) => images.ownLayerSize(id),
+    removeUnreferenced: (id, keep) => { images.removeUnreferenced(id, keep); },
+    layerBytes: () => images.layerRows.all().reduce((n, l) => n + l.size, 0),
+  });
+  const platform = hostPlatform();
+  const builder = createBuilder(
+    createBuildBackend({ images, containers, sys, dataRoot: config.dataRoot, dockerVersion: `tsd ${process.env.npm_package_version ?? '0.1.0'}`, log: log.child({ subsystem: 'builder' }) }),
+    buildCache,
+    { workDir: builderDir, platform: { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) }, dockerVersion: `tsd ${process.env.npm_package_version ?? '0.1.0'}`, log: log.child({ subsystem: 'builder' }) },
+  );
+  Object.assign(deps, { builder, buildCache });
   await containers.reconcile();
   // Inits run from a read-only bind of node: no container ever holds a writable path to the host's binary.
   try {
@@ -200,6 +222,28 @@ function imagePortOf(images: ImageService): ImagePort {
       ref: o.repo ? `${o.repo}${o.tag ? `:${o.tag}` : ''}` : undefined, containerId: o.containerId, containerConfig: o.containerConfig as never,
     }),
   };
+}
+
+/**
+ * What a build cut short by a crash left in the builder's directory: writable
+ * layers still mounted (unmounted first, never removed while mounted) and
+ * received contexts, clones and downloads.
+ */
+function cleanBuilderDir(dir: string, sys: LinuxSyscalls, log: Logger): void {
+  const layers = path.join(dir, 'layers');
+  let names: string[] = [];
+  try { names = fs.readdirSync(layers); } catch { /* none yet */ }
+  const mounts = new Set(fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' ')));
+  for (const n of names) {
+    const target = path.join(layers, n, 'rootfs');
+    if (mounts.has(target)) {
+      try { sys.umount2(target, MNT_DETACH); } catch (err) { log.warn({ err, target }, 'stale build layer not unmounted'); continue; }
+    }
+    fs.rmSync(path.join(layers, n), { recursive: true, force: true });
+  }
+  let ctxs: string[] = [];
+  try { ctxs = fs.readdirSync(dir).filter((n) => /^(context|git|download)-/.test(n)); } catch { /* none */ }
+  for (const n of ctxs) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
 }
 
 /**

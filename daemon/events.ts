@@ -1,7 +1,7 @@
 // The event bus: every subsystem publishes here; GET /events subscribes.
 // A bounded ring of recent events serves `since` queries.
 export interface DaemonEvent {
-  type: 'container' | 'image' | 'network' | 'volume' | 'daemon';
+  type: 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder';
   action: string;
   actor: { id: string; attributes: Record<string, string> };
   /** nanoseconds since the epoch */

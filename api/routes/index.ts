@@ -6,6 +6,7 @@ export async function registerOptionalRoutes(app: FastifyInstance, deps: ApiDeps
   // Each subsystem's routes are added here as they land.
   if (deps.images) await app.register((await import('./images.js')).default);
   if (deps.volumes) await app.register((await import('./volumes.js')).default);
+  if (deps.builder) await app.register((await import('./build.js')).default);
   if (deps.containers) {
     await app.register((await import('./containers.js')).default);
     await app.register((await import('./exec.js')).default);

@@ -9,6 +9,8 @@ import type { DaemonEvent } from '../../daemon/events.js';
 import type { ContainerService } from '../../daemon/containers/service.js';
 import { dirSize, type VolumeService } from '../../daemon/volumes.js';
 import { toDockerListEntry, RUNTIMES, DEFAULT_RUNTIME } from '../translate/container.js';
+import { toDockerBuildCache } from './build.js';
+import type { BuildCache } from '../../builder/index.js';
 
 export const TSD_VERSION = '0.1.0';
 
@@ -116,6 +118,8 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
     for (const i of df.Images) i.SharedSize = 0;
     const containers = app.deps.containers as ContainerService | undefined;
     const volumes = app.deps.volumes as VolumeService | undefined;
+    const buildCache = app.deps.buildCache as BuildCache | undefined;
+    if (buildCache) Object.assign(df, toDockerBuildCache(buildCache));
     if (containers) df.Containers = containers.list().map((c) => toDockerListEntry(c, { size: containers.sizes(c) }));
     if (volumes) {
       df.Volumes = volumes.list().map((v) => ({
