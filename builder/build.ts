@@ -19,6 +19,7 @@ import { DockerfileParseError, formatWarnings, parseDockerfile } from './parser.
 import { envFromList, goList, goQuoteList, ShellError, ShellLex, type EnvLookup } from './shell.js';
 import { InstructionError } from './instructions.js';
 import { performCopy, type CopyRequest } from './copy.js';
+import { openRemote, type RemoteContext } from './remote.js';
 import {
   BuildError, type BuildBackend, type BuildCacheIndex, type BuildImage, type BuildOutput, type BuildRequest, type BuildResult, type ImageConfig,
   type RunConfig,
@@ -58,8 +59,20 @@ export class Builder {
    */
   async build(req: BuildRequest, out: BuildOutput, signal: AbortSignal): Promise<BuildResult> {
     const tags = req.tags.map((t) => this.backend.normalizeTag(t));
-    const ctx = await receiveContext(req.context, this.opts.workDir, (tar, dir) => this.backend.extractContext(tar, dir), signal,
-      [req.dockerfile || 'Dockerfile', 'dockerfile', '.dockerignore']);
+    let input = req.context;
+    let remote: RemoteContext | null = null;
+    if (req.remote) {
+      req.context.resume(); // the body is not the context
+      remote = await openRemote(req.remote, req.dockerfile, this.opts.workDir, signal);
+      input = remote.stream;
+    }
+    let ctx;
+    try {
+      ctx = await receiveContext(input, this.opts.workDir, (tar, dir) => this.backend.extractContext(tar, dir), signal,
+        [req.dockerfile || 'Dockerfile', 'dockerfile', '.dockerignore']);
+    } finally {
+      await remote?.close();
+    }
     const run = new BuildRun(this, this.backend, this.cache, req, out, signal, ctx);
     try {
       const imageId = await run.execute();

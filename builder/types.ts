@@ -163,6 +163,8 @@ export interface BuildRequest {
   context: Readable;
   /** path of the Dockerfile inside the context */
   dockerfile: string;
+  /** a context the daemon fetches (git or http(s) URL) instead of the body; '' for none */
+  remote: string;
   tags: string[];
   noCache: boolean;
   pull: boolean;

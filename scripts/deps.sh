@@ -17,6 +17,8 @@ want /usr/bin/tini-static tini
 # docker build: contexts compressed with bzip2 or xz are decompressed by these tools, as dockerd runs xz
 want bzip2 bzip2
 want xz xz-utils
+# docker build with a git URL as its remote context clones with git, as dockerd
+want git git
 if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then
   want /bin/busybox busybox-static
   want docker-registry docker-registry

@@ -1,7 +1,7 @@
 // POST /build's query and headers as dockerd's classic builder reads them
 // (moby api/server/router/build newImageBuildOptions), and the JSON messages
 // of the build stream (moby's streamformatter). Pure.
-import { invalidParameter, notImplemented } from '../../errors/index.js';
+import { invalidParameter } from '../../errors/index.js';
 import * as qp from './query.js';
 import type { AuthConfigs, BuildRequest, ProgressMessage } from '../../builder/index.js';
 import { progressBar, toJsonMessage } from '../stream/progress.js';
@@ -69,8 +69,8 @@ export function fromDockerBuildQuery(q: Q, headers: Record<string, string | stri
   const version = one(q, 'version');
   if (version && version !== '1' && version !== '2') throw invalidParameter(`invalid version "${version}"`);
   if (version === '2') throw invalidParameter('BuildKit is not supported by this daemon: use the classic builder (DOCKER_BUILDKIT=0, or version=1)');
-  const remote = one(q, 'remote');
-  if (remote) throw notImplemented('remote build contexts are not supported: send the context as the request body');
+  const remote = one(q, 'remote') ?? '';
+  if (remote === 'client-session') throw invalidParameter('BuildKit sessions are not supported by this daemon: use the classic builder');
   const isolation = one(q, 'isolation');
   if (isolation && isolation !== 'default') throw invalidParameter(`unsupported isolation: "${isolation}"`);
   const shm = one(q, 'shmsize');
@@ -91,6 +91,7 @@ export function fromDockerBuildQuery(q: Q, headers: Record<string, string | stri
     quiet: qp.bool(q, 'q'),
     request: {
       dockerfile: one(q, 'dockerfile') ?? '',
+      remote,
       tags: many(q, 't').filter((t) => t !== ''),
       noCache: qp.bool(q, 'nocache'),
       pull: qp.bool(q, 'pull'),

@@ -45,7 +45,8 @@ t.test('what the classic builder refuses', async (t) => {
   t.throws(() => tr('securityopt=seccomp=unconfined'), { message: 'security options are not supported on linux' });
   t.throws(() => tr('version=2'), /BuildKit is not supported/);
   t.throws(() => tr('version=3'), /invalid version "3"/);
-  t.throws(() => tr('remote=https://example.com/ctx.tar'), /remote build contexts are not supported/);
+  t.equal(tr('remote=https://example.com/ctx.tar').request.remote, 'https://example.com/ctx.tar', 'remote: the daemon fetches the context');
+  t.throws(() => tr('remote=client-session'), /BuildKit sessions are not supported/);
   t.equal(tr('version=1').request.tags.length, 0);
 });
 
