@@ -54,7 +54,7 @@ function drainFd(fd: number | null, write: (d: Buffer) => void): void {
 export async function adopt(ctx: AdoptContext, holder: HolderClient, c: Container): Promise<{ exit: HeldExit | null }> {
   const dir = containerDir(ctx, c.id);
   const a = await holder.adopt(c.id);
-  const log = logSinkOf(dir, c);
+  const log = logSinkOf(dir, c, true);
   const replayed = a.spool ? await replaySpool(a.spool, log) : 0;
   if (a.spool) try { fs.unlinkSync(a.spool); } catch { /* gone */ }
   if (a.exit) {

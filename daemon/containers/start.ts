@@ -95,7 +95,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     }
 
     // 5. stdio and logs
-    const log = logSinkOf(dir, c);
+    const log = logSinkOf(dir, c, ctx.config.liveRestore);
     undo.push(() => log.close());
     const hub = ctx.pendingHubs.get(c.id) ?? new StdioHub({ tty: c.config.Tty, openStdin: c.config.OpenStdin, closeStdinOnEof: c.config.StdinOnce, log });
     ctx.pendingHubs.delete(c.id);
@@ -158,12 +158,15 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
   }
 }
 
-/** The container's log sink (json-file at <dir>/<id>-json.log, or its driver's). */
-export function logSinkOf(dir: string, c: Container): LogSink {
+/**
+ * The container's log sink (json-file at <dir>/<id>-json.log, or its driver's). `liveRestore`:
+ * records are on disk when write() returns, so a SIGKILL of the daemon loses none it read.
+ */
+export function logSinkOf(dir: string, c: Container, liveRestore = false): LogSink {
   return createLogSink(parseLogConfig(c.hostConfig.LogConfig), path.join(dir, `${c.id}-json.log`), {
     id: c.id, name: c.name, imageId: c.imageId, imageName: c.config.Image, env: c.config.Env, labels: c.config.Labels ?? {},
     entrypoint: c.config.Entrypoint, cmd: c.config.Cmd,
-  });
+  }, { syncWrites: liveRestore });
 }
 
 /** The static init bound into containers run with --init. */

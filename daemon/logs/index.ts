@@ -17,10 +17,10 @@ export { extraAttributes, detailsPrefix, logTag, type LogInfo } from './attrs.js
  * Opens the sink for a container's output. json-file appends to `file` (created
  * if missing); `info` (the container) gives the attributes of --log-opt labels/env/tag.
  */
-export function createLogSink(cfg: LogDriverConfig, file: string, info?: LogInfo): LogSink {
+export function createLogSink(cfg: LogDriverConfig, file: string, info?: LogInfo, o: { syncWrites?: boolean } = {}): LogSink {
   if (cfg.type === 'none') return new NullLogSink();
   const attrs = info ? extraAttributes(cfg.options, info) : undefined;
-  return new JsonFileLogWriter(file, { maxSize: cfg.maxSize, maxFile: cfg.maxFile, compress: cfg.compress, attrs });
+  return new JsonFileLogWriter(file, { maxSize: cfg.maxSize, maxFile: cfg.maxFile, compress: cfg.compress, attrs, syncWrites: o.syncWrites });
 }
 
 /** The LogPath inspect reports: the json-file path, "" for other drivers. */

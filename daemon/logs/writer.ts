@@ -104,6 +104,11 @@ export interface JsonFileWriterOptions {
   /** File mode for new files (default 0o640). */
   mode?: number;
   /**
+   * Write each record before write() returns (write(2) on the event loop), as before the queue:
+   * under --live-restore a SIGKILLed daemon must not take output it read from the pipe with it.
+   */
+  syncWrites?: boolean;
+  /**
    * Bytes waiting for the disk before write() asks the caller to pause (default 256 KiB: a
    * flood is then encoded a few pipe reads at a time, between which the API is served).
    */
@@ -138,6 +143,7 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
   private readonly compress: boolean;
   private readonly attrsJson: string;
   private readonly mode: number;
+  private readonly syncWrites: boolean;
   private readonly highWaterMark: number;
   /** Time of the last record queued for the live file (the gzip header's lastTime of the file it ends). */
   private plannedLastNs = 0n;
@@ -166,6 +172,7 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
     this.compress = !!opts.compress && this.maxFile >= 2;
     this.attrsJson = encodeLogAttrs(opts.attrs);
     this.mode = opts.mode ?? 0o640;
+    this.syncWrites = !!opts.syncWrites;
     this.highWaterMark = opts.highWaterMark ?? 256 * 1024;
     this.fd = fs.openSync(file, 'a', this.mode);
     this.plannedSize = fs.fstatSync(this.fd).size;
@@ -361,6 +368,19 @@ export class JsonFileLogWriter implements LogSink, LogWatchable {
       const bufs = this.queue.slice(this.head, end) as Buffer[];
       this.head = end;
       if (this.head > 1024) { this.queue = this.queue.slice(this.head); this.head = 0; }
+      if (this.syncWrites) {
+        const b = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs, len);
+        try {
+          for (let off = 0; off < b.length;) off += fs.writeSync(this.fd, b, off, b.length - off);
+        } catch (e) {
+          this.queued -= len;
+          this.fail(e as Error);
+          return;
+        }
+        this.queued -= len;
+        this.events.emit('write');
+        continue;
+      }
       this.writing = true;
       writeAll(this.fd, bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs, len), (err) => {
         this.writing = false;

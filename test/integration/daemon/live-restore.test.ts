@@ -78,6 +78,11 @@ function lineNumbers(out: string): number[] {
 function contiguous(ns: number[]): boolean {
   return ns.length > 0 && ns.every((n, i) => n === i + 1);
 }
+/** Where the numbers first break the 1..n run (for the failure message). */
+function firstBreak(ns: number[]): string {
+  const i = ns.findIndex((n, j) => n !== j + 1);
+  return i < 0 ? 'none' : `at index ${i}: ${ns.slice(Math.max(0, i - 2), i + 3).join(',')}`;
+}
 
 t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', privilegedOpts(), async (t) => {
   let current: TestDaemon | null = null;
@@ -169,7 +174,7 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   const n1 = lineNumbers(await docker(d2, 'logs', 'logger'));
   await waitFor(async () => lineNumbers(await docker(d2, 'logs', 'logger')).length > n1.length + 20, 15_000, 'new log lines');
   const n2 = lineNumbers(await docker(d2, 'logs', 'logger'));
-  t.ok(contiguous(n2), `log lines 1..${n2.length} with none missing or repeated`);
+  t.ok(contiguous(n2), `log lines 1..${n2.length} with none missing or repeated (break: ${firstBreak(n2)})`);
   t.ok(n2.length > 100, `lines from before, during and after the outage (${n2.length})`);
   const stamped = (await docker(d2, 'logs', '-t', 'logger')).split('\n').filter(Boolean);
   t.ok(stamped.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z line \d+$/.test(l)), 'every line has a timestamp');
@@ -180,7 +185,7 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   const nt1 = lineNumbers(await docker(d2, 'logs', 'tty')).length;
   await waitFor(async () => lineNumbers(await docker(d2, 'logs', 'tty')).length > nt1 + 5, 15_000, 'new tty lines');
   const nt = lineNumbers(await docker(d2, 'logs', 'tty'));
-  t.ok(contiguous(nt), `tty lines 1..${nt.length} with none missing or repeated`);
+  t.ok(contiguous(nt), `tty lines 1..${nt.length} with none missing or repeated (break: ${firstBreak(nt)})`);
 
   // the published port still answers; exec, top and stats work
   const addr2 = (await docker(d2, 'port', 'web', '80/tcp')).trim();
@@ -231,7 +236,7 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   t.equal(s3.Pid, l2.Pid, 'same Pid');
   await sleep(500);
   const n3 = lineNumbers(await docker(d3, 'logs', 'logger2'));
-  t.ok(contiguous(n3) && n3.length > 50, `logger2's lines 1..${n3.length} with none missing or repeated`);
+  t.ok(contiguous(n3) && n3.length > 50, `logger2's lines 1..${n3.length} with none missing or repeated (break: ${firstBreak(n3)})`);
   // rm -f works on adopted containers and leaves nothing behind
   const all = ['logger2', 'cat', 'frozen', 'tty', 'always'];
   const ids = [];
@@ -274,5 +279,33 @@ t.test('without live restore, --restart always containers come back after a cras
     t.match(await docker(d2, 'port', 'back'), /80\/tcp -> 127\.0\.0\.1:\d+/, 'with its port published again');
   } finally {
     await docker(d2, 'rm', '-f', 'back').catch(() => '');
+  }
+});
+
+t.test('live restore: the holder goes once every container it held exited, and leaves their exit and output on disk', privilegedOpts(), async (t) => {
+  const bip = await freeBip();
+  const d1 = await startDaemon(t, ['--live-restore', '--bip', bip]);
+  const docker = async (d: TestDaemon, ...args: string[]) => (await run('docker', args, { env: d.dockerEnv })).stdout;
+  const holderPidFile = path.join(d1.execRoot, 'restore', 'holder.pid');
+  await waitFor(() => fs.existsSync(holderPidFile), 10_000, 'the holder');
+  const holderPid = Number(fs.readFileSync(holderPidFile, 'utf8'));
+  let pid = 0;
+  try {
+    await docker(d1, 'load', '-i', (await busyboxSaveTar()).path);
+    await docker(d1, 'run', '-d', '--name', 'brief', 'busybox:fixture', 'sh', '-c', 'echo before; sleep 4; echo while-down; exit 3');
+    pid = JSON.parse(await docker(d1, 'inspect', '-f', '{{json .State.Pid}}', 'brief'));
+    await waitFor(async () => (await docker(d1, 'logs', 'brief')).includes('before'), 10_000, 'the first line');
+    await d1.stop('SIGKILL');
+    await waitFor(() => !alive(pid), 20_000, 'the container to exit');
+    await waitFor(() => !alive(holderPid), 20_000, 'the holder to exit, nothing left to hold');
+    const d2 = await startDaemon(t, ['--live-restore', '--bip', bip], {}, d1);
+    const s = JSON.parse(await docker(d2, 'inspect', '-f', '{{json .State}}', 'brief'));
+    t.equal(s.Status, 'exited');
+    t.equal(s.ExitCode, 3, 'its own exit code, from the record the holder left');
+    t.equal((await docker(d2, 'logs', 'brief')).split('\n').filter(Boolean).join(','), 'before,while-down', 'the output written while down, from the spool');
+    await docker(d2, 'rm', '-f', 'brief');
+  } finally {
+    if (pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try { process.kill(holderPid, 'SIGKILL'); } catch { /* gone */ }
   }
 });

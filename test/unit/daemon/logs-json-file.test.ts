@@ -384,3 +384,16 @@ t.test('the framed fast path writes exactly what the JSON encoder writes, whatev
   const raw = fs.readFileSync(f, 'utf8');
   t.notOk(/[<>&\u2028\u2029]/.test(raw.replace(/"time":"[^"]*"/g, '')), 'Go\'s escapes: no raw <, >, &, U+2028, U+2029 in the file');
 });
+
+t.test('syncWrites (live restore): each record is in the file when write() returns', async (t) => {
+  const d = tmp(t);
+  const f = path.join(d, 'sync.log');
+  const w = new JsonFileLogWriter(f, { syncWrites: true, maxSize: 200, maxFile: 3 });
+  for (let i = 0; i < 20; i++) {
+    t.equal(w.write('stdout', Buffer.from(`line ${i}\n`)), true, 'never asks to pause');
+    const all = [f, `${f}.1`, `${f}.2`].filter((p) => fs.existsSync(p)).map((p) => fs.readFileSync(p, 'utf8')).join('');
+    t.ok(all.includes(`"line ${i}\\n"`), `line ${i} is on disk at once`);
+  }
+  t.ok(w.rotations > 0, 'rotation still happens');
+  await w.close();
+});
