@@ -125,7 +125,10 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   await docker(d1, 'load', '-i', tar);
 
   await docker(d1, 'run', '-d', '--name', 'logger', 'busybox:fixture', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line $i"; usleep 20000; done');
-  await docker(d1, 'run', '-d', '--name', 'quitter', 'busybox:fixture', 'sh', '-c', 'sleep 8; exit 7');
+  // exits with 7 once the test says so (after the daemon was killed), through a bind-mounted directory
+  const go = path.join(d1.dir, 'go');
+  fs.mkdirSync(go);
+  await docker(d1, 'run', '-d', '--name', 'quitter', '-v', `${go}:/go`, 'busybox:fixture', 'sh', '-c', 'while [ ! -e /go/now ]; do usleep 100000; done; exit 7');
   await docker(d1, 'run', '-d', '--name', 'web', '-p', '127.0.0.1:0:80', 'busybox:fixture', 'sh', '-c', 'mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www');
   await docker(d1, 'run', '-d', '-i', '--name', 'cat', 'busybox:fixture', 'cat');
   await docker(d1, 'run', '-d', '--name', 'frozen', 'busybox:fixture', 'sleep', '600');
@@ -150,6 +153,7 @@ t.test('live restore: containers survive SIGKILL and SIGTERM of the daemon', pri
   for (const n of ['logger', 'web', 'cat', 'frozen', 'tty', 'always']) t.ok(alive(before[n]!.Pid), `${n} outlived the killed daemon`);
   // the quitter exits (code 7) and the logger keeps writing while no daemon runs
   t.ok(before.quitter!.Pid > 0, 'the quitter was still running when the daemon was killed');
+  fs.writeFileSync(path.join(go, 'now'), '');
   await waitFor(() => !alive(before.quitter!.Pid), 20_000, 'the quitter to exit');
   await sleep(1500);
 
