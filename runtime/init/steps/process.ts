@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import * as K from '../../../sys/index.js';
 import * as F from '../../../sys/fsat.js';
 import { Root } from '../../../rootfs/index.js';
+import { fileAt } from './rootfs.js';
 import { resolveUser, UserLookupError } from '../../user.js';
 import { InitError } from '../context.js';
 import type { InitContext } from '../context.js';
@@ -125,18 +126,39 @@ export function tty(ctx: InitContext): void {
     if (ctx.plan.consoleSize) ctx.sys.setWinsize(master, ctx.plan.consoleSize[0], ctx.plan.consoleSize[1]);
     const O_RDWR = 2, O_NOCTTY = 0o400;
     const slave = ctx.sys.open(slavePath, O_RDWR | O_NOCTTY);
-    for (const n of [0, 1, 2]) ctx.sys.dup2(slave, n);
-    ctx.sys.close(slave);
-    ctx.sys.ioctlInt(0, K.TIOCSCTTY, 0);
-    if (ctx.plan.mode === 'create') {
-      if (!fs.existsSync('/dev/console')) fs.closeSync(fs.openSync('/dev/console', 'a', 0o600));
-      ctx.sys.mount(slavePath, '/dev/console', null, K.MS_BIND, null);
+    try {
+      for (const n of [0, 1, 2]) ctx.sys.dup2(slave, n);
+      // the pty bound from its fd onto a /dev/console made a regular file of our /dev's
+      // (whatever was there replaced, a symlink never followed), as every other mount
+      if (ctx.plan.mode === 'create') bindConsole(ctx, slave);
+    } finally {
+      ctx.sys.close(slave);
     }
+    ctx.sys.ioctlInt(0, K.TIOCSCTTY, 0);
     ctx.send({ t: 'pty', fd: master });
     const ack = ctx.receive();
     if (ack?.t !== 'pty-ack') throw new InitError('the daemon did not take the pty');
   } finally {
     ctx.sys.close(master);
+  }
+}
+
+function bindConsole(ctx: InitContext, slave: number): void {
+  const dev = F.openat(F.AT_FDCWD, '/dev', F.O_PATH | F.O_DIRECTORY | F.O_NOFOLLOW);
+  try {
+    const t = fileAt(dev, 'console', 0o600);
+    try {
+      const m = ctx.sys.openTree(slave, '', false);
+      try {
+        ctx.sys.moveMount(m, t);
+      } finally {
+        F.close(m);
+      }
+    } finally {
+      F.close(t);
+    }
+  } finally {
+    F.close(dev);
   }
 }
 

@@ -65,7 +65,7 @@ function realDir(dirfd: number, name: string): number {
 }
 
 /** Replaces anything but a regular file at (dirfd, name) by an empty file; returns an O_PATH fd of it. */
-function realFile(dirfd: number, name: string): number {
+export function fileAt(dirfd: number, name: string, mode = 0o644): number {
   let st: F.FileStat | null = null;
   try {
     st = F.statx(dirfd, name, F.AT_SYMLINK_NOFOLLOW);
@@ -74,7 +74,7 @@ function realFile(dirfd: number, name: string): number {
   }
   if (st?.type === 'dir') throw new InitError(`${name} is a directory, a file is mounted there`);
   if (st && st.type !== 'file') F.unlinkat(dirfd, name, 0);
-  if (!st || st.type !== 'file') F.close(F.openat(dirfd, name, F.O_WRONLY | F.O_CREAT | F.O_EXCL | F.O_NOFOLLOW, 0o644));
+  if (!st || st.type !== 'file') F.close(F.openat(dirfd, name, F.O_WRONLY | F.O_CREAT | F.O_EXCL | F.O_NOFOLLOW, mode));
   return F.openat(dirfd, name, F.O_PATH | F.O_NOFOLLOW);
 }
 
@@ -87,7 +87,7 @@ function target(root: Root, dest: string, kind: 'dir' | 'file' | 'none'): number
   if (INIT_LAYER_DIRS.has(dest) || INIT_LAYER_FILES.has(dest)) {
     const p = parentFd(root, dest);
     try {
-      return INIT_LAYER_DIRS.has(dest) ? realDir(p, path.posix.basename(dest)) : realFile(p, path.posix.basename(dest));
+      return INIT_LAYER_DIRS.has(dest) ? realDir(p, path.posix.basename(dest)) : fileAt(p, path.posix.basename(dest));
     } finally {
       F.close(p);
     }
