@@ -12,6 +12,8 @@ import { checkDescriptor, selectManifest, isIndex, type Descriptor, type Platfor
 import { MAX_MANIFEST_BYTES } from './registry/client.js';
 import { sniffDecompress } from './compression.js';
 import { applyLayer, cleanEntryName } from './unpack.js';
+import { Root, errnoOf, readAll } from '../rootfs/index.js';
+import * as F from '../sys/fsat.js';
 import { applyChanges } from './archive.js';
 import { packStream } from './tar-pack.js';
 import { commitLayers, diffIdsOf, dropStaged, register, safeParse, setTag, short, type ImageContext } from './context.js';
@@ -67,39 +69,60 @@ export function save(ctx: ImageContext, refs: string[]): Readable {
 /** docker load: a docker-save or OCI-layout tarball. Returns the "Loaded image: x" lines. */
 export async function loadArchive(ctx: ImageContext, input: Readable, progress?: ProgressFn): Promise<string[]> {
   const tmp = ctx.layers.makeTemp('load');
+  let root: Root | undefined;
   try {
     const dir = path.join(tmp, 'x');
     fs.mkdirSync(dir);
     await applyLayer(input, dir, ctx.sys, { whiteouts: 'keep' });
-    const within = (p: string): string => {
-      const rel = cleanEntryName(p);
-      const abs = fs.realpathSync(path.join(dir, rel));
-      if (abs !== dir && !abs.startsWith(dir + path.sep)) throw invalidParameter(`invalid path in archive: ${p}`);
-      return abs;
-    };
-    // manifests, indexes and configs are small: read at most MAX_MANIFEST_BYTES of each, as from a registry
-    const readSmall = (abs: string, what: string): Buffer => {
-      const st = fs.statSync(abs);
-      if (!st.isFile()) throw invalidParameter(`invalid archive: ${what} is not a file`);
-      if (st.size > MAX_MANIFEST_BYTES) throw invalidParameter(`invalid archive: ${what} is ${st.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
-      return fs.readFileSync(abs);
-    };
-    const readJson = <T>(abs: string, what: string): T => {
+    // The extracted archive is read only through fds of it (rootfs/): a name that
+    // is a symlink resolves inside it, and a FIFO or device named as a manifest,
+    // config or layer is refused on its fd, never opened to block a thread.
+    root = Root.open(dir);
+    const ar = root;
+    const openRegular = (p: string, what: string): { fd: number; size: number } => {
+      let fd: number;
       try {
-        return JSON.parse(readSmall(abs, what).toString('utf8')) as T;
+        fd = ar.openFd(cleanEntryName(p), F.O_RDONLY | F.O_NONBLOCK | F.O_NOCTTY);
+      } catch (e) {
+        const c = errnoOf(e);
+        if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ELOOP' || c === 'EXDEV') throw invalidParameter(`invalid archive: ${what}: no such file in the archive`);
+        throw e;
+      }
+      const st = F.fstat(fd);
+      if (st.type !== 'file') {
+        F.close(fd);
+        throw invalidParameter(`invalid archive: ${what} is not a file`);
+      }
+      return { fd, size: st.size };
+    };
+    const exists = (p: string): boolean => ar.statOrNull(p, true) !== null;
+    // manifests, indexes and configs are small: read at most MAX_MANIFEST_BYTES of each, as from a registry
+    const readSmall = (p: string, what: string): Buffer => {
+      const { fd, size } = openRegular(p, what);
+      try {
+        if (size > MAX_MANIFEST_BYTES) throw invalidParameter(`invalid archive: ${what} is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+        return readAll(fd, MAX_MANIFEST_BYTES); // it may have grown since fstat: refused past the cap too
+      } finally {
+        F.close(fd);
+      }
+    };
+    const layerStream = (p: string, what: string) => (): Readable => fs.createReadStream('', { fd: openRegular(p, what).fd, autoClose: true });
+    const readJson = <T>(p: string, what: string): T => {
+      try {
+        return JSON.parse(readSmall(p, what).toString('utf8')) as T;
       } catch (e) {
         if (e instanceof SyntaxError) throw invalidParameter(`invalid archive: ${what}: ${e.message}`);
         throw e;
       }
     };
     const loaded: string[] = [];
-    if (fs.existsSync(path.join(dir, 'manifest.json'))) {
-      const man = readJson<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>(within('manifest.json'), 'manifest.json');
+    if (exists('manifest.json')) {
+      const man = readJson<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>('manifest.json', 'manifest.json');
       if (!Array.isArray(man)) throw invalidParameter('invalid archive: manifest.json is not a list');
       for (const m of man) {
         if (typeof m?.Config !== 'string' || !Array.isArray(m.Layers) || !m.Layers.every((l) => typeof l === 'string')) throw invalidParameter('invalid archive: bad entry in manifest.json');
-        const configBytes = readSmall(within(m.Config), m.Config);
-        const id = await loadImage(ctx, configBytes, m.Layers.map((l) => () => fs.createReadStream(within(l))), null, progress);
+        const configBytes = readSmall(m.Config, m.Config);
+        const id = await loadImage(ctx, configBytes, m.Layers.map((l) => layerStream(l, l)), null, progress);
         if (m.RepoTags?.length) {
           for (const t of m.RepoTags) {
             setTag(ctx, withDefaultTag(parseReference(t)), id);
@@ -107,12 +130,12 @@ export async function loadArchive(ctx: ImageContext, input: Readable, progress?:
           }
         } else loaded.push(`Loaded image ID: ${id}`);
       }
-    } else if (fs.existsSync(path.join(dir, 'index.json'))) {
+    } else if (exists('index.json')) {
       // every digest parsed with its own algorithm before it names a file under blobs/
       const blob = (d: Descriptor, what: string): string => {
         const p = checkDescriptor(d, what, { kind: 'invalid-parameter' });
         const { algorithm, hex } = parseDigest(p.digest, what, 'invalid-parameter');
-        return within(`blobs/${algorithm}/${hex}`);
+        return `blobs/${algorithm}/${hex}`;
       };
       const small = (d: Descriptor, what: string): Buffer => {
         const b = readSmall(blob(d, what), `${what} ${d.digest}`);
@@ -127,7 +150,7 @@ export async function loadArchive(ctx: ImageContext, input: Readable, progress?:
           throw e;
         }
       };
-      const idx = readJson<IndexJson>(within('index.json'), 'index.json');
+      const idx = readJson<IndexJson>('index.json', 'index.json');
       if (!Array.isArray(idx?.manifests)) throw invalidParameter('invalid archive: index.json has no manifests');
       for (const d of idx.manifests) {
         let desc = d;
@@ -139,8 +162,8 @@ export async function loadArchive(ctx: ImageContext, input: Readable, progress?:
         }
         if (!mj.config || !Array.isArray(mj.layers)) throw invalidParameter(`invalid archive: manifest ${desc.digest} has no config or layers`);
         const configBytes = small(mj.config, 'config');
-        const layers = mj.layers.map((l, i) => ({ file: blob(l, `layer ${i}`), digest: l.digest }));
-        const id = await loadImage(ctx, configBytes, layers.map((l) => () => fs.createReadStream(l.file)), layers.map((l) => l.digest), progress);
+        const layers = mj.layers.map((l, i) => ({ file: blob(l, `layer ${i}`), what: `layer ${i} ${l.digest}`, digest: l.digest }));
+        const id = await loadImage(ctx, configBytes, layers.map((l) => layerStream(l.file, l.what)), layers.map((l) => l.digest), progress);
         const nm = d.annotations?.['io.containerd.image.name'] ?? d.annotations?.['org.opencontainers.image.ref.name'];
         let named = false;
         if (nm) {
@@ -160,6 +183,7 @@ export async function loadArchive(ctx: ImageContext, input: Readable, progress?:
     for (const l of loaded) ctx.publish('load', l.replace(/^Loaded image( ID)?: /, ''), {});
     return loaded;
   } finally {
+    root?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -97,6 +97,38 @@ t.test('docker load / import / pull / save with truncated and size-changing arch
     }
   });
 
+  await t.test('docker load: names in manifest.json that are no regular file of the archive', async (t) => {
+    // Before the load dir was read through fds (rootfs/), a layer named as a FIFO (or a symlink to one)
+    // was opened with createReadStream: the open blocked a libuv thread for good and the request never
+    // ended (four such loads and the daemon's file system calls all wait). Symlinks out of the archive
+    // were refused by a realpath check; now they resolve inside it and are simply not there.
+    const img = buildImage([layerFromTar(await makeTar([{ name: 'x', content: 'x' }]))]);
+    const cfg = `${img.id.slice(7)}.json`;
+    const archive = (layerEntries: Parameters<typeof makeTar>[0], layer: string, config = cfg) => makeTar([
+      ...layerEntries,
+      { name: cfg, content: img.config },
+      { name: 'manifest.json', content: JSON.stringify([{ Config: config, RepoTags: ['odd:1'], Layers: [layer] }]) },
+    ]);
+    const cases: Array<[string, Buffer]> = [
+      ['a layer that is a FIFO', await archive([{ name: 'l/layer.tar', type: 'fifo' }], 'l/layer.tar')],
+      ['a layer that is a symlink to a FIFO in the archive', await archive([{ name: 'p', type: 'fifo' }, { name: 'l/layer.tar', type: 'symlink', linkname: '../p' }], 'l/layer.tar')],
+      ['a layer that is a symlink to /dev/zero', await archive([{ name: 'l/layer.tar', type: 'symlink', linkname: '/dev/zero' }], 'l/layer.tar')],
+      ['a config that is a symlink to /etc/shadow', await archive([{ name: 'c.json', type: 'symlink', linkname: '/etc/shadow' }], 'l/layer.tar', 'c.json')],
+      ['a config that is a FIFO', await archive([{ name: 'c.json', type: 'fifo' }], 'l/layer.tar', 'c.json')],
+      ['a manifest.json that is a FIFO', await makeTar([{ name: 'manifest.json', type: 'fifo' }])],
+    ];
+    for (const [what, body] of cases) {
+      const started = Date.now();
+      const r = await Promise.race([
+        post(d, '/images/load?quiet=1', body),
+        new Promise<{ status: number; text: string }>((res) => setTimeout(() => res({ status: 0, text: 'no answer in 20 s' }), 20_000).unref()),
+      ]);
+      t.ok(r.status >= 400 || (r.status !== 0 && failed(r)), `${what}: load fails (${r.status} ${r.text.slice(0, 160).trim()})`);
+      t.ok(Date.now() - started < 20_000, `${what}: answered (${Date.now() - started} ms)`);
+      await unchanged(t, d, before, what);
+    }
+  });
+
   await t.test('docker import', async (t) => {
     const cases: Array<[string, Buffer, string]> = [
       ['a rootfs tar cut mid-file', rootfs.subarray(0, Math.floor(rootfs.length / 2) + 100), 'application/x-tar'],
