@@ -5,7 +5,7 @@ import path from 'node:path';
 import { VolumeStore, type VolumeRow } from '../store/volumes.js';
 import type { DB } from '../store/index.js';
 import { conflict, invalidParameter, notFound } from '../errors/index.js';
-import { Root, copyTree, copyOwnership, walkSync, type Dir } from '../rootfs/index.js';
+import { Root, copyTree, copyOwnership, removeTree, walkSync, type Dir } from '../rootfs/index.js';
 import type { EventBus } from './events.js';
 
 export interface Volume extends VolumeRow { mountpoint: string }
@@ -128,7 +128,9 @@ export class VolumeService {
     }
     const users = this.usedBy(name);
     if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-    fs.rmSync(path.join(this.dataRoot, 'volumes', name), { recursive: true, force: true });
+    // through fds, never into a mount below it (a container's bind left there is not emptied)
+    const kept = removeTree(path.join(this.dataRoot, 'volumes', name));
+    if (kept.length) throw conflict(`remove ${name}: still mounted at ${kept.join(', ')}`);
     this.store.delete(name);
     this.events.publish('volume', 'destroy', name, { driver: v.driver });
   }

@@ -3,3 +3,4 @@
 export { Root, Dir, inRoot, errnoOf, readAll, type ReadResult, type FileStat, type FileType } from './root.js';
 export { walk, walkSync, type WalkEntry, type WalkOptions } from './walk.js';
 export { copyTree, copyOwnership } from './copy.js';
+export { removeTree } from './remove.js';

@@ -1,13 +1,13 @@
 // docker rm (with -f: SIGKILL and wait for the exit first), the removal itself,
 // and docker container prune.
-import fs from 'node:fs';
 import path from 'node:path';
 import { dirSize } from '../volumes.js';
+import { removeTree } from '../../rootfs/index.js';
 import { cancelRestart, containerDir, notify, publish, setState, updateRuntime, type ContainerContext } from './context.js';
 import { canPrune, canRemove, isPaused } from './state.js';
 import type { Container } from './types.js';
 
-type RemoveContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'images' | 'volumes' | 'live' | 'pendingHubs' | 'waiters' | 'restarts' | 'get'>;
+type RemoveContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'volumes' | 'live' | 'pendingHubs' | 'waiters' | 'restarts' | 'get'>;
 
 export interface RemoveOptions { force?: boolean; volumes?: boolean }
 
@@ -34,7 +34,9 @@ export async function removeNow(ctx: Omit<RemoveContext, 'live' | 'restarts' | '
   ctx.pendingHubs.delete(c.id);
   const dir = containerDir(ctx, c.id);
   try { ctx.images.unmountRootfs(path.join(dir, 'rootfs')); } catch { /* not mounted */ }
-  fs.rmSync(dir, { recursive: true, force: true });
+  // through fds and never into a mount still there (a bind of a host directory left by a failed unmount)
+  const kept = removeTree(dir);
+  if (kept.length) ctx.log.error({ ctr: c.id, mounts: kept }, 'still mounted: left in place, not removed');
   ctx.store.delete(c.id);
   if (opts.volumes) {
     for (const m of c.runtime.mounts) {
