@@ -216,7 +216,8 @@ t.test('docker build', clientOpts(), async (t) => {
 
       await t.test("Docker's errors and exit codes", async (t) => {
         const fail = contextDir(t, { Dockerfile: 'FROM busybox:fixture\nRUN echo out; echo err >&2; exit 3\n' });
-        const r = await e.run('docker', ['build', fail]);
+        // --force-rm: dockerd keeps a failed step's container otherwise (tsd never does: cleanup.test)
+        const r = await e.run('docker', ['build', '--force-rm', fail]);
         t.equal(r.code, 3, 'the CLI exits with the RUN\'s status');
         t.match(r.err, /The command '\/bin\/sh -c echo out; echo err >&2; exit 3' returned a non-zero code: 3/);
         t.match(r.out, /out\n/);

@@ -60,7 +60,8 @@ try:
         failing = tempfile.mkdtemp()
         with open(os.path.join(failing, "Dockerfile"), "w") as f:
             f.write("FROM busybox:fixture\nRUN echo about to fail; exit 4\n")
-        c.images.build(path=failing, rm=True)
+        # forcerm: dockerd keeps a failed step's container otherwise (tsd never does)
+        c.images.build(path=failing, rm=True, forcerm=True)
         check(False, "a failing RUN raises BuildError")
     except docker.errors.BuildError as e:
         check("returned a non-zero code: 4" in str(e), "BuildError: %s" % e)
