@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { SyscallError } from '../../../errors/index.js';
 import { InitError } from '../context.js';
 import type { InitContext } from '../context.js';
+import { execFailed, execNotFound } from '../messages.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -20,7 +21,7 @@ export function lookPath(file: string, env: string[]): string {
       // next
     }
   }
-  throw new InitError(`exec: "${file}": executable file not found in $PATH`, 127, 'ENOENT');
+  throw new InitError(execNotFound(file), 127, 'ENOENT');
 }
 
 export function execve(ctx: InitContext): void {
@@ -40,9 +41,8 @@ export function execve(ctx: InitContext): void {
     ctx.sys.execve(file, ctx.plan.args, ctx.env);
   } catch (e) {
     if (e instanceof SyscallError) {
-      if (e.errnoCode === 'ENOENT') throw new InitError(`exec: "${argv0}": stat ${file}: no such file or directory`, 127, e.errnoCode);
-      if (e.errnoCode === 'EACCES') throw new InitError(`exec: "${argv0}": permission denied`, 126, e.errnoCode);
-      throw new InitError(`exec: "${argv0}": ${e.errnoCode}`, 126, e.errnoCode);
+      const f = execFailed(argv0, file, e.errnoCode);
+      throw new InitError(f.message, f.exitCode, e.errnoCode);
     }
     throw e;
   }
