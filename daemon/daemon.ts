@@ -14,7 +14,7 @@ import type { ApiDeps } from '../api/deps.js';
 import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
 import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, type CgroupMode } from '../cgroupfs/index.js';
-import { createRuntime, sealInitBinary, unsealInitBinary } from '../runtime/index.js';
+import { createRuntime, sealInitBinary, unsealInitBinary, nsexecPath } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
@@ -165,6 +165,9 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     log.warn({ err }, 'could not make the init binary read-only; inits run from the host node');
   }
   await runtime.start();
+  const helper = nsexecPath();
+  if (helper) log.info({ helper }, 'exec and healthcheck probes run through tsd-nsexec (a sealed memfd copy)');
+  else log.warn('tsd-nsexec is not built (scripts/build-nsexec.sh needs gcc and libc6-dev) or TSD_NSEXEC=0: exec and healthcheck probes start a Node init each (slower)');
   hooks.add(async () => {
     await runtime.shutdown();
     await containers.shutdown();

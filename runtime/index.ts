@@ -2,6 +2,7 @@
 // namespaces, root filesystem and security profile. See types.ts for the contracts.
 export { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 // The launcher itself, for the runtime's own tests and benchmarks (no cgroup is made for them).
+export { nsexecPath } from './nsexec.js';
 export { launch, execInContainer, hostInfo, warmPool, sealInitBinary, unsealInitBinary, type WarmInit, type WarmPoolHooks, type LaunchOptions } from './launcher.js';
 export { buildInitPlan, buildExecPlan, parseSecurityOpt, tmpfsOptions, DEFAULT_PATH, DEFAULT_SHM_SIZE, MASKED_PATHS, READONLY_PATHS } from './spec.js';
 export { defaultMaskedPaths } from './paths.js';

@@ -22,6 +22,8 @@ import type { Syscalls } from '../sys/index.js';
 import { startError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';
 import { buildExecPlan, buildInitPlan } from './spec.js';
+import { vspawn } from './vspawn.js';
+import { describeFailure, encodeExecPlan, nsexecPath, ptyAck, userReply, type EtcMessage, type FailMessage } from './nsexec.js';
 import type { ExecSpec, HostInfo, InitPlan, Process, RuntimeSpec } from './types.js';
 
 const INIT_MAIN = fileURLToPath(new URL('./init/main.js', import.meta.url));
@@ -154,13 +156,17 @@ function coldStdio(ttyMode: boolean, openStdin: boolean): StdioOptions {
  * Spawns the init with its PID namespace set for the spawn only: `pidns` null =
  * a new namespace (the init becomes its PID 1), else an fd of the namespace to enter.
  */
-function spawnInit(s: Syscalls, pidns: number | null | 'host', stdio: StdioOptions, extra: string[] = []): ChildProcess {
-  if (pidns === 'host') return spawn(initExe, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
+function spawnInit(s: Syscalls, pidns: number | null | 'host', stdio: StdioOptions, extra: string[] = [], exe: { file: string; args: string[]; vfork?: boolean } = { file: initExe, args: [INIT_MAIN] }): ChildProcess {
+  // vfork: posix_spawn instead of Node's fork, which copies the daemon's page tables (runtime/vspawn.ts)
+  const go = () => exe.vfork && process.env.TSD_VSPAWN !== '0'
+    ? vspawn(exe.file, [...exe.args, ...extra], stdio as Array<'pipe' | 'ignore'>)
+    : spawn(exe.file, [...exe.args, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
+  if (pidns === 'host') return go();
   selfPidNs ??= fs.openSync('/proc/self/ns/pid', 'r');
   if (pidns === null) s.unshare(CLONE_NEWPID);
   else s.setns(pidns, CLONE_NEWPID);
   try {
-    return spawn(initExe, [INIT_MAIN, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
+    return go();
   } finally {
     s.setns(selfPidNs, CLONE_NEWPID);
   }
@@ -233,8 +239,13 @@ function fdOf(s: unknown): number | null {
   return typeof fd === 'number' && fd >= 0 ? fd : null;
 }
 
-/** Sends the plan, waits for exec (clean close) or an error, and builds the Process. */
-function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}): Promise<Process> {
+/**
+ * Sends the plan, waits for exec (clean close) or an error, and builds the Process.
+ * `helperFrame`: the init is tsd-nsexec (runtime/nsexec.ts), which reads binary frames,
+ * asks for its user to be resolved, and reports failures as calls and errnos.
+ */
+function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}, helperFrame?: Buffer): Promise<Process> {
+  const helper = helperFrame !== undefined;
   const { child, exited } = sp;
   const pipes = !plan.tty;
   let master: number | null = null;
@@ -261,16 +272,25 @@ function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}): Promise<P
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
     arm(limits.first);
-    sp.onMessage = (m) => {
+    sp.onMessage = (msg) => {
+      const m = msg as InitMessage | EtcMessage | FailMessage;
       if (m.t === 'step' && !failed) {
         step = m.step;
         arm(limits.step);
       }
       if (m.t === 'error' && !failed) failed = m;
+      if (m.t === 'fail' && helper && !failed) failed = { t: 'error', ...describeFailure(m, plan) };
+      if (m.t === 'etc' && helper && !failed) {
+        const r = userReply(plan, m);
+        if ('error' in r) {
+          failed = { t: 'error', ...r.error };
+          child.kill('SIGKILL');
+        } else sp.proto.write(r.frame);
+      }
       if (m.t === 'pty' && plan.tty && master === null) {
         try {
           master = (sys ??= new LinuxSyscalls()).pidfdGetfd(child.pid!, m.fd);
-          sp.proto.write(encode({ t: 'pty-ack' }));
+          sp.proto.write(helper ? ptyAck() : encode({ t: 'pty-ack' }));
         } catch (e) {
           failed = { t: 'error', step: 'tty', message: `failed to take the pty: ${(e as Error).message}`, exitCode: 128 };
           child.kill('SIGKILL');
@@ -326,7 +346,7 @@ function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}): Promise<P
       });
     };
     if (sp.closed) sp.onClose();
-    else sp.proto.write(encode({ t: 'plan', plan }));
+    else sp.proto.write(helperFrame ?? encode({ t: 'plan', plan }));
   });
 }
 
@@ -568,7 +588,17 @@ export async function execInContainer(containerPid: number, spec: ExecSpec, opts
     throw systemError(`container process ${containerPid} is not running: ${(e as Error).message}`, e);
   }
   try {
-    return await run(plan, pidns, spec.openStdin, opts);
+    const helper = nsexecPath();
+    if (!helper) return await run(plan, pidns, spec.openStdin, opts);
+    // the fast path: tsd-nsexec executes the same plan (runtime/nsexec.ts)
+    const frame = encodeExecPlan(plan);
+    let child: ChildProcess;
+    try {
+      child = spawnInit((sys ??= new LinuxSyscalls()), pidns, coldStdio(plan.tty, spec.openStdin), [], { file: helper, args: [], vfork: true });
+    } catch (e) {
+      throw systemError(`failed to start tsd-nsexec: ${(e as Error).message}`, e);
+    }
+    return await start(track(child), plan, opts, frame);
   } finally {
     fs.closeSync(pidns);
   }

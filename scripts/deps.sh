@@ -19,6 +19,10 @@ want bzip2 bzip2
 want xz xz-utils
 # docker build with a git URL as its remote context clones with git, as dockerd
 want git git
+# tsd-nsexec, the exec fast path (runtime/nsexec/nsexec.c), is built static by `npm run build`;
+# without gcc and libc6-dev exec falls back to the Node init (slower)
+want gcc gcc
+want /usr/lib/x86_64-linux-gnu/libc.a libc6-dev
 if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then
   want /bin/busybox busybox-static
   want docker-registry docker-registry
@@ -34,9 +38,7 @@ if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then
   # test/clients: Debian's docker-compose 1.29 and python3-docker, driven as their users do
   want /usr/bin/docker-compose docker-compose
   want /usr/lib/python3/dist-packages/docker/__init__.py python3-docker
-  # the security suite builds its static attacker helper (test/security/fixtures/sechelper.c)
-  want gcc gcc
-  want /usr/lib/x86_64-linux-gnu/libc.a libc6-dev
+  # the security suite builds its static attacker helper (test/security/fixtures/sechelper.c): gcc and libc6-dev, above
 fi
 # /bin/busybox must be the static build (busybox-static), not Debian's dynamic busybox.
 if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]] && [[ -e /bin/busybox ]] && ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; then

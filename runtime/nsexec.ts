@@ -1,0 +1,153 @@
+// The exec fast path: tsd-nsexec (runtime/nsexec/nsexec.c), a static C helper
+// that executes an exec plan (buildExecPlan's InitPlan) in ~1 ms of CPU where a
+// cold Node init takes 60-100 ms. This module is its TypeScript side: where the
+// binary is, the plan as the helper reads it, the user resolved from the
+// container's /etc files the helper sends, and its failure reports turned into
+// the Node init's messages (runtime/init/messages.ts), so both paths fail alike.
+//
+// Why a helper and not a warm Node init per exec: the Node init's cost is Node's
+// start (its heap, its modules, koffi), paid for each exec and each healthcheck
+// probe; a warm one would still cost that CPU to refill. The helper takes no
+// decision: the plan, the policy (capabilities, seccomp, user resolution) and
+// their tests stay in TypeScript.
+import fs from 'node:fs';
+import util from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { SyscallError } from '../errors/index.js';
+import { sealedMemfd } from '../sys/spawn.js';
+import { capMask } from './caps.js';
+import { cwdFailed, execFailed, execNotFound } from './init/messages.js';
+import { resolveUser, UserLookupError } from './user.js';
+import type { InitPlan } from './types.js';
+
+/** Upper bound the helper puts on the container's /etc/passwd and /etc/group (nsexec.c's ETC_FILE_MAX). */
+const ETC_FILE_MAX = 4 * 1024 * 1024;
+
+/** Where scripts/build-nsexec.sh puts the helper (next to this module in dist/). */
+export const NSEXEC_BUILT = fileURLToPath(new URL('./nsexec/tsd-nsexec', import.meta.url));
+
+/** The helper as it runs: a sealed memfd of the built file (sealedMemfd), once made; null: none. */
+let helper: { fd: number; path: string } | null | undefined;
+
+/**
+ * The helper's path when it is built and usable (TSD_NSEXEC=0 turns the fast path
+ * off): /proc/self/fd/<n> of a sealed memfd holding a copy of the built file,
+ * made on first use. So /proc/<helper>/exe is never a host file, let alone a
+ * writable one, whatever a container opens while the helper runs in its PID
+ * namespace (CVE-2019-5736; runc runs a sealed memfd copy of itself the same way).
+ * Without the built file, or if the memfd cannot be made, null: exec takes the Node init.
+ */
+export function nsexecPath(): string | null {
+  if (process.env.TSD_NSEXEC === '0') return null;
+  if (helper === undefined) {
+    try {
+      helper = null;
+      const fd = sealedMemfd('tsd-nsexec', fs.readFileSync(NSEXEC_BUILT));
+      helper = { fd, path: `/proc/self/fd/${fd}` };
+    } catch {
+      // not built (no gcc at install): the Node init
+    }
+  }
+  return helper?.path ?? null;
+}
+
+/** Forget what nsexecPath() found (tests build the helper, then look again). */
+export function resetNsexec(): void {
+  if (helper) fs.closeSync(helper.fd);
+  helper = undefined;
+}
+
+/** One frame of the helper's input: a u32 LE length and "key=value\0" records. */
+export function frame(records: Array<[string, string | number]>): Buffer {
+  const body = Buffer.from(records.map(([k, v]) => `${k}=${v}\0`).join(''), 'utf8');
+  const out = Buffer.alloc(4 + body.length);
+  out.writeUInt32LE(body.length, 0);
+  body.copy(out, 4);
+  return out;
+}
+
+const NO_NUL = (what: string, s: string): string => {
+  if (s.includes('\0')) throw new SyscallError('execve', 22, 'EINVAL', undefined, `${what} contains a NUL byte`);
+  return s;
+};
+
+/** The exec plan as the helper reads it (everything it does, in its order: see nsexec.c). */
+export function encodeExecPlan(plan: InitPlan): Buffer {
+  if (plan.mode !== 'exec') throw new Error('tsd-nsexec runs exec plans only');
+  const r: Array<[string, string | number]> = [];
+  if (plan.oomScoreAdj !== null && plan.oomScoreAdj !== undefined) r.push(['oom', plan.oomScoreAdj]);
+  for (const f of plan.cgroupProcs) r.push(['cgroup', NO_NUL('cgroup', f)]);
+  for (const j of plan.join) r.push(['join', `${j.type}:${NO_NUL('namespace', j.path)}`]);
+  if (plan.root) r.push(['root', NO_NUL('root', plan.root)]);
+  r.push(['cwd', NO_NUL('cwd', plan.cwd)]);
+  r.push(['caps', capMask(plan.capabilities).toString(16)], ['lastcap', plan.lastCap]);
+  if (plan.noNewPrivileges) r.push(['nnp', 1]);
+  // the launcher compiles every filter (withBpf): a plan with one left uncompiled is refused, never run unfiltered
+  if (plan.seccomp && !plan.seccompBpf) throw new Error('tsd-nsexec: the seccomp filter was not compiled');
+  if (plan.seccompBpf) r.push(['bpf', Buffer.from(plan.seccompBpf, 'base64').toString('hex')]);
+  if (plan.tty) r.push(['tty', 1]);
+  if (plan.tty && plan.consoleSize) r.push(['console', `${plan.consoleSize[0]}x${plan.consoleSize[1]}`]);
+  for (const e of plan.env) r.push(['env', NO_NUL('env', e)]);
+  for (const a of plan.args) r.push(['arg', NO_NUL('argument', a)]);
+  return frame(r);
+}
+
+/** The helper's {t:'etc'} message: the container's files it read (null: missing). */
+export interface EtcMessage { t: 'etc'; passwd: string | null; group: string | null }
+/** The helper's {t:'fail'} message: the step, the call that failed and its errno. */
+export interface FailMessage { t: 'fail'; step: string; call: string; errno: number; path?: string; detail?: string }
+
+/** The identity the helper switches to, resolved with runc's rules (resolveUser), or the Node init's error. */
+export function userReply(plan: InitPlan, m: EtcMessage): { frame: Buffer } | { error: { step: string; message: string; exitCode: number } } {
+  try {
+    const u = resolveUser(plan.user, plan.groupAdd, m.passwd, m.group);
+    return { frame: frame([['uid', u.uid], ['gid', u.gid], ...u.groups.map((g): [string, number] => ['group', g]), ['home', u.home]]) };
+  } catch (e) {
+    if (e instanceof UserLookupError) return { error: { step: 'user', message: e.message, exitCode: 128 } };
+    throw e;
+  }
+}
+
+export const ptyAck = (): Buffer => frame([['ack', 'pty']]);
+
+const errnoName = (n: number): string => util.getSystemErrorName(-Math.abs(n));
+
+/** Node's message for a failed fs call ("ENOENT: no such file or directory, open '/x'"), as the Node init's fs calls throw. */
+function nodeFsMessage(errno: number, call: string, p?: string): string {
+  const [name, text] = util.getSystemErrorMap().get(-Math.abs(errno)) ?? [errnoName(errno), 'unknown error'];
+  return `${name}: ${text}, ${call}${p !== undefined ? ` '${p}'` : ''}`;
+}
+
+/** A failure the helper reported, as the Node init reports the same failure (step, message, exit code). */
+export function describeFailure(m: FailMessage, plan: InitPlan): { step: string; message: string; errno: string; exitCode: number } {
+  const code = errnoName(m.errno);
+  const out = (message: string, exitCode = 128) => ({ step: m.step, message, errno: code, exitCode });
+  const argv0 = plan.args[0] ?? '';
+  switch (m.step) {
+    case 'cgroup':
+      return out(`failed to join cgroup ${m.path}: ${nodeFsMessage(m.errno, m.call, m.call === 'open' ? m.path : undefined)}`);
+    case 'join':
+      if (m.call === 'open-ns') return out(`failed to open namespace ${m.path}: ${nodeFsMessage(m.errno, 'open', m.path)}`);
+      if (m.call === 'open') return out(nodeFsMessage(m.errno, 'open', m.path));
+      break;
+    case 'cwd_user':
+      return out(cwdFailed(plan.cwd, code));
+    case 'user':
+      if (m.call === 'read' || m.call === 'open' || m.call === 'fstat') {
+        // the Node init's words (readEtcFile through rootfs' Root.readFile)
+        const why = m.detail === 'not a regular file' ? `${m.path} is not a regular file`
+          : m.detail === 'too large' ? `${m.path} is larger than ${ETC_FILE_MAX} bytes`
+          : new SyscallError(m.call, m.errno, code, m.path).message;
+        return out(`unable to read ${m.path}: ${why}`);
+      }
+      break;
+    case 'exec':
+      if (m.call === 'lookpath') return out(execNotFound(argv0), 127);
+      if (m.call === 'execve') {
+        const f = execFailed(argv0, m.path ?? argv0, code);
+        return out(f.message, f.exitCode);
+      }
+      break;
+  }
+  return out(new SyscallError(m.call, m.errno, code, m.path, m.detail).message);
+}

@@ -1,0 +1,61 @@
+// The TypeScript side of tsd-nsexec (runtime/nsexec.ts): the plan as the helper
+// reads it, and its failure reports turned into the Node init's messages. The
+// integration test (test/integration/runtime/exec-paths.test.ts) runs both paths.
+import t from 'tap';
+import { buildExecPlan } from '../../../runtime/index.js';
+import { encodeExecPlan, describeFailure, userReply, frame } from '../../../runtime/nsexec.js';
+import type { ExecSpec } from '../../../runtime/index.js';
+
+const host = { kernel: '6.18.0', arch: 'amd64', lastCap: 40 };
+const spec = (extra: Partial<ExecSpec> = {}): ExecSpec => ({
+  args: ['ls', '-l'], env: ['A=1'], cwd: '/w', user: '', tty: false, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: ['/sys/fs/cgroup/pids/x/cgroup.procs'], ...extra,
+});
+const records = (b: Buffer): string[] => {
+  t.equal(b.readUInt32LE(0), b.length - 4, 'the length prefix is the body\'s');
+  return b.subarray(4).toString('utf8').split('\0').slice(0, -1);
+};
+
+t.test('the plan, in the helper\'s order and format', async (t) => {
+  const plan = { ...buildExecPlan(42, spec({ securityOpt: ['seccomp=unconfined', 'no-new-privileges'], tty: true, consoleSize: [3, 4] }), host), oomScoreAdj: -5 };
+  const r = records(encodeExecPlan(plan));
+  t.same(r.filter((x) => /^(oom|cgroup|join|root|cwd|nnp|tty|console|env|arg)=/.test(x)), [
+    'oom=-5', 'cgroup=/sys/fs/cgroup/pids/x/cgroup.procs',
+    'join=ipc:/proc/42/ns/ipc', 'join=uts:/proc/42/ns/uts', 'join=net:/proc/42/ns/net', 'join=cgroup:/proc/42/ns/cgroup', 'join=mnt:/proc/42/ns/mnt',
+    'root=/proc/42/root', 'cwd=/w', 'nnp=1', 'tty=1', 'console=3x4', ...plan.env.map((e) => `env=${e}`), 'arg=ls', 'arg=-l',
+  ]);
+  t.ok(r.includes('caps=a80425fb'), 'Docker\'s default capabilities as a hex mask');
+  t.ok(r.includes('lastcap=40'));
+  t.notOk(r.some((x) => x.startsWith('bpf=')), 'unconfined: no filter');
+});
+
+t.test('refused: a NUL inside a record, a filter left uncompiled, a create plan', async (t) => {
+  const plan = buildExecPlan(42, spec(), host);
+  const compiled = { ...plan, seccompBpf: Buffer.alloc(8).toString('base64') };
+  t.throws(() => encodeExecPlan({ ...compiled, args: ['ls', 'a\0b'] }), /NUL/);
+  t.throws(() => encodeExecPlan({ ...compiled, env: ['A=\0'] }), /NUL/);
+  t.throws(() => encodeExecPlan({ ...compiled, cwd: '/a\0' }), /NUL/);
+  t.ok(plan.seccomp, 'the default profile');
+  t.throws(() => encodeExecPlan(plan), /not compiled/, 'never run unfiltered');
+  t.ok(records(encodeExecPlan({ ...plan, seccompBpf: Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]).toString('base64') })).includes('bpf=0102030405060708'));
+  t.throws(() => encodeExecPlan({ ...plan, mode: 'create' }), /exec plans only/);
+});
+
+t.test('the user the daemon resolves from the files the helper read', async (t) => {
+  const plan = buildExecPlan(42, spec({ user: 'u', groupAdd: ['g2'] }), host);
+  const r = userReply(plan, { t: 'etc', passwd: 'u:x:1000:1001::/home/u:/bin/sh\n', group: 'g2:x:2000:u\n' });
+  t.ok('frame' in r);
+  if ('frame' in r) t.same(records(r.frame), ['uid=1000', 'gid=1001', 'group=1001', 'group=2000', 'home=/home/u']);
+  const bad = userReply(plan, { t: 'etc', passwd: null, group: null });
+  t.ok('error' in bad && /u/.test(bad.error.message) && bad.error.exitCode === 128, 'an unknown user is the Node init\'s error');
+});
+
+t.test('failures in the Node init\'s words', async (t) => {
+  const plan = buildExecPlan(42, spec({ args: ['prog'] }), host);
+  t.same(describeFailure({ t: 'fail', step: 'exec', call: 'lookpath', errno: 2, path: 'prog' }, plan), { step: 'exec', message: 'exec: "prog": executable file not found in $PATH', errno: 'ENOENT', exitCode: 127 });
+  t.same(describeFailure({ t: 'fail', step: 'exec', call: 'execve', errno: 13, path: '/bin/prog' }, plan), { step: 'exec', message: 'exec: "prog": permission denied', errno: 'EACCES', exitCode: 126 });
+  t.equal(describeFailure({ t: 'fail', step: 'cwd_user', call: 'chdir', errno: 20, path: '/w' }, plan).message, 'chdir to cwd ("/w") set in config.json failed: not a directory');
+  t.equal(describeFailure({ t: 'fail', step: 'user', call: 'read', errno: 22, path: '/etc/passwd', detail: 'not a regular file' }, plan).message, 'unable to read /etc/passwd: /etc/passwd is not a regular file');
+  t.equal(describeFailure({ t: 'fail', step: 'user', call: 'read', errno: 27, path: '/etc/group', detail: 'too large' }, plan).message, 'unable to read /etc/group: /etc/group is larger than 4194304 bytes');
+  t.match(describeFailure({ t: 'fail', step: 'cgroup', call: 'open', errno: 2, path: '/sys/x' }, plan).message, /^failed to join cgroup \/sys\/x: ENOENT: no such file or directory, open '\/sys\/x'$/);
+  t.equal(frame([['a', 1], ['b', 'x=y']]).toString('latin1'), '\x0a\x00\x00\x00a=1\0b=x=y\0');
+});
