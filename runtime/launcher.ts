@@ -119,16 +119,22 @@ export function hostInfo(): HostInfo {
 }
 
 const bpfCache = new Map<string, string>();
+const bpfByFilter = new WeakMap<object, string>();
 
 /** Compiles the plan's seccomp filter to BPF once per distinct filter (the init then loads it with one prctl). */
 function withBpf(plan: InitPlan): InitPlan {
   if (!plan.seccomp) return plan;
-  const key = JSON.stringify(plan.seccomp);
-  let bpf = bpfCache.get(key);
+  // the planner hands out one filter object per default profile and capability set: known by identity, not re-serialized
+  let bpf = bpfByFilter.get(plan.seccomp);
   if (!bpf) {
-    bpf = seccompCompile(plan.seccomp).toString('base64');
-    if (bpfCache.size > 64) bpfCache.clear();
-    bpfCache.set(key, bpf);
+    const key = JSON.stringify(plan.seccomp);
+    bpf = bpfCache.get(key);
+    if (!bpf) {
+      bpf = seccompCompile(plan.seccomp).toString('base64');
+      if (bpfCache.size > 64) bpfCache.clear();
+      bpfCache.set(key, bpf);
+    }
+    bpfByFilter.set(plan.seccomp, bpf);
   }
   return { ...plan, seccomp: { ...plan.seccomp, rules: [] }, seccompBpf: bpf };
 }

@@ -177,13 +177,26 @@ function rlimits(ulimits: RuntimeSpec['ulimits']): InitPlan['rlimits'] {
 
 interface Security { capabilities: number[]; noNewPrivileges: boolean; seccomp: InitPlan['seccomp'] }
 
+const defaultFilters = new Map<string, NonNullable<InitPlan['seccomp']>>();
+
 function security(s: { privileged: boolean; capAdd: string[]; capDrop: string[]; securityOpt: string[] }, host: HostInfo): Security {
   const caps = resolveCaps(s.capAdd, s.capDrop, s.privileged, host.lastCap);
   const opts = parseSecurityOpt(s.securityOpt);
   let seccomp: InitPlan['seccomp'] = null;
   if (!s.privileged && opts.seccomp !== 'unconfined') {
-    const profile = opts.seccomp === 'default' ? defaultProfile : parseProfile(opts.seccomp);
-    seccomp = compileProfile(profile, caps, host.arch, host.kernel);
+    if (opts.seccomp === 'default') {
+      // the same filter for every container and exec with the same capabilities: compiled once
+      // (shared between plans: nothing changes a plan's filter, the launcher replaces it by its BPF)
+      const key = `${caps.join(',')}|${host.arch}|${host.kernel}`;
+      seccomp = defaultFilters.get(key) ?? null;
+      if (!seccomp) {
+        seccomp = compileProfile(defaultProfile, caps, host.arch, host.kernel);
+        if (defaultFilters.size >= 64) defaultFilters.clear();
+        defaultFilters.set(key, seccomp);
+      }
+    } else {
+      seccomp = compileProfile(parseProfile(opts.seccomp), caps, host.arch, host.kernel);
+    }
   }
   return { capabilities: caps.map(capNumber), noNewPrivileges: opts.noNewPrivileges, seccomp };
 }
