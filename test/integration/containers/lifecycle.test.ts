@@ -233,7 +233,8 @@ t.test('container lifecycle over the docker CLI', opts, async (t) => {
   await t.test('health checks', async (t) => {
     const name = e.name('hc');
     await ok('run', '-d', '--name', name, '--health-cmd', 'test -f /tmp/ok', '--health-interval', '200ms', '--health-retries', '2',
-      '--health-start-period', '5s', 'busybox:fixture', 'sh', '-c', 'sleep 0.5; touch /tmp/ok; sleep 300');
+      // healthy after 3 s: probes now take a few ms, so "starting" must last longer than the two reads below on a loaded machine
+      '--health-start-period', '5s', 'busybox:fixture', 'sh', '-c', 'sleep 3; touch /tmp/ok; sleep 300');
     const health = async () => (await ok('inspect', '-f', '{{.State.Health.Status}}', name)).trim();
     t.equal(await health(), 'starting');
     t.match((await ok('ps', '--filter', `name=${name}`, '--format', '{{.Status}}')).trim(), /\(health: starting\)$/);
