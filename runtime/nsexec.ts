@@ -17,11 +17,9 @@ import { SyscallError } from '../errors/index.js';
 import { sealedMemfd } from '../sys/spawn.js';
 import { capMask } from './caps.js';
 import { cwdFailed, execFailed, execNotFound } from './init/messages.js';
+import { ETC_FILE_MAX } from './init/steps/process.js';
 import { resolveUser, UserLookupError } from './user.js';
 import type { InitPlan } from './types.js';
-
-/** Upper bound the helper puts on the container's /etc/passwd and /etc/group (nsexec.c's ETC_FILE_MAX). */
-const ETC_FILE_MAX = 4 * 1024 * 1024;
 
 /** Where scripts/build-nsexec.sh puts the helper (next to this module in dist/). */
 export const NSEXEC_BUILT = fileURLToPath(new URL('./nsexec/tsd-nsexec', import.meta.url));

@@ -7,6 +7,7 @@ import { fileAt } from './rootfs.js';
 import { resolveUser, UserLookupError } from '../../user.js';
 import { InitError } from '../context.js';
 import type { InitContext } from '../context.js';
+import { cwdFailed } from '../messages.js';
 
 export function rlimits(ctx: InitContext): void {
   for (const r of ctx.plan.rlimits) ctx.sys.setrlimit(r.resource, { soft: r.soft, hard: r.hard });
@@ -107,9 +108,7 @@ export function chdirAsUser(ctx: InitContext): void {
   try {
     chdirTo(ctx);
   } catch (e) {
-    const code = (e as { errnoCode?: string }).errnoCode ?? (e as Error).message;
-    const text: Record<string, string> = { ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', EACCES: 'permission denied', ELOOP: 'too many levels of symbolic links', EXDEV: 'invalid cross-device link' };
-    throw new InitError(`chdir to cwd ("${ctx.plan.cwd}") set in config.json failed: ${text[code] ?? code}`);
+    throw new InitError(cwdFailed(ctx.plan.cwd, (e as { errnoCode?: string }).errnoCode ?? (e as Error).message));
   }
 }
 

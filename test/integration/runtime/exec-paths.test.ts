@@ -1,8 +1,9 @@
 // The exec fast path (tsd-nsexec, runtime/nsexec.ts) and the Node init run the
 // same plan: every case here runs through both and must give the same result
 // (output, exit code, error message), so a user cannot tell which one ran. Plus
-// what only the helper needs proving: that it is built where gcc is (deps.sh)
-// and runs from a sealed memfd, and that it leaves nothing running.
+// what only the helper needs proving: that it is built where gcc is (deps.sh),
+// that a blocked step meets its deadline and an abort kills it, and that it
+// leaves nothing running.
 import t from 'tap';
 import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -60,6 +61,9 @@ t.test('tsd-nsexec is built (scripts/deps.sh installs gcc and libc6-dev; npm run
 
 t.test('the helper and the Node init: same results for the same exec', privilegedOpts(), async (t) => {
   const { rootfs } = overlayRootfs(t);
+  // a FIFO as /etc/group (a hostile image's): reading it must neither block nor succeed
+  fs.mkdirSync(path.join(rootfs, 'fifo/etc'), { recursive: true });
+  execFileSync('mkfifo', [path.join(rootfs, 'fifo/etc/group')]);
   fs.writeFileSync(path.join(rootfs, 'noexec'), '#!/bin/sh\n', { mode: 0o644 });
   const ctr = guard(t, await launch(baseSpec(rootfs, ['sh', '-c', 'echo 1 > /tmp/up; exec sleep 1000'], { hostname: 'pathhost' })));
   for (let i = 0; i < 100 && !fs.existsSync(`${rootfs}/tmp/up`); i++) await new Promise((r) => setTimeout(r, 20));
@@ -113,7 +117,13 @@ t.test('the helper and the Node init: same results for the same exec', privilege
   await same('not executable', ['/noexec'], {}, (o) => t.same(o, { error: 'exec: "/noexec": permission denied', exitCode: 126, step: 'exec' }));
   await same('an unknown user', ['true'], { user: 'nosuchuser' }, (o) => t.match('error' in o ? o.error : '', /nosuchuser/));
   await same('a missing cwd (an exec does not create it)', ['true'], { cwd: '/nosuchdir' }, (o) => t.match('error' in o ? o.error : '', /chdir to cwd \("\/nosuchdir"\) set in config.json failed: no such file or directory/));
+  await same('a cwd through an fd of the init (CVE-2024-21626)', ['true'], { cwd: '/proc/self/fd/3' }, (o) => t.match('error' in o ? o.error : '', /chdir to cwd/));
   await same('a cwd the user may not enter', ['true'], { user: '1000', cwd: '/root' }, (o) => t.match('error' in o ? o.error : '', /permission denied/));
+  await fs.promises.rename(path.join(rootfs, 'etc/group'), path.join(rootfs, 'etc/group.real'));
+  await fs.promises.rename(path.join(rootfs, 'fifo/etc/group'), path.join(rootfs, 'etc/group'));
+  await same('a FIFO /etc/group', ['true'], { user: 'nobody' }, (o) => t.match('error' in o ? o.error : '', /unable to read \/etc\/group: \/etc\/group is not a regular file/));
+  await fs.promises.unlink(path.join(rootfs, 'etc/group'));
+  await fs.promises.rename(path.join(rootfs, 'etc/group.real'), path.join(rootfs, 'etc/group'));
 
   // a tty exec: the pty, its size, the controlling terminal
   const tty = async () => {
@@ -140,15 +150,27 @@ t.test('the helper and the Node init: same results for the same exec', privilege
   t.same(si.helper, { out: 'from the client\ndone\n', code: 0 });
 });
 
-t.test('the helper leaves nothing running', privilegedOpts(), async (t: Test) => {
-  const { rootfs } = overlayRootfs(t);
+t.test('the helper: a blocked step meets its deadline, an abort kills it, nothing is left running', privilegedOpts(), async (t: Test) => {
+  if (!nsexecPath()) { t.comment('tsd-nsexec not built'); return; }
+  const { dir, rootfs } = overlayRootfs(t);
   const ctr = guard(t, await launch(baseSpec(rootfs, ['sleep', '1000'])));
-  for (let i = 0; i < 5; i++) {
-    const task = guard(t, await execInContainer(ctr.pid, execSpec(['true'])));
-    await task.exited;
-  }
-  const err = await execInContainer(ctr.pid, execSpec(['nosuchcmd'])).then(() => null, (e: Error) => e);
-  t.ok(err, 'a failed exec');
+  const fifo = path.join(dir, 'cgroup.procs');
+  execFileSync('mkfifo', [fifo]);
+  process.env.TSD_INIT_STEP_TIMEOUT_MS = '1500';
+  t.teardown(() => { delete process.env.TSD_INIT_STEP_TIMEOUT_MS; });
+  const t0 = Date.now();
+  const err = await execInContainer(ctr.pid, execSpec(['true'], { cgroupProcs: [fifo] })).then(() => null, (e: Error) => e);
+  t.match(err?.message, /step "cgroup" did not finish within 1500 ms/, 'the step that blocked is named');
+  t.ok(Date.now() - t0 >= 1500, 'at its deadline');
+
+  process.env.TSD_INIT_STEP_TIMEOUT_MS = '600000';
+  const abort = new AbortController();
+  const t1 = Date.now();
+  const p = execInContainer(ctr.pid, execSpec(['true'], { cgroupProcs: [fifo] }), { signal: abort.signal }).then(() => null, (e: Error) => e);
+  setTimeout(() => abort.abort(), 500);
+  t.match((await p)?.message, /being removed/, 'an abort kills it');
+  t.ok(Date.now() - t1 < 20_000, 'at once');
+
   ctr.kill('SIGKILL');
   await ctr.exited;
   for (let i = 0; i < 50 && childrenAlive().length; i++) await new Promise((r) => setTimeout(r, 100));
