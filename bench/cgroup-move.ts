@@ -1,9 +1,12 @@
 // How long it takes to put a warm init (a Node process: multithreaded) into a
 // container's cgroup, on whatever this host mounts: v1 by renaming its staging
-// cgroup (what tsd does) and by moving the process; v2 by moving it (cgroup2 has
-// no rename), with and without the cgroup2 mount's favordynmods (which trades
+// cgroup (what tsd does) and by moving the process; v2 by adopting the staging
+// cgroup under its own name (what tsd does: cgroup2 has no rename) and by moving
+// the process, with and without the cgroup2 mount's favordynmods (which trades
 // fork/exit cost for cheap migrations). Prints medians in ms.
-//   node dist/bench/cgroup-move.js [rounds]      (root; v2 figures in the v2vm guest)
+//   node dist/bench/cgroup-move.js [rounds] [--favordynmods]   (root; v2 figures in the v2vm guest)
+// --favordynmods (v2) also measures the move with the mount's favordynmods toggled:
+// that remounts the host's cgroup2, a host-wide change, so only in a throwaway guest.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -11,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { createCgroupManager, detectCgroupMode, removeCgroupParent } from '../cgroupfs/index.js';
 
 const INIT = fileURLToPath(new URL('../runtime/init/main.js', import.meta.url));
-const rounds = Number(process.argv[2]) || 10;
+const rounds = Number(process.argv.find((a) => /^\d+$/.test(a))) || 10;
+const toggle = process.argv.includes('--favordynmods');
 const mode = detectCgroupMode();
 const parent = `tsd-bench-move-${process.pid}`;
 
@@ -37,8 +41,11 @@ async function round(kind: 'rename' | 'move', i: number): Promise<number> {
     let t0: bigint;
     if (kind === 'rename') {
       t0 = process.hrtime.bigint();
-      if (!ctr.adopt(`warm-${i}`)) throw new Error('rename refused');
-      return ms(t0);
+      if (!ctr.adopt(`warm-${i}`)) throw new Error('adopt refused');
+      const took = ms(t0);
+      ctr.create(); // as the start path does after adopt(), and the move series before its move: not timed
+      if (!ctr.pids().includes(init.pid!)) throw new Error('the adopted cgroup does not hold the init');
+      return took;
     }
     ctr.create();
     t0 = process.hrtime.bigint();
@@ -68,14 +75,23 @@ try {
   if (mode === 'unified') {
     const opts = mountOpts();
     const had = opts.split(',').includes('favordynmods');
+    await series('v2 adopt of the staging cgroup (no move)', 'rename');
     await series(`v2 move${had ? ' (favordynmods)' : ''}`, 'move');
-    try {
+    if (toggle) {
+      // cgroup2 has no "nofavordynmods": a remount without the flag clears it
       const { execFileSync } = await import('node:child_process');
-      execFileSync('mount', ['-o', `remount,${had ? 'nofavordynmods' : 'favordynmods'}`, '/sys/fs/cgroup']);
-      await series(`v2 move${had ? '' : ' (favordynmods)'}`, 'move');
-      execFileSync('mount', ['-o', `remount,${had ? 'favordynmods' : 'nofavordynmods'}`, '/sys/fs/cgroup']);
-    } catch (e) {
-      console.log(`favordynmods not available: ${(e as Error).message.split('\n')[0]}`);
+      const without = opts.split(',').filter((o) => o !== 'favordynmods').join(',');
+      try {
+        execFileSync('mount', ['-o', `remount,${had ? without : `${without},favordynmods`}`, '/sys/fs/cgroup'], { stdio: 'pipe' });
+        try {
+          await series(`v2 move${had ? '' : ' (favordynmods)'}`, 'move');
+        } finally {
+          execFileSync('mount', ['-o', `remount,${opts}`, '/sys/fs/cgroup'], { stdio: 'pipe' });
+        }
+      } catch (e) {
+        console.log(`favordynmods not toggled: ${(e as Error).message.split('\n')[0]}`);
+      }
+      if (mountOpts() !== opts) console.log(`warning: /sys/fs/cgroup is now mounted ${mountOpts()} (was ${opts})`);
     }
   } else {
     await series('v1 rename of the staging cgroup', 'rename');

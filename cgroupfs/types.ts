@@ -202,7 +202,7 @@ export interface CgroupManagerOptions {
  */
 export interface CgroupManager {
   readonly version: CgroupVersion;
-  /** the cgroup path relative to the hierarchy roots: "<parent>/<name>" */
+  /** the cgroup path relative to the hierarchy roots: "<parent>/<name>" (v2, after adopt(): "<parent>/<sibling>") */
   readonly path: string;
   /** make the directories (and the parent chain, with inherited cpuset values on v1). Idempotent. */
   create(): void;
@@ -226,11 +226,12 @@ export interface CgroupManager {
   /** kill what is left, wait, and rmdir the cgroup in every hierarchy. Idempotent. */
   destroy(): Promise<void>;
   /**
-   * Becomes this cgroup by renaming a sibling (same parent) that already holds
-   * processes, e.g. a pre-started init staged there: renaming does not move tasks,
-   * so it avoids the migration cost. Returns false (changing nothing) where the
-   * kernel cannot rename cgroups (v2) or the sibling is missing; then create() and
-   * join as usual.
+   * Becomes a sibling (same parent) that already holds processes, e.g. a pre-started
+   * init staged there, so its tasks need not move (a migration waits for an RCU grace
+   * period): v1 renames the sibling to this cgroup's name; v2, which cannot rename
+   * cgroups, takes the sibling as it is (`path` is the sibling's from then on).
+   * Returns false (changing nothing) when the sibling is missing or the rename is
+   * refused; then create() and join as usual.
    */
   adopt(sibling: string): boolean;
 }

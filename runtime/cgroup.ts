@@ -1,12 +1,15 @@
 // The cgroups the runtime makes: one per task, from RuntimeSpec.cgroup (as runc
 // applies the cgroup of an OCI spec), and the staging cgroups warm inits wait in.
 //
-// Why staging: moving a multithreaded process (a Node init) between cgroups waits
-// for an RCU grace period, ~20 ms on cgroup v1. A warm init is put into
-// <parent>/warm-<pid> off the critical path; a container started on it renames
-// that cgroup into its own (adopt) instead of moving the process. Where the kernel
-// cannot rename (v2) or the container asks for another parent, the init joins the
-// container's cgroup itself and the emptied staging cgroup is discarded.
+// Why staging: moving a process between cgroups takes cgroup_threadgroup_rwsem for
+// writing, an RCU grace period (bench/cgroup-move.ts: ~15 ms on this v1 host, ~60 ms
+// in the emulated v2 guest). A warm init is put into <parent>/warm-<pid> off the
+// critical path; a container started on it adopts that cgroup instead of moving the
+// process: v1 renames it to the container's name, v2 (cgroup2 cannot rename) keeps
+// it as <parent>/warm-<pid>, so on v2 the task's cgroup path is the manager's `path`
+// (or /proc/<pid>/cgroup), not <parent>/<id>. Where the container asks for another
+// parent, the init joins the container's cgroup itself and the emptied staging
+// cgroup is discarded.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createCgroupManager, removeCgroupParent, type CgroupManager, type CgroupManagerOptions, type CgroupMode } from '../cgroupfs/index.js';
@@ -42,8 +45,8 @@ export class Cgroups {
   }
 
   /**
-   * The cgroup of a task: the warm init's staging cgroup renamed into it when that
-   * works (same parent), else a new one; limits applied either way. `procs` are the
+   * The cgroup of a task: the warm init's staging cgroup adopted when under the same
+   * parent (v1 renamed, v2 as it is), else a new one; limits applied either way. `procs` are the
    * files the init writes its pid into ([] when adopted: it is already inside).
    */
   place(spec: TaskCgroup, stage: string | null): { manager: CgroupManager; procs: string[]; adopted: boolean } {

@@ -385,7 +385,16 @@ export interface WarmInit {
   readonly stage: string | null;
   /** gives it up (kills it) when the launch does not happen */
   kill(): void;
+  /**
+   * The caller made the staging cgroup the task's own (CgroupManager.adopt: v1 renamed
+   * it, v2 keeps it under its name): the launcher then leaves it to the task instead of
+   * discarding it once the init started.
+   */
+  adoptStage(): void;
 }
+
+/** The launcher's side of a taken warm init. */
+interface Taken { sp: Spawned; used: () => boolean; markUsed: () => void; stageAdopted: () => boolean }
 
 const pool: { size: number; idle: Spawned[]; ready: Set<Spawned>; refilling: boolean; waiters: Array<() => void>; failures: number; hooks: WarmPoolHooks } =
   { size: 0, idle: [], ready: new Set(), refilling: false, waiters: [], failures: 0, hooks: {} };
@@ -466,12 +475,15 @@ export const warmPool = {
     // From here the taker owns it (and its staging cgroup): the pool's bookkeeping lets go.
     sp.onClose = () => {};
     let used = false;
-    const w: WarmInit & { sp: Spawned; used: () => boolean; markUsed: () => void } = {
+    let adopted = false;
+    const w: WarmInit & Taken = {
       pid: sp.child.pid!,
       stage: sp.stage,
       sp,
       used: () => used,
       markUsed: () => { used = true; },
+      adoptStage: () => { adopted = true; },
+      stageAdopted: () => adopted,
       kill: () => {
         if (used) return;
         used = true;
@@ -532,7 +544,7 @@ function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean, opts: LaunchOp
  * (exitCode 127/126/128) when the init failed, or a DaemonError for bad input.
  */
 export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null, opts: LaunchOptions = {}): Promise<Process> {
-  const taken = warmInit as (WarmInit & { sp: Spawned; used: () => boolean; markUsed: () => void }) | null | undefined;
+  const taken = warmInit as (WarmInit & Taken) | null | undefined;
   if (taken) {
     if (taken.used()) throw systemError('this warm init was already used');
     let plan: InitPlan;
@@ -545,10 +557,9 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null, opts
     }
     taken.markUsed();
     const started = runWarm(taken.sp, plan, spec.openStdin, opts);
-    // The caller renamed the staging cgroup into the container's (v1 adopt) or the init moved itself
-    // to spec.cgroupProcs (v2: no rename): either way a cgroup left under the stage's name is empty
-    // now, and nothing else would remove it (one leaked per start on v2).
-    const stage = taken.stage;
+    // An adopted staging cgroup is the task's now (removed with it). Otherwise the init moved itself to
+    // spec.cgroupProcs and the stage is empty, and nothing else would remove it (one leaked per start).
+    const stage = taken.stageAdopted() ? null : taken.stage;
     if (stage) void started.then(() => pool.hooks.discard?.(stage), () => taken.sp.exited.then(() => pool.hooks.discard?.(stage)));
     return started;
   }

@@ -58,11 +58,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       let placed: ReturnType<Cgroups['place']> | null = null;
       try {
         placed = spec.cgroup ? cgroups.place(spec.cgroup, warm?.stage ?? null) : null;
+        if (placed?.adopted) warm?.adoptStage();
       } catch (e) {
         warm?.kill();
         throw e;
       }
-      // The launcher discards the warm init's staging cgroup once it started (renamed away, or emptied when not adopted).
+      // The launcher discards the warm init's staging cgroup once it started, unless adopted (then it is the task's).
       try {
         const proc = await launch({ ...spec, cgroupProcs: [...(spec.cgroupProcs ?? []), ...(placed?.procs ?? [])] }, warm, launchOpts);
         return taskOf(proc, placed?.manager ?? null);

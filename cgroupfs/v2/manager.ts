@@ -44,8 +44,9 @@ const num = (s: string): number => Number(s) || 0;
 
 export class CgroupV2Manager implements CgroupManager {
   readonly version = 'v2' as const;
-  readonly path: string;
-  readonly dir: string;
+  /** "<parent>/<name>", or "<parent>/<staging name>" once a staging cgroup was adopted */
+  path: string;
+  dir: string;
   private readonly root: string;
   private readonly procRoot: string;
   private readonly devices: DeviceFilter;
@@ -58,9 +59,24 @@ export class CgroupV2Manager implements CgroupManager {
     this.dir = path.join(this.root, this.path);
   }
 
-  /** cgroup2 has no rename: never adopts (clone3 CLONE_INTO_CGROUP would be the v2 way). */
-  adopt(_sibling: string): boolean {
-    return false;
+  /**
+   * cgroup2 has no rename (kernfs offers it to v1 hierarchies only), and moving the
+   * staged init costs a write lock on cgroup_threadgroup_rwsem, an RCU grace period
+   * each time (bench/cgroup-move.ts). So the staging cgroup, which already holds
+   * the init, becomes this container's cgroup under its own name: from here on
+   * `path`/`dir` are the sibling's, apply() gives it the container's limits and
+   * destroy() removes it. Callers that need the path read `path` (or
+   * /proc/<pid>/cgroup), not "<parent>/<id>". False (nothing changed) for a
+   * missing sibling or anything but a plain name.
+   */
+  adopt(sibling: string): boolean {
+    if (!/^[A-Za-z0-9_.-]+$/.test(sibling)) return false;
+    const rel = checkCgroupPath(path.posix.dirname(this.path), sibling);
+    const dir = path.join(this.root, rel);
+    if (!fs.existsSync(path.join(dir, PROCS))) return false;
+    this.path = rel;
+    this.dir = dir;
+    return true;
   }
 
   create(): void {

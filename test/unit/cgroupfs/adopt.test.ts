@@ -1,4 +1,4 @@
-// adopt(): a container's cgroup made by renaming a staging sibling (v1), never on v2.
+// adopt(): a container's cgroup made by renaming a staging sibling (v1), or by taking it under its own name (v2).
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,10 +30,20 @@ t.test('v1: a partial failure is rolled back', async (t) => {
   t.notOk(fs.existsSync(path.join(root, 'memory', 'tsd', 'ctr3')));
 });
 
-t.test('v2: cgroup2 cannot rename, so never adopts', async (t) => {
+t.test('v2: cgroup2 cannot rename, so the staging cgroup is taken under its own name', async (t) => {
   const root = t.testdir({});
   v2Fixture(root, 'tsd/warm-9');
   const m = new CgroupV2Manager({ root, mode: 'unified', parent: 'tsd', name: 'ctr4' });
-  t.equal(m.adopt('warm-9'), false);
-  t.ok(fs.existsSync(path.join(root, 'tsd', 'warm-9')));
+  t.equal(m.path, 'tsd/ctr4');
+  t.equal(m.adopt('warm-9'), true);
+  t.equal(m.path, 'tsd/warm-9', 'the manager is the staging cgroup now');
+  t.same(m.procsFiles(), [path.join(root, 'tsd', 'warm-9', 'cgroup.procs')], 'and joins go there');
+  m.create();
+  t.notOk(fs.existsSync(path.join(root, 'tsd', 'ctr4')), 'no second cgroup under the container\'s name');
+  t.ok(fs.existsSync(path.join(root, 'tsd', 'warm-9')), 'nothing renamed');
+  const other = new CgroupV2Manager({ root, mode: 'unified', parent: 'tsd', name: 'ctr5' });
+  t.equal(other.adopt('warm-missing'), false, 'a missing sibling: nothing adopted');
+  t.equal(other.path, 'tsd/ctr5');
+  t.equal(other.adopt('../tsd/warm-9'), false, 'only plain sibling names');
+  t.equal(other.path, 'tsd/ctr5');
 });

@@ -33,11 +33,19 @@ t.test('another parent, or no warm init: a new cgroup the init joins', async (t)
   t.ok(fs.existsSync(path.join(root, 'memory', 'tsd', 'ctr3')));
 });
 
-t.test('v2: never adopted (cgroup2 cannot rename)', async (t) => {
+t.test('v2: the staging cgroup becomes the task cgroup under its own name (cgroup2 cannot rename)', async (t) => {
   const root = t.testdir({});
   v2Fixture(root, 'tsd/warm-44');
   const cg = new Cgroups('unified', 'tsd', root);
-  const p = cg.place({ parent: 'tsd', name: 'ctr4', resources: {} }, 'warm-44');
-  t.equal(p.adopted, false);
-  t.same(p.procs, [path.join(root, 'tsd', 'ctr4', 'cgroup.procs')]);
+  const p = cg.place({ parent: 'tsd', name: 'ctr4', resources: { memory: 64 << 20, pidsLimit: 20 } }, 'warm-44');
+  t.equal(p.adopted, true);
+  t.same(p.procs, [], 'the init is already inside: nothing to join');
+  t.equal(p.manager.path, 'tsd/warm-44', 'the task\'s cgroup is the staging one');
+  t.notOk(fs.existsSync(path.join(root, 'tsd', 'ctr4')), 'no cgroup under the container\'s name');
+  t.equal(fs.readFileSync(path.join(root, 'tsd', 'warm-44', 'memory.max'), 'utf8').trim(), String(64 << 20), 'limits applied to it');
+  t.equal(fs.readFileSync(path.join(root, 'tsd', 'warm-44', 'pids.max'), 'utf8').trim(), '20');
+  v2Fixture(root, 'other/x');
+  const q = cg.place({ parent: 'other', name: 'ctr5', resources: {} }, 'warm-44');
+  t.equal(q.adopted, false, 'not under another parent');
+  t.same(q.procs, [path.join(root, 'other', 'ctr5', 'cgroup.procs')]);
 });
