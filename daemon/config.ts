@@ -18,6 +18,7 @@ export interface DaemonConfig {
   cpuRtPeriod: number;     // µs, cgroup v1 cpu.rt_period_us of the containers' parent cgroups (0 = unset)
   cpuRtRuntime: number;    // µs of real-time runtime the parent cgroups grant their containers (0 = none, the kernel's default)
   liveRestore: boolean;    // containers keep running while the daemon is stopped, restarted or crashed
+  execOpts: string[];      // dockerd's --exec-opt key=value list (native.cgroupdriver)
 }
 
 export const defaults: DaemonConfig = {
@@ -36,6 +37,7 @@ export const defaults: DaemonConfig = {
   cpuRtPeriod: 0,
   cpuRtRuntime: 0,
   liveRestore: false,
+  execOpts: [],
 };
 
 const flagMap: Record<string, keyof DaemonConfig> = {
@@ -54,6 +56,7 @@ const flagMap: Record<string, keyof DaemonConfig> = {
   '--cpu-rt-period': 'cpuRtPeriod',
   '--cpu-rt-runtime': 'cpuRtRuntime',
   '--live-restore': 'liveRestore',
+  '--exec-opt': 'execOpts',
 };
 
 const fileKeys: Record<string, keyof DaemonConfig> = {
@@ -65,6 +68,7 @@ const fileKeys: Record<string, keyof DaemonConfig> = {
   'cpu-rt-period': 'cpuRtPeriod',
   'cpu-rt-runtime': 'cpuRtRuntime',
   'live-restore': 'liveRestore',
+  'exec-opts': 'execOpts',
 };
 
 export const USAGE = `Usage: tsd [OPTIONS]
@@ -89,13 +93,14 @@ Options:
       --cpu-rt-runtime int       cgroup v1: real-time runtime (µs) the parent cgroups grant (needed by --cpu-rt-runtime of a container)
       --live-restore             keep containers running while the daemon is down (stop, restart, crash);
                                  it re-adopts them when it starts (--live-restore=false: stop them, the default)
+      --exec-opt list            runtime options as dockerd's: native.cgroupdriver=cgroupfs (the only driver tsd has)
   -h, --help                     print this help
 `;
 
 function set(cfg: DaemonConfig, key: keyof DaemonConfig, value: unknown, from: string): void {
-  if (key === 'insecureRegistries') {
+  if (key === 'insecureRegistries' || key === 'execOpts') {
     const list = Array.isArray(value) ? value.map(String) : [String(value)];
-    cfg.insecureRegistries = [...cfg.insecureRegistries, ...list];
+    cfg[key] = [...cfg[key], ...list];
   } else if (key === 'initPool' || key === 'cpuRtPeriod' || key === 'cpuRtRuntime') {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0) throw invalidParameter(`invalid value "${String(value)}" for ${from}`);
@@ -114,7 +119,7 @@ function set(cfg: DaemonConfig, key: keyof DaemonConfig, value: unknown, from: s
 
 /** Parses argv (without node and script). Throws invalid-parameter on unknown flags or bad values. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig & { help: boolean } {
-  const cfg: DaemonConfig = { ...defaults, insecureRegistries: [] };
+  const cfg: DaemonConfig = { ...defaults, insecureRegistries: [], execOpts: [] };
   let help = false;
   let configFile: string | undefined = env.TSD_CONFIG;
   const flags: Array<[keyof DaemonConfig, string, string]> = [];
@@ -155,5 +160,34 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(cfg.logLevel)) {
     throw invalidParameter(`invalid log level: ${cfg.logLevel}`);
   }
+  cgroupDriverOf(cfg);
   return { ...cfg, help };
+}
+
+/**
+ * The cgroup driver --exec-opt native.cgroupdriver asks for, checked as dockerd's
+ * verifyCgroupDriver (the first one given counts, as moby's getCD; key case-insensitive). tsd has the
+ * cgroupfs driver only: under systemd on v2 its cgroups already live in the unit's
+ * delegated subtree (cgroupfs/delegation.ts); transient scopes over systemd's D-Bus
+ * API (dockerd's systemd driver) are not implemented, so asking for them fails at
+ * startup instead of being ignored (kubelet must see the driver it was told of).
+ */
+export function cgroupDriverOf(cfg: Pick<DaemonConfig, 'execOpts'>): 'cgroupfs' {
+  let driver = '';
+  for (const o of cfg.execOpts) {
+    const eq = o.indexOf('=');
+    if (eq <= 0) throw invalidParameter(`invalid exec-opt (${o}): must be formatted 'opt=value'`);
+    if (!driver && o.slice(0, eq).trim().toLowerCase() === 'native.cgroupdriver') driver = o.slice(eq + 1).trim();
+  }
+  switch (driver) {
+    case '':
+    case 'cgroupfs':
+      return 'cgroupfs';
+    case 'systemd':
+      throw invalidParameter('native.cgroupdriver option systemd is not implemented by tsd (no transient scopes over D-Bus): use cgroupfs; under systemd with Delegate=yes tsd\'s cgroups live in its unit\'s subtree');
+    case 'none':
+      throw invalidParameter('native.cgroupdriver option none is internally used and cannot be specified manually');
+    default:
+      throw invalidParameter(`native.cgroupdriver option ${driver} not supported`);
+  }
 }
