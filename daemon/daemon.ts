@@ -21,7 +21,7 @@ import { ContainerService } from './containers/service.js';
 import { HolderClient } from './restore/index.js';
 import { isUp, type ContainerState } from './containers/state.js';
 import { hostView, readCgroup, readPrimitives } from './explain/index.js';
-import type { Container } from './containers/types.js';
+import { cgroupNameOf, type Container } from './containers/types.js';
 import { createMetrics } from './metrics/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
@@ -96,7 +96,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const volumes = new VolumeService(db, config.dataRoot, events);
   const imagePort = imagePortOf(images);
   const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
-  const cgroupPath = (c: Container) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: c.id }).path;
+  const cgroupPath = (c: Container) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: cgroupNameOf(c) }).path;
   // --live-restore: the holder (one process per exec root) that keeps containers' stdio and exit
   // statuses while this daemon is away. Without it containers die with the daemon, as before.
   let restore: HolderClient | null = null;
@@ -164,7 +164,8 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   } catch (err) {
     log.warn({ err }, 'could not make the init binary read-only; inits run from the host node');
   }
-  await runtime.start();
+  // a live-restored container on v2 may live in the staging cgroup it adopted (warm-<pid>): not stale
+  await runtime.start({ keep: containers.list().filter((c) => isUp(c.state)).map((c) => cgroupNameOf(c)) });
   const helper = nsexecPath();
   if (helper) log.info({ helper }, 'exec and healthcheck probes run through tsd-nsexec (a sealed memfd copy)');
   else log.warn('tsd-nsexec is not built (scripts/build-nsexec.sh needs gcc and libc6-dev) or TSD_NSEXEC=0: exec and healthcheck probes start a Node init each (slower)');

@@ -62,11 +62,14 @@ export class Cgroups {
     return { manager, procs: adopted ? [] : manager.procsFiles(), adopted };
   }
 
-  /** Staging cgroups of warm inits left by a daemon that did not shut down cleanly. */
-  async removeStaleStaging(): Promise<void> {
+  /**
+   * Staging cgroups of warm inits left by a daemon that did not shut down cleanly, but
+   * for `keep`: on v2 a live-restored task may live in the staging cgroup it adopted.
+   */
+  async removeStaleStaging(keep: string[] = []): Promise<void> {
     const base = this.mode === 'unified' ? path.join(this.root, this.parent) : path.join(this.root, 'pids', this.parent);
     let names: string[] = [];
-    try { names = fs.readdirSync(base).filter((n) => STAGE_RE.test(n)); } catch { return; }
+    try { names = fs.readdirSync(base).filter((n) => STAGE_RE.test(n) && !keep.includes(n)); } catch { return; }
     for (const name of names) await this.manager(this.parent, name).destroy();
   }
 

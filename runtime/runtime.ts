@@ -3,6 +3,7 @@
 // CreateOpts to the shim and runc applies the cgroup. It owns the warm pool and
 // the pool's staging cgroups (cgroup.ts), and hands back a Task of containerd's
 // shape (pause, resume, update, stats, pids, oomKilled, kill, wait, exec, delete).
+import path from 'node:path';
 import { detectCgroupMode, type CgroupManager, type CgroupManagerOptions, type CgroupMode } from '../cgroupfs/index.js';
 import { notImplemented } from '../errors/index.js';
 import { Cgroups } from './cgroup.js';
@@ -25,8 +26,11 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   readonly cgroupMode: CgroupMode;
-  /** boot: staging cgroups a crashed daemon left are removed, then the warm pool is filled */
-  start(): Promise<void>;
+  /**
+   * boot: staging cgroups a crashed daemon left are removed, but for `keep` (the cgroups of
+   * live-restored tasks that adopted one: Task.cgroupName), then the warm pool is filled
+   */
+  start(opts?: { keep?: string[] }): Promise<void>;
   /** Starts a container: its cgroup (spec.cgroup) made and limited, its init on a warm process when one is ready. */
   launch(spec: RuntimeSpec, opts?: LaunchOptions): Promise<Task>;
   /**
@@ -48,8 +52,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const discard = (stage: string) => cgroups.discard(stage).catch((err) => log?.debug({ err, stage }, 'staging cgroup not removed'));
   return {
     cgroupMode: cgroups.mode,
-    async start() {
-      await cgroups.removeStaleStaging().catch((err) => log?.warn({ err }, 'stale staging cgroups not removed'));
+    async start(o) {
+      await cgroups.removeStaleStaging(o?.keep ?? []).catch((err) => log?.warn({ err }, 'stale staging cgroups not removed'));
       if (opts.initPool > 0) warmPool.enable(opts.initPool, { stage: (pid) => cgroups.stage(pid), discard });
     },
     async launch(spec, launchOpts = {}) {
@@ -96,5 +100,6 @@ function taskOf(p: Process, cg: CgroupManager | null): Task {
     killAll: async (signal = 9) => cgroup().killAll(signal),
     exec: (spec) => execInContainer(p.pid, { ...spec, cgroupProcs: cg ? cg.procsFiles() : [] }),
     delete: async () => { await cg?.destroy(); },
+    cgroupName: cg ? path.posix.basename(cg.path) : null,
   };
 }

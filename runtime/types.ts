@@ -239,4 +239,9 @@ export interface Task extends Process {
   exec(spec: Omit<ExecSpec, 'cgroupProcs'>): Promise<Process>;
   /** after the exit: removes what the task held on the host (its cgroup); idempotent */
   delete(): Promise<void>;
+  /**
+   * the task's cgroup under its parent: the container's name, or on cgroup v2 the warm init's
+   * staging cgroup it adopted (warm-<pid>: cgroup2 cannot rename); null without a cgroup
+   */
+  readonly cgroupName: string | null;
 }

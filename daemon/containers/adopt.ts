@@ -17,7 +17,7 @@ import { LinuxSyscalls } from '../../sys/index.js';
 import { containerDir, publish, setState, type ContainerContext, type Live } from './context.js';
 import { logSinkOf, pidStartTime } from './start.js';
 import type { Process, RootfsMount } from './ports.js';
-import type { Container } from './types.js';
+import { cgroupNameOf, type Container } from './types.js';
 
 type AdoptContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'live' | 'health' | 'taskExited'>;
 
@@ -25,7 +25,7 @@ type AdoptContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log'
 export function stillRuns(c: Container): boolean {
   if (!(c.pid > 0) || !c.pidStart || pidStartTime(c.pid) !== c.pidStart) return false;
   try {
-    return fs.readFileSync(`/proc/${c.pid}/cgroup`, 'utf8').includes(c.id);
+    return new RegExp(`/${cgroupNameOf(c)}$`, 'm').test(fs.readFileSync(`/proc/${c.pid}/cgroup`, 'utf8'));
   } catch {
     return false;
   }
@@ -115,7 +115,7 @@ export async function adopt(ctx: AdoptContext, holder: HolderClient, c: Containe
     },
     release: () => { for (const s of sockets) s.destroy(); },
   };
-  const task = ctx.runtime.adopt(proc, { parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: c.id });
+  const task = ctx.runtime.adopt(proc, { parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: cgroupNameOf(c) });
   const hub = new StdioHub({ tty: c.config.Tty, openStdin: c.config.OpenStdin, closeStdinOnEof: c.config.StdinOnce, log });
   if (pty) hub.setOutput(pty.stream, null);
   else hub.setOutput(stdout, stderr);

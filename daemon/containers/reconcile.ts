@@ -17,7 +17,7 @@ import { isRemoving, isUp } from './state.js';
 import { adopt, recordExitWhileDown, stillRuns } from './adopt.js';
 import { logSinkOf } from './start.js';
 import { replaySpool, type HeldExit } from '../restore/index.js';
-import type { Container } from './types.js';
+import { cgroupNameOf, type Container } from './types.js';
 
 type ReconcileContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'live' | 'lock' | 'list' | 'get' | 'removeNow' | 'restore' | 'health' | 'taskExited'>;
 
@@ -68,7 +68,7 @@ export async function reconcile(ctx: ReconcileContext, start: (id: string) => Pr
       code = 137;
       error = 'killed: tsd was restarted while the container was running';
     }
-    await ctx.runtime.removeLeftovers({ parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: c.id }).catch(() => {});
+    await ctx.runtime.removeLeftovers({ parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: cgroupNameOf(c) }).catch(() => {});
     try { ctx.images.unmountRootfs(path.join(containerDir(ctx, c.id), 'rootfs')); } catch { /* not mounted */ }
     if (restored.exit) {
       recordExitWhileDown(ctx, c, restored.exit);

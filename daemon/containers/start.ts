@@ -141,6 +141,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     // through its PID 1 (CNI plugins and Nomad read SandboxKey for the pause container of a pod).
     if (c.hostConfig.NetworkMode === 'none') c.runtime = { ...c.runtime, sandboxKey: `/proc/${task.pid}/ns/net` };
     if (c.runtime.health) c.runtime = { ...c.runtime, health: { ...HealthMonitor.initial } };
+    c.runtime = { ...c.runtime, cgroupName: task.cgroupName ?? undefined };
     setState(ctx, c, 'running', {
       pid: task.pid, pidStart: pidStartTime(task.pid), startedAt: startedAt.toISOString(), exitCode: 0, error: '', oomKilled: false,
       runtime: c.runtime,

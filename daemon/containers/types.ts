@@ -178,7 +178,15 @@ export interface RuntimeState {
    * of a stopped container.
    */
   lastRun?: { exitedAt: string; pid: number; cgroup: CgroupView };
+  /**
+   * The last start's cgroup under its parent (Task.cgroupName): the id, or on cgroup v2 the
+   * warm init's staging cgroup it adopted (warm-<pid>). Unset: the id (rows from before).
+   */
+  cgroupName?: string;
 }
+
+/** Where a container's (last) cgroup is under its parent. */
+export const cgroupNameOf = (c: { id: string; runtime: { cgroupName?: string } }): string => c.runtime.cgroupName || c.id;
 
 /** The stored row (store/containers.ts) with its JSON columns typed. */
 export type Container = Omit<ContainerRow, 'state' | 'config' | 'hostConfig' | 'runtime'> & {

@@ -49,3 +49,18 @@ t.test('v2: the staging cgroup becomes the task cgroup under its own name (cgrou
   t.equal(q.adopted, false, 'not under another parent');
   t.same(q.procs, [path.join(root, 'other', 'ctr5', 'cgroup.procs')]);
 });
+
+t.test('boot: stale staging cgroups are removed, but not one a live-restored task adopted', async (t) => {
+  const root = t.testdir({});
+  for (const n of ['warm-51', 'warm-52', 'ctr6']) v2Fixture(root, `tsd/${n}`);
+  const destroyed: string[] = [];
+  class Spy extends Cgroups {
+    override manager(parent: string, name: string) {
+      const m = super.manager(parent, name);
+      m.destroy = async () => { destroyed.push(name); };
+      return m;
+    }
+  }
+  await new Spy('unified', 'tsd', root).removeStaleStaging(['warm-52']);
+  t.same(destroyed, ['warm-51'], 'warm-52 is a live task\'s cgroup; ctr6 is no staging cgroup');
+});

@@ -129,6 +129,7 @@ export function harness(): Harness {
           return { pid: nextPid++, stdin: null, stdout: xo, stderr: xe, pty: null, exited: xexited, wait: () => xexited, kill: () => {} } as unknown as Awaited<ReturnType<Task['exec']>>;
         },
         delete: async () => { log('delete'); },
+        cgroupName: spec.cgroup ? spec.cgroup.name : null,
       };
       return task;
     },
