@@ -1,5 +1,5 @@
-// Public face of cgroupfs: mode detection, the manager factory, the pure
-// planners and parsers (for tests and for api/translate), and the contracts.
+// Public face of cgroupfs: the contracts (types.ts), mode detection, the manager
+// factory and the device-rule syntax.
 //
 // Used by the runtime (runtime/cgroup.ts: one manager per task, parent = --cgroup-parent
 // or HostConfig.CgroupParent), which exposes it through the Task:
@@ -23,25 +23,15 @@ import { CgroupV2Manager } from './v2/manager.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
+// The contract and the factories; the implementations (v1/, v2/), the planners and
+// the parsers stay inside (tests import them by path).
 export type {
   CgroupManager, CgroupManagerOptions, CgroupMode, CgroupStats, CgroupSupport, CgroupVersion, CgroupWrite,
   DeviceFilter, DeviceRule, HostCpu, Pressure, PressureLine, IoEntry, Resources, ThrottleDevice, WeightDevice,
 } from './types.js';
-export { detectCgroupMode, versionOf, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC } from './mode.js';
-export type { StatfsType } from './mode.js';
-export {
-  sharesToWeight, blkioWeightToIoWeight, limitToV1, limitToV2, parseLimit, memswV1, swapV2, nanoCpusToQuota, cpuMax,
-} from './convert.js';
-export { applyWrites } from './write.js';
-export { parseKeyValues, parseBlkioV1, parseIoStatV2, parsePids, parsePressure } from './parse.js';
-export { parseHostCpu, readHostCpu, CLK_TCK } from './host.js';
+export { detectCgroupMode, versionOf } from './mode.js';
+// Device rules are part of the Resources contract: the API validates HostConfig.DeviceCgroupRules with them.
 export { DEFAULT_ALLOWED_DEVICES, formatDeviceRule, parseDeviceRule } from './devices.js';
-export { DeviceEmulator } from './device-emulator.js';
-export { deviceFilterProgram, encode as encodeBpf, decode as decodeBpf, listing as bpfListing, formatInsn as formatBpfInsn } from './v2/ebpf.js';
-export type { BpfInsn } from './v2/ebpf.js';
-export { bpfDeviceFilter, effectiveRules as effectiveDeviceRules, program as deviceProgram } from './v2/devices.js';
-export { CgroupV1Manager, planV1, V1_CONTROLLERS } from './v1/manager.js';
-export { CgroupV2Manager, planV2, subtreeControlValue, V2_CONTROLLERS } from './v2/manager.js';
 
 /** The manager for one container's cgroup; `mode` defaults to what the host mounts at `root`. */
 export function createCgroupManager(opts: CgroupManagerOptions): CgroupManager {

@@ -2,8 +2,7 @@
 // over: the stores, the layer files, resolution, and the record-keeping steps they
 // share (register an image, commit staged layers, tag). The service builds one.
 import fs from 'node:fs';
-import type { ImageStore } from '../store/images.js';
-import type { LayerStore } from '../store/layers.js';
+import type { ImageStore, LayerStore } from '../store/index.js';
 import { DaemonError, type ErrorKind } from '../errors/index.js';
 import type { Syscalls } from '../sys/index.js';
 import { InvalidDigestError, chainIds, parseDigest, sha256 } from './digest.js';

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Syscalls } from '../sys/index.js';
-import type { LayerStore, LayerRow } from '../store/layers.js';
+import type { LayerStore, LayerRow } from '../store/index.js';
 import { HashStream, hexOf } from './digest.js';
 import { applyLayer } from './unpack.js';
 import type { LayerInfo } from './types.js';

@@ -5,8 +5,8 @@
 // (save/load/import) and rootfs.ts (container rootfs, diff, export, commit).
 import type { Readable } from 'node:stream';
 import type { DB } from '../store/index.js';
-import { ImageStore } from '../store/images.js';
-import { LayerStore } from '../store/layers.js';
+import { ImageStore } from '../store/index.js';
+import { LayerStore } from '../store/index.js';
 import { NoSuchImageError, invalidParameter } from '../errors/index.js';
 import { LinuxSyscalls, type Syscalls } from '../sys/index.js';
 import { parseReference, withDefaultTag, referenceString, familiarString, fullName, familiarize, type Reference } from './reference.js';

@@ -2,7 +2,7 @@
 // drivers/bridge/setup_*.go): the Linux bridge with its gateway address and
 // fixed MAC, ip_forward, and the network's rule plan through the Firewaller.
 import fs from 'node:fs';
-import type { NetworkRecord } from '../store/networks.js';
+import type { NetworkRecord } from '../store/index.js';
 import type { NetCtx } from './context.js';
 import { planBridgeRules, planPortChains, type RulePlan } from './iptables.js';
 import { macFromIp, parseCidr } from './ipam.js';

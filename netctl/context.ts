@@ -3,7 +3,7 @@
 // endpoints.ts, etc-hosts.ts) is a set of functions over it.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import type { NetworkStore } from '../store/networks.js';
+import type { NetworkStore } from '../store/index.js';
 import type { Syscalls } from '../sys/index.js';
 import type { Firewaller } from './firewall.js';
 import type { IpExecutor } from './links.js';

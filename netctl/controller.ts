@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { invalidParameter } from '../errors/index.js';
-import { createNetworkStore } from '../store/networks.js';
+import { createNetworkStore } from '../store/index.js';
 import { LinuxSyscalls, type Syscalls } from '../sys/index.js';
 import { BridgeHealer, enableForwarding, setupBridge, teardownBridge } from './bridge.js';
 import { safeReaddir, type NetCtx } from './context.js';

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError, forbidden, invalidParameter, notFound, systemError, unavailable } from '../errors/index.js';
-import type { EndpointRecord, NetworkRecord } from '../store/networks.js';
+import type { EndpointRecord, NetworkRecord } from '../store/index.js';
 import { mtuOf, type BridgeHealer } from './bridge.js';
 import { newId, safeReaddir, type NetCtx } from './context.js';
 import { refreshHosts } from './etc-hosts.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { readOr, type NetCtx } from './context.js';
 import { HOSTS_MARKER, ownHostNames, parseExtraHosts, renderHostsHead, renderHostsTail, renderResolvConf, replaceHostsTail, type HostsEntry } from './etc-files.js';
 import type { EtcFiles, EtcFilesOptions } from './types.js';
-import type { EndpointRecord } from '../store/networks.js';
+import type { EndpointRecord } from '../store/index.js';
 import { toEndpoint } from './networks.js';
 
 /**

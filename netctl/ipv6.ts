@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { invalidParameter } from '../errors/index.js';
-import type { NetworkRecord } from '../store/networks.js';
+import type { NetworkRecord } from '../store/index.js';
 
 /** Where a dual-stack network keeps its IPv6 subnet and gateway: internal options of its record. */
 export const SUBNET6_OPT = 'tsd.ipam.subnet6';

@@ -1,7 +1,7 @@
 // Networks (libnetwork's network.go): the predefined rows, lookup, the Docker
 // view of a record, create/remove with their Docker errors, list filters.
 import { conflict, forbidden, invalidParameter, notFound, systemError, unavailable } from '../errors/index.js';
-import type { EndpointRecord, NetworkRecord } from '../store/networks.js';
+import type { EndpointRecord, NetworkRecord } from '../store/index.js';
 import { BRIDGE_NAME_OPT, MASQ_OPT, MTU_OPT, setupBridge, teardownBridge } from './bridge.js';
 import { newId, nowRfc3339Nano, readOr, type NetCtx } from './context.js';
 import { checkRequestedIp, cidrsOverlap, firstHost, intToIp, ipToInt, networkCidr, parseCidr, parseProcNetRoute, selectSubnet } from './ipam.js';

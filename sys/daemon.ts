@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { SyscallError } from '../errors/index.js';
 import { koffi } from './libc.js';
-import { errnoName } from './syscalls.js';
+import { errnoName } from './errno.js';
 
 let fns: ReturnType<typeof bind> | undefined;
 function bind() {

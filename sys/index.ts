@@ -1,7 +1,6 @@
 export * from './constants.js';
 export { LinuxSyscalls, errnoName, preloadLibraries } from './syscalls.js';
 export type { Syscalls, Rlimit, CapSets } from './syscalls.js';
-export { FakeSyscalls } from './fake.js';
 export { tryLockFile, sdNotify } from './daemon.js';
 export { seccompLoad, seccompCompile, seccompLoadBpf, seccompResolve, SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE, SCMP_ACT_LOG, SCMP_ACT_NOTIFY, SCMP_ARCH, SCMP_CMP } from './seccomp.js';
 export type { SeccompFilter, SeccompRule, SeccompArg } from './seccomp.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SyscallError } from '../errors/index.js';
 import { koffi } from './libc.js';
-import { errnoName } from './syscalls.js';
+import { errnoName } from './errno.js';
 
 /** One comparison on a syscall argument (libseccomp `struct scmp_arg_cmp`). */
 export interface SeccompArg { index: number; op: number; value: number | string; valueTwo?: number | string }

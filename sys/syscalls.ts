@@ -4,6 +4,7 @@ import { constants as osc } from 'node:os';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { SyscallError } from '../errors/index.js';
 import { libc, errno, koffi } from './libc.js';
+import { check, errnoName } from './errno.js';
 import * as K from './constants.js';
 import { seccompLoad, seccompPreload, seccompLoadBpf, seccompBpfPreload } from './seccomp.js';
 import type { SeccompFilter } from './seccomp.js';
@@ -12,19 +13,7 @@ import type { FileStat } from './fsat.js';
 
 const SYS_pivot_root = 155; // x86_64
 
-const errnoNames: Record<number, string> = Object.fromEntries(
-  Object.entries(osc.errno).map(([name, n]) => [n, name]),
-);
-export const errnoName = (n: number): string => errnoNames[n] ?? `errno ${n}`;
-
-function check(rc: number | bigint, call: string, path?: string, detail?: string): number {
-  const n = Number(rc);
-  if (n < 0) {
-    const e = errno();
-    throw new SyscallError(call, e, errnoName(e), path, detail);
-  }
-  return n;
-}
+export { errnoName };
 
 export interface Rlimit { soft: number | bigint; hard: number | bigint }
 export interface CapSets { effective: bigint; permitted: bigint; inheritable: bigint }

@@ -5,7 +5,7 @@
 // signature says what it touches, and no verb file imports another.
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { ContainerStore } from '../../store/containers.js';
+import type { ContainerStore } from '../../store/index.js';
 import type { DaemonConfig } from '../config.js';
 import { containerEventAttrs, type EventBus } from '../events.js';
 import type { KeyedLock } from '../lock.js';

@@ -4,7 +4,7 @@
 // and normalisation happen once, in api/translate/container.ts; everything the
 // runtime, cgroups and network see is our own types (RuntimeSpec, Resources, ...).
 
-import type { ContainerRow } from '../../store/containers.js';
+import type { ContainerRow } from '../../store/index.js';
 import type { ContainerState } from './state.js';
 import type { CgroupView } from '../explain/index.js';
 

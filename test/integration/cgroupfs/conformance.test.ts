@@ -1,6 +1,7 @@
 import t from 'tap';
 import path from 'node:path';
-import { createCgroupManager, detectCgroupMode, removeCgroupParent, V1_CONTROLLERS } from '../../../cgroupfs/index.js';
+import { createCgroupManager, detectCgroupMode, removeCgroupParent } from '../../../cgroupfs/index.js';
+import { V1_CONTROLLERS } from '../../../cgroupfs/v1/manager.js';
 import { privilegedReason } from '../../helpers/privileged.js';
 import { cgroupManagerSuite } from '../../unit/cgroupfs/suite.js';
 import { uniqueParent } from './helpers.js';

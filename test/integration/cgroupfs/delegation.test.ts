@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CGROUP2_SUPER_MAGIC, detectCgroupMode } from '../../../cgroupfs/index.js';
+import { detectCgroupMode } from '../../../cgroupfs/index.js';
+import { CGROUP2_SUPER_MAGIC } from '../../../cgroupfs/mode.js';
 import { LinuxSyscalls } from '../../../sys/index.js';
 import { privilegedOpts } from '../../helpers/privileged.js';
 

@@ -6,7 +6,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CGROUP2_SUPER_MAGIC, detectCgroupMode } from '../../../cgroupfs/index.js';
+import { detectCgroupMode } from '../../../cgroupfs/index.js';
+import { CGROUP2_SUPER_MAGIC } from '../../../cgroupfs/mode.js';
 import { privilegedOpts } from '../../helpers/privileged.js';
 import { eventually, sleep, testCgroup } from './helpers.js';
 

@@ -2,7 +2,8 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CgroupV1Manager, CgroupV2Manager } from '../../../cgroupfs/index.js';
+import { CgroupV1Manager } from '../../../cgroupfs/v1/manager.js';
+import { CgroupV2Manager } from '../../../cgroupfs/v2/manager.js';
 import { v1Fixture, v2Fixture } from './fixtures.js';
 
 t.test('v1: every hierarchy renamed, or none', async (t) => {

@@ -1,7 +1,8 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CgroupV1Manager, CgroupV2Manager, V1_CONTROLLERS } from '../../../cgroupfs/index.js';
+import { CgroupV1Manager, V1_CONTROLLERS } from '../../../cgroupfs/v1/manager.js';
+import { CgroupV2Manager } from '../../../cgroupfs/v2/manager.js';
 import { procFixture, recordingDeviceFilter, simulateV2Freezer, v1Fixture, v2Fixture } from './fixtures.js';
 import { cgroupManagerSuite } from './suite.js';
 

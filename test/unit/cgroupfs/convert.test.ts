@@ -1,7 +1,5 @@
 import t from 'tap';
-import {
-  blkioWeightToIoWeight, cpuMax, limitToV1, limitToV2, memswV1, nanoCpusToQuota, parseLimit, sharesToWeight, swapV2,
-} from '../../../cgroupfs/index.js';
+import { blkioWeightToIoWeight, cpuMax, limitToV1, limitToV2, memswV1, nanoCpusToQuota, parseLimit, sharesToWeight, swapV2 } from '../../../cgroupfs/convert.js';
 
 t.test('sharesToWeight (crun convert_shares_to_weight)', async (t) => {
   const table: Array<[number, number]> = [[0, 0], [2, 1], [1024, 39], [512, 20], [262144, 10000], [100, 4]];

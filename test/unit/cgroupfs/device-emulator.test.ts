@@ -1,6 +1,7 @@
 // The v1 devices cgroup replayed as data (runc devices_emulator_test.go cases).
 import t from 'tap';
-import { DeviceEmulator, formatDeviceRule } from '../../../cgroupfs/index.js';
+import { formatDeviceRule } from '../../../cgroupfs/index.js';
+import { DeviceEmulator } from '../../../cgroupfs/device-emulator.js';
 import type { DeviceRule } from '../../../cgroupfs/index.js';
 
 const r = (allow: boolean, type: DeviceRule['type'], major: number, minor: number, access = 'rwm'): DeviceRule => ({ allow, type, major, minor, access });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import path from 'node:path';
-import { CGROUP2_SUPER_MAGIC, TMPFS_MAGIC, createCgroupManager, detectCgroupMode } from '../../../cgroupfs/index.js';
+import { createCgroupManager, detectCgroupMode } from '../../../cgroupfs/index.js';
+import { CGROUP2_SUPER_MAGIC, TMPFS_MAGIC } from '../../../cgroupfs/mode.js';
 import { v1Fixture, v2Fixture } from './fixtures.js';
 
 const fakeStatfs = (table: Record<string, number>) => (p: string) => table[p];

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parsePressure, parseBlkioV1, parseHostCpu, parseIoStatV2, parseKeyValues, parsePids } from '../../../cgroupfs/index.js';
+import { parsePressure, parseBlkioV1, parseIoStatV2, parseKeyValues, parsePids } from '../../../cgroupfs/parse.js';
+import { parseHostCpu } from '../../../cgroupfs/host.js';
 import { BLKIO_V1, CPU_STAT_V2, IO_STAT_V2, MEMINFO, MEMORY_STAT_V2, PROC_STAT } from './fixtures.js';
 
 t.test('key/value files', async (t) => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { FakeSyscalls } from '../../../sys/index.js';
+import { FakeSyscalls } from '../../../sys/fake.js';
 import { applyLayer, cleanEntryName, whiteoutOf, applyChanges } from '../../../image/index.js';
 import { makeTar } from '../../fixtures/images.js';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type DB } from '../../../store/index.js';
-import { FakeSyscalls } from '../../../sys/index.js';
+import { FakeSyscalls } from '../../../sys/fake.js';
 import { createNetworkController, type NetworkController } from '../../../netctl/index.js';
 import type { Firewaller, Rule } from '../../../netctl/firewall.js';
 import type { RulePlan } from '../../../netctl/iptables.js';

@@ -4,7 +4,7 @@ import type { Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FakeSyscalls } from '../../../sys/index.js';
+import { FakeSyscalls } from '../../../sys/fake.js';
 import * as K from '../../../sys/index.js';
 import { buildInitPlan, buildExecPlan } from '../../../runtime/index.js';
 import type { RuntimeSpec, InitPlan } from '../../../runtime/index.js';

@@ -2,7 +2,7 @@
 // and where the init writes them (after the namespaces, before any mount).
 import t from 'tap';
 import path from 'node:path';
-import { FakeSyscalls } from '../../../sys/index.js';
+import { FakeSyscalls } from '../../../sys/fake.js';
 import { buildInitPlan } from '../../../runtime/index.js';
 import type { RuntimeSpec, InitPlan } from '../../../runtime/index.js';
 import { planSysctls, dottedSysctl, sysctlPath } from '../../../runtime/sysctl.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import path from 'node:path';
-import { CgroupV1Manager, planV1 } from '../../../../cgroupfs/index.js';
+import { CgroupV1Manager, planV1 } from '../../../../cgroupfs/v1/manager.js';
 import { procFixture, read, v1Fixture } from '../fixtures.js';
 
 const setup = (t: any, opts: { blkioWeight?: boolean } = {}) => {

@@ -3,9 +3,9 @@
 // instructions out. Then the encoding: labels resolve to the right offsets and
 // the bytes are struct bpf_insn as the kernel reads it.
 import t from 'tap';
-import {
-  DEFAULT_ALLOWED_DEVICES, bpfListing, decodeBpf, deviceFilterProgram, deviceProgram, encodeBpf, formatBpfInsn,
-} from '../../../../cgroupfs/index.js';
+import { DEFAULT_ALLOWED_DEVICES } from '../../../../cgroupfs/index.js';
+import { listing as bpfListing, decode as decodeBpf, deviceFilterProgram, encode as encodeBpf, formatInsn as formatBpfInsn } from '../../../../cgroupfs/v2/ebpf.js';
+import { program as deviceProgram } from '../../../../cgroupfs/v2/devices.js';
 import type { DeviceRule } from '../../../../cgroupfs/index.js';
 
 const allow = (type: DeviceRule['type'], major: number, minor: number, access = 'rwm'): DeviceRule => ({ allow: true, type, major, minor, access });

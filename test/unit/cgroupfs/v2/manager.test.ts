@@ -1,8 +1,8 @@
 import t from 'tap';
 import path from 'node:path';
 import fs from 'node:fs';
-import { CgroupV2Manager, planV2, subtreeControlValue } from '../../../../cgroupfs/index.js';
-import { deviceProgram } from '../../../../cgroupfs/index.js';
+import { CgroupV2Manager, planV2, subtreeControlValue } from '../../../../cgroupfs/v2/manager.js';
+import { program as deviceProgram } from '../../../../cgroupfs/v2/devices.js';
 import { procFixture, read, recordingDeviceFilter, simulateV2Freezer, v2Fixture } from '../fixtures.js';
 
 const setup = (t: any) => {
