@@ -4,13 +4,13 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import http, { type IncomingMessage } from 'node:http';
 import { registerErrorHandlers } from './errors.js';
 import { runUpgrade, withRequestContext } from './request-context.js';
-import { stripVersion, API_VERSION } from './version.js';
+import { commonHeaders, stripVersion, type VersionedReq } from './version.js';
 import { HijackRouter } from './stream/hijack-router.js';
 import { invalidParameter } from '../errors/index.js';
 import type { ApiDeps } from './deps.js';
 import systemRoutes from './routes/system.js';
 import swarmRoutes from './routes/swarm.js';
-import { registerOptionalRoutes } from './routes/index.js';
+import { registerRoutes } from './routes/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,16 +18,6 @@ declare module 'fastify' {
     deps: ApiDeps;
   }
 }
-
-export const serverHeader = `tsd/${process.env.npm_package_version ?? '0.1.0'} (linux)`;
-export const commonHeaders: Record<string, string> = {
-  'Api-Version': API_VERSION,
-  'Docker-Experimental': 'false',
-  Ostype: 'linux',
-  Server: serverHeader,
-};
-
-type VersionedReq = IncomingMessage & { tsdVersionError?: string; tsdApiVersion?: string | null };
 
 export async function buildServer(deps: ApiDeps, opts: { logger?: FastifyServerOptions['loggerInstance'] } = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -93,9 +83,6 @@ export async function buildServer(deps: ApiDeps, opts: { logger?: FastifyServerO
 
   await app.register(systemRoutes);
   await app.register(swarmRoutes);
-  await registerOptionalRoutes(app, deps);
+  await registerRoutes(app, deps);
   return app;
 }
-
-/** The API version the client used (null for bare paths). */
-export const apiVersionOf = (req: { raw: IncomingMessage }): string | null => (req.raw as VersionedReq).tsdApiVersion ?? null;

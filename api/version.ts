@@ -1,6 +1,23 @@
-// API versions: /vX.Y/ prefixes from MIN to MAX and bare paths are accepted.
+// API versions: /vX.Y/ prefixes from MIN to MAX and bare paths are accepted;
+// the headers every response carries; the version a request asked for.
+import type { IncomingMessage } from 'node:http';
+
 export const API_VERSION = '1.44';
 export const MIN_API_VERSION = '1.24';
+
+export const serverHeader = `tsd/${process.env.npm_package_version ?? '0.1.0'} (linux)`;
+export const commonHeaders: Record<string, string> = {
+  'Api-Version': API_VERSION,
+  'Docker-Experimental': 'false',
+  Ostype: 'linux',
+  Server: serverHeader,
+};
+
+/** What the server's rewriteUrl hook leaves on the raw request. */
+export type VersionedReq = IncomingMessage & { tsdVersionError?: string; tsdApiVersion?: string | null };
+
+/** The API version the client used (null for bare paths). */
+export const apiVersionOf = (req: { raw: IncomingMessage }): string | null => (req.raw as VersionedReq).tsdApiVersion ?? null;
 
 const cmp = (a: string, b: string): number => {
   const [am, an] = a.split('.').map(Number) as [number, number];

@@ -1,17 +1,16 @@
-// The composition root: opens the store, builds every subsystem, and hands the
-// services to the API. Used by main.ts (the process) and nothing else.
+// The composition root: opens the store, builds every subsystem, and returns the
+// services the API serves (daemon/index.ts Services). Used by main.ts (the
+// process) and nothing else.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { openDatabase, type DB } from '../store/index.js';
-import { ContainerStore } from '../store/containers.js';
+import { ContainerStore, openDatabase, type DB } from '../store/index.js';
 import { defaults, type DaemonConfig } from './config.js';
 import { invalidParameter } from '../errors/index.js';
 import { EventBus } from './events.js';
 import { SystemService } from './system.js';
-import type { ApiDeps } from '../api/deps.js';
-import { createImageService, type ContainerUsage, type Image, type ImageService } from '../image/index.js';
+import { createImageService, type ContainerUsage, type Image, type ImageRunConfig, type ImageService } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
 import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, type CgroupMode } from '../cgroupfs/index.js';
 import { createRuntime, sealInitBinary, unsealInitBinary, nsexecPath } from '../runtime/index.js';
@@ -25,11 +24,12 @@ import { cgroupNameOf, type Container } from './containers/types.js';
 import { createMetrics } from './metrics/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
-import type { Readable } from 'node:stream';
 import { createBuilder, BuildCache } from '../builder/index.js';
 import { BuildCacheStore } from '../store/build-cache.js';
 import { createBuildBackend } from './build-backend.js';
 import { hostPlatform } from '../image/index.js';
+import type { RuntimeState } from './containers/types.js';
+import type { PrimitivesBackend, Services } from './services.js';
 
 export interface Daemon {
   config: DaemonConfig;
@@ -37,7 +37,8 @@ export interface Daemon {
   log: Logger;
   events: EventBus;
   system: SystemService;
-  deps: ApiDeps;
+  /** what main.ts hands to the API */
+  services: Services;
   /** Stream responses and sessions register here to be ended at shutdown. */
   onShutdown(fn: () => void | Promise<void>): () => void;
   /** Ends streams and stops subsystems (registered hooks, last registered first). */
@@ -66,7 +67,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const events = new EventBus();
   const system = new SystemService(db, config, engineId(config.dataRoot));
   const hooks = new Set<() => void | Promise<void>>();
-  const deps: ApiDeps = { config, events, system, onShutdown: (fn) => { hooks.add(fn); return () => { hooks.delete(fn); }; } };
+  const onShutdown = (fn: () => void | Promise<void>) => { hooks.add(fn); return () => { hooks.delete(fn); }; };
   // Which container holds an image, asked of the container rows (as moby hands its ContainerStore to the image service).
   const containerRows = new ContainerStore(db);
   const containerUsage: ContainerUsage = (imageId) => {
@@ -76,7 +77,6 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     return { containerId: (running ?? users[0]!).id, running: !!running };
   };
   const images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries, containerUsage });
-  deps.images = images;
 
   const cgroupMode = detectCgroupMode();
   if (cgroupMode === 'unified' && config.cgroupParent === defaults.cgroupParent) {
@@ -93,8 +93,11 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const runtime = createRuntime({ cgroupParent: config.cgroupParent, cgroupMode, initPool: config.initPool, realtimeParent, log: log.child({ subsystem: 'runtime' }) });
   const network = createNetworkController({ db, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip, log: log.child({ subsystem: 'netctl' }) });
   await network.init();
-  const volumes = new VolumeService(db, config.dataRoot, events);
-  const imagePort = imagePortOf(images);
+  // Which containers mount a volume, asked of the container rows likewise.
+  const volumeUsers = (name: string) => containerRows.list()
+    .filter((c) => (c.runtime as RuntimeState | null)?.mounts?.some((m) => m.Type === 'volume' && m.Name === name)).map((c) => c.id);
+  const volumes = new VolumeService(db, config.dataRoot, events, volumeUsers);
+  const sys = new LinuxSyscalls();
   const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
   const cgroupPath = (c: Container) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: cgroupNameOf(c) }).path;
   // --live-restore: the holder (one process per exec root) that keeps containers' stdio and exit
@@ -106,17 +109,12 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   }
   const containers = new ContainerService({
     restore,
-    db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePort,
+    db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePortOf(images),
     runtime, network, volumes,
     // what tsctl explain shows of a stopped container: its cgroup's files as they read at the exit
     exitCounters: (c) => { const v = readCgroup(hostView(), cgroupVersion, cgroupPath(c)); return v.present ? v : null; },
   });
-  const sys = new LinuxSyscalls();
-  Object.assign(deps, {
-    containers, volumes, networks: network, cgroupMode, imagePort,
-    resolveImageId: (ref: string) => images.findImage(ref)?.id ?? null,
-  });
-  deps.primitives = {
+  const primitives: PrimitivesBackend = {
     read: (ref: string, o: { windowSeconds: number }) => readPrimitives({
       get: (r) => containers.get(r),
       list: () => containers.list(),
@@ -138,7 +136,6 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     containers: () => containers.list().map((c) => ({ id: c.id, name: c.name, image: c.config.Image, state: c.state, pid: c.pid })),
     cgroupStats: (id) => containers.stats(id).stats,
   });
-  deps.metrics = metrics;
   hooks.add(() => metrics.close());
   // docker build: the classic builder over the image and container services, its cache in the store
   const builderDir = path.join(config.dataRoot, 'builder');
@@ -156,7 +153,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     buildCache,
     { workDir: builderDir, platform: { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) }, dockerVersion: `tsd ${process.env.npm_package_version ?? '0.1.0'}`, log: log.child({ subsystem: 'builder' }) },
   );
-  Object.assign(deps, { builder, buildCache });
+  const services: Services = { config, events, system, onShutdown, containers, images, volumes, networks: network, cgroupMode, metrics, primitives, builder, buildCache };
   await containers.reconcile();
   // Inits run from a read-only bind of node: no container ever holds a writable path to the host's binary.
   try {
@@ -183,8 +180,8 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   });
 
   const daemon: Daemon = {
-    config, db, log, events, system, deps,
-    onShutdown: deps.onShutdown,
+    config, db, log, events, system, services,
+    onShutdown,
     async shutdown() {
       for (const fn of [...hooks].reverse()) {
         try {
@@ -222,8 +219,8 @@ function imagePortOf(images: ImageService): ImagePort {
     changes: (m, image) => images.changes(m.upperdir, full(image.id)),
     exportRootfs: (target) => images.exportRootfs(target),
     commit: (m, base, o) => images.commit({
-      upperdir: m.upperdir, baseImageId: base.id, config: o.config as never, changes: o.changes, author: o.author, comment: o.comment,
-      ref: o.repo ? `${o.repo}${o.tag ? `:${o.tag}` : ''}` : undefined, containerId: o.containerId, containerConfig: o.containerConfig as never,
+      upperdir: m.upperdir, baseImageId: base.id, config: o.config as Partial<ImageRunConfig>, changes: o.changes, author: o.author, comment: o.comment,
+      ref: o.repo ? `${o.repo}${o.tag ? `:${o.tag}` : ''}` : undefined, containerId: o.containerId, containerConfig: o.containerConfig as ImageRunConfig,
     }),
   };
 }

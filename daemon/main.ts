@@ -8,8 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { parseConfig, USAGE } from './config.js';
 import { createDaemon } from './daemon.js';
-import { buildServer } from '../api/server.js';
-import { owningRequest } from '../api/request-context.js';
+import { buildServer, owningRequest } from '../api/index.js';
 import { installLastResort } from './last-resort.js';
 import { tryLockFile, sdNotify } from '../sys/index.js';
 
@@ -65,7 +64,7 @@ async function main(): Promise<void> {
   if (!activated && fs.existsSync(cfg.host) && (await socketInUse(cfg.host))) fail(`${cfg.host} is in use by another process`);
 
   const daemon = await createDaemon(cfg, log);
-  const app = await buildServer(daemon.deps, { logger: log.child({ subsystem: 'api' }) });
+  const app = await buildServer(daemon.services, { logger: log.child({ subsystem: 'api' }) });
   await app.ready();
 
   fs.writeFileSync(path.join(cfg.execRoot, 'tsd.pid'), `${process.pid}\n`);
@@ -94,8 +93,8 @@ async function main(): Promise<void> {
   }
   // --metrics-addr: the Prometheus metrics on TCP as well (GET /metrics only), as dockerd's flag.
   let metricsServer: http.Server | null = null;
-  if (cfg.metricsAddr) {
-    const metrics = daemon.deps.metrics as { contentType: string; render(): Promise<string> };
+  const metrics = daemon.services.metrics;
+  if (cfg.metricsAddr && metrics) {
     const i = cfg.metricsAddr.lastIndexOf(':');
     const host = cfg.metricsAddr.slice(0, i).replace(/^\[|\]$/g, '');
     const port = Number(cfg.metricsAddr.slice(i + 1));

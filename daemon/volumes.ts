@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { VolumeStore, type VolumeRow } from '../store/volumes.js';
+import { VolumeStore, type VolumeRow } from '../store/index.js';
 import type { DB } from '../store/index.js';
 import { conflict, invalidParameter, notFound } from '../errors/index.js';
 import { Root, copyTree, copyOwnership, removeTree, walkSync, type Dir } from '../rootfs/index.js';
@@ -16,10 +16,9 @@ const NAME_MAX = 255;
 
 export class VolumeService {
   private store: VolumeStore;
-  /** Set by the container service: ids of containers that reference a volume. */
-  usedBy: (name: string) => string[] = () => [];
 
-  constructor(db: DB, private readonly dataRoot: string, private readonly events: EventBus) {
+  /** `usedBy`: ids of the containers whose mounts reference a volume (asked of the container rows). */
+  constructor(db: DB, private readonly dataRoot: string, private readonly events: EventBus, readonly usedBy: (name: string) => string[] = () => []) {
     this.store = new VolumeStore(db);
   }
 
@@ -39,6 +38,11 @@ export class VolumeService {
   }
 
   /** Where a volume's data lives; the name is checked first (a container's create plans its mounts with this). */
+  /** system df: the size of a volume's data and how many containers use it. */
+  usage(name: string): { size: number; refCount: number } {
+    return { size: dirSize(this.mountpoint(name)), refCount: this.usedBy(name).length };
+  }
+
   mountpoint(name: string): string {
     this.checkName(name);
     return path.join(this.dataRoot, 'volumes', name, '_data');

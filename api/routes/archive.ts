@@ -1,7 +1,6 @@
 // GET/HEAD/PUT /containers/{id}/archive: what `docker cp` uses.
 import type { FastifyInstance } from 'fastify';
-import type { ContainerService } from '../../daemon/containers/service.js';
-import { pathStat, archivePath, extractToDir } from '../../daemon/containers/archive.js';
+import { archivePath, extractToDir, pathStat, type ContainerBackend } from '../../daemon/index.js';
 import { invalidParameter } from '../../errors/index.js';
 import { startStream } from '../stream/chunked.js';
 
@@ -9,8 +8,8 @@ interface Q { path?: string; noOverwriteDirNonDir?: string; copyUIDGID?: string;
 
 const truthy = (v: string | undefined) => v === '1' || v === 'true' || v === 'True';
 
-export async function archiveRoutes(app: FastifyInstance): Promise<void> {
-  const containers = app.deps.containers as ContainerService;
+export async function archiveRoutes(app: FastifyInstance, opts: { containers: ContainerBackend }): Promise<void> {
+  const { containers } = opts;
 
   const header = (stat: object) => Buffer.from(JSON.stringify(stat)).toString('base64');
 

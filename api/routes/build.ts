@@ -12,16 +12,17 @@ import { parseFilters } from '../translate/events.js';
 import * as qp from '../translate/query.js';
 import { parseUntil } from '../translate/network.js';
 import { ProgressWriter } from '../stream/progress.js';
-import { apiVersionOf } from '../server.js';
-import type { EventBus } from '../../daemon/events.js';
+import { apiVersionOf } from '../version.js';
+import type { CgroupMode } from '../../cgroupfs/index.js';
 
 type Q = Record<string, string | string[] | undefined>;
 
-export default async function buildRoutes(app: FastifyInstance): Promise<void> {
-  const builder = app.deps.builder as Builder;
-  const cache = app.deps.buildCache as BuildCache;
-  const events = app.deps.events as EventBus;
-  const cgroupMode = (app.deps.cgroupMode as string) ?? 'legacy';
+export interface BuildRoutesOptions { builder: Builder; cache: BuildCache; cgroupMode?: CgroupMode }
+
+export default async function buildRoutes(app: FastifyInstance, opts: BuildRoutesOptions): Promise<void> {
+  const { builder, cache } = opts;
+  const events = app.deps.events;
+  const cgroupMode = opts.cgroupMode ?? 'legacy';
 
   app.post('/build', async (req, reply) => {
     const q = req.query as Q;

@@ -4,9 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import { Readable } from 'node:stream';
-import type { ContainerService } from '../../daemon/containers/service.js';
-import type { Container } from '../../daemon/containers/types.js';
-import { isUp } from '../../daemon/containers/state.js';
+import { detailsPrefix, isUp, parseTimestampParam, type Container, type ContainerBackend, type ImageBackend } from '../../daemon/index.js';
+import type { CgroupMode } from '../../cgroupfs/index.js';
 import { fromDockerCreate, validateName, toDockerInspect, toDockerListEntry, validateRestartPolicy, apiBefore } from '../translate/container.js';
 import { translateDockerResources } from '../translate/resources.js';
 import { toDockerStats, type DockerStats } from '../translate/stats.js';
@@ -14,24 +13,29 @@ import { parseFilters } from '../translate/events.js';
 import { parseUntil } from '../translate/network.js';
 import { startStream } from '../stream/chunked.js';
 import { upgradeSocket, hijackContentType, parseDetachKeys, DetachFilter } from '../stream/hijack.js';
-import { frame } from '../stream/mux.js';
-import { apiVersionOf, commonHeaders } from '../server.js';
-import { stripVersion } from '../version.js';
+import { frame } from '../../wire/index.js';
+import { apiVersionOf, commonHeaders, stripVersion } from '../version.js';
 import { conflict, invalidParameter, notFound } from '../../errors/index.js';
-import { parseTimestampParam, formatRfc3339Nano, detailsPrefix } from '../../daemon/logs/index.js';
 import { archiveRoutes } from './archive.js';
 import * as qp from '../translate/query.js';
 import * as B from '../translate/body.js';
 
 interface Q { [k: string]: string | string[] | undefined }
 
-export default async function containerRoutes(app: FastifyInstance): Promise<void> {
-  const containers = app.deps.containers as ContainerService;
-  const cgroupMode = (app.deps.cgroupMode as string) ?? 'legacy';
+export interface ContainerRoutesOptions {
+  containers: ContainerBackend;
+  /** for the `ancestor` filter: an image reference resolved to its id */
+  images?: Pick<ImageBackend, 'findImage'>;
+  cgroupMode?: CgroupMode;
+}
+
+export default async function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptions): Promise<void> {
+  const { containers, images } = opts;
+  const cgroupMode = opts.cgroupMode ?? 'legacy';
 
   const sizeOf = (c: Container) => containers.sizes(c);
   // Network name → ID, for the endpoints of containers that are not running.
-  const nets = app.deps.networks as { inspect(ref: string): { id: string } } | undefined;
+  const nets = app.deps.networks;
   const networkId = (name: string): string | undefined => {
     try { return nets?.inspect(name).id; } catch { return undefined; }
   };
@@ -43,7 +47,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const create = fromDockerCreate(B.decodeBody(req.body, B.ContainerCreate));
     // moby: HostConfig.Annotations arrived in API 1.43; older clients' are ignored
     if (apiBefore(apiVersionOf(req), '1.43')) create.hostConfig.Annotations = null;
-    const { resources, warnings } = translateDockerResources(create.hostConfig, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy' });
+    const { resources, warnings } = translateDockerResources(create.hostConfig, { ncpu: os.availableParallelism(), mode: cgroupMode });
     // dockerd's adaptContainerSettings: a memory limit without a swap limit gets swap = 2 × memory, and inspect says so.
     if (create.hostConfig.Memory > 0 && !create.hostConfig.MemorySwap && resources.memorySwap) create.hostConfig.MemorySwap = resources.memorySwap;
     const r = await containers.create({ name, config: create.config, hostConfig: create.hostConfig, endpointsConfig: create.endpointsConfig, resources });
@@ -88,8 +92,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
 
   const ancestorMatches = (a: string, c: Container): boolean => {
     if (c.config.Image === a || c.imageId === a || c.imageId === `sha256:${a}` || c.imageId.startsWith(`sha256:${a}`)) return true;
-    const resolver = app.deps.resolveImageId as ((r: string) => string | null) | undefined;
-    const id = resolver?.(a);
+    const id = images?.findImage(a)?.id;
     return !!id && id === c.imageId;
   };
 
@@ -178,7 +181,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   app.post<{ Params: { id: string }; Body: Record<string, unknown> }>('/containers/:id/update', async (req) => {
     const body = B.decodeBody(req.body, B.ContainerUpdate);
     const c = containers.get(req.params.id);
-    const { resources, warnings } = translateDockerResources(body, { ncpu: os.availableParallelism(), mode: cgroupMode as 'legacy', update: true });
+    const { resources, warnings } = translateDockerResources(body, { ncpu: os.availableParallelism(), mode: cgroupMode, update: true });
     const rp = body.RestartPolicy ? validateRestartPolicy(body.RestartPolicy, false) : undefined;
     // moby's UpdateContainer: 0 and "" mean unchanged (the CLI sends every field, unset ones as 0); PidsLimit null too.
     const fields: Record<string, unknown> = {};
@@ -208,7 +211,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const stream = qp.boolOr(req.query, 'stream', true);
     const oneShot = qp.bool(req.query, 'one-shot');
     const c0 = containers.get(req.params.id);
-    type Cg = NonNullable<ReturnType<ContainerService['stats']>['stats']>;
+    type Cg = NonNullable<ReturnType<ContainerBackend['stats']>['stats']>;
     const sample = (prev: Cg | undefined): { doc: DockerStats | Record<string, unknown>; cur: Cg | undefined } => {
       const { c, stats, networks } = containers.stats(c0.id);
       if (!stats) return { doc: emptyStats(c), cur: undefined };
@@ -225,7 +228,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const out = startStream(reply, { contentType: null });
     let prev: Cg | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const off = (app.deps.onShutdown as (fn: () => void) => () => void)(() => { if (timer) clearTimeout(timer); out.end(); });
+    const off = app.deps.onShutdown(() => { if (timer) clearTimeout(timer); out.end(); });
     out.onClose(() => { if (timer) clearTimeout(timer); off(); });
     const tick = () => {
       if (out.closed) return;
@@ -260,7 +263,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const details = qp.bool(q, 'details');
     // moby: raw-stream for a tty (or before 1.42), multiplexed-stream otherwise.
     const out = startStream(reply, { contentType: hijackContentType(!!c.config.Tty, apiVersionOf(req)) });
-    const off = (app.deps.onShutdown as (fn: () => void) => () => void)(() => ac.abort());
+    const off = app.deps.onShutdown(() => ac.abort());
     out.onClose(() => ac.abort());
     try {
       for await (const e of entries) {
@@ -328,10 +331,7 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
 
   app.get<{ Params: { id: string } }>('/containers/:id/changes', async (req) => {
     const c = containers.get(req.params.id);
-    const images = app.deps.imagePort as { changes?: (m: unknown, i: unknown) => Array<{ Path: string; Kind: number }> } | undefined;
-    const m = containers.rootfsOf(c);
-    const img = containers.imageOf(c);
-    const raw = img ? images?.changes?.(m, img) ?? [] : [];
+    const raw = containers.changes(c);
     // Mount points the runtime creates (Docker keeps them in an init layer, so its diff never shows them).
     const RUNTIME = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys', '/dev/shm', '/dev/pts', '/dev/mqueue', '/dev/console']);
     const mountpoints = new Set([...RUNTIME, ...c.runtime.mounts.map((x) => x.Destination)]);
@@ -341,11 +341,9 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
   });
 
   app.get<{ Params: { id: string } }>('/containers/:id/export', async (req, reply: FastifyReply) => {
-    const images = app.deps.imagePort as { exportRootfs?: (root: string) => NodeJS.ReadableStream } | undefined;
-    if (!images?.exportRootfs) throw invalidParameter('export is not available');
     await containers.withRootfs(req.params.id, async (root, c) => {
+      const tar = containers.exportRootfs(root);
       const out = startStream(reply, { contentType: 'application/x-tar' });
-      const tar = images.exportRootfs!(root);
       await new Promise<void>((resolve, reject) => {
         // backpressure: a slow client pauses the walk instead of the rootfs piling up in memory
         tar.on('data', (d: Buffer) => { if (!out.write(d)) { tar.pause(); out.onDrain(() => tar.resume()); } });
@@ -358,11 +356,9 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     });
   });
 
-  await app.register(archiveRoutes);
+  await app.register(archiveRoutes, { containers });
 
   app.post<{ Querystring: Q; Body: Record<string, unknown> }>('/commit', async (req, reply) => {
-    const images = app.deps.imagePort as { commit?: (...a: never[]) => Promise<string> } | undefined;
-    if (!images?.commit) throw invalidParameter('commit is not available');
     const q = req.query;
     const cref = qp.str(q, 'container');
     if (!cref) throw invalidParameter('No container specified');
@@ -371,12 +367,10 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
     const wasRunning = c.state === 'running';
     if (pause && wasRunning) await containers.pause(c.id).catch(() => {});
     try {
-      const img = containers.imageOf(c);
       const changes = qp.all(q, 'changes');
-      const id = await (images.commit as unknown as (m: unknown, b: unknown, o: unknown) => Promise<string>)(containers.rootfsOf(c), img, {
+      const id = await containers.commit(c, {
         config: (req.body && Object.keys(req.body).length ? B.decodeBody(req.body, B.ContainerConfig) : c.config) as Record<string, unknown>,
-        author: qp.str(q, 'author') ?? '', comment: qp.str(q, 'comment') ?? '', repo: qp.str(q, 'repo') || undefined, tag: qp.str(q, 'tag') || undefined, changes, containerId: c.id,
-        containerConfig: c.config as unknown as Record<string, unknown>,
+        author: qp.str(q, 'author') ?? '', comment: qp.str(q, 'comment') ?? '', repo: qp.str(q, 'repo') || undefined, tag: qp.str(q, 'tag') || undefined, changes,
       });
       app.deps.events.publish('container', 'commit', c.id, containers.eventAttrs(c, { comment: qp.str(q, 'comment') ?? '' }), c.config.Image);
       return reply.code(201).send({ Id: id });
@@ -384,8 +378,6 @@ export default async function containerRoutes(app: FastifyInstance): Promise<voi
       if (pause && wasRunning) await containers.unpause(c.id).catch(() => {});
     }
   });
-
-  void formatRfc3339Nano;
 }
 
 const ZERO = '0001-01-01T00:00:00Z';

@@ -1,20 +1,17 @@
 // Exec endpoints: create, start (hijacked, plain raw stream, or detached), resize, inspect.
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
-import type { ContainerService } from '../../daemon/containers/service.js';
-import type { ExecSession } from '../../daemon/containers/exec.js';
-import type { StdioClient } from '../../daemon/stdio.js';
+import type { ContainerBackend, ExecSession, StdioClient } from '../../daemon/index.js';
 import { upgradeSocket, rawStreamResponse, readUpgradeBody, hijackContentType, parseDetachKeys, DetachFilter, type HijackedConnection } from '../stream/hijack.js';
-import { commonHeaders } from '../server.js';
-import { stripVersion } from '../version.js';
+import { commonHeaders, stripVersion } from '../version.js';
 import { invalidParameter } from '../../errors/index.js';
 import * as B from '../translate/body.js';
 import { resizeDims } from './containers.js';
 
 interface StartBody { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }
 
-export default async function execRoutes(app: FastifyInstance): Promise<void> {
-  const containers = app.deps.containers as ContainerService;
+export default async function execRoutes(app: FastifyInstance, opts: { containers: ContainerBackend }): Promise<void> {
+  const { containers } = opts;
   const execs = containers.execs;
 
   app.post<{ Params: { id: string }; Body: Record<string, unknown> }>('/containers/:id/exec', async (req, reply) => {

@@ -3,8 +3,9 @@
 import { parseUntil } from '../translate/network.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidParameter, notFound, notImplemented } from '../../errors/index.js';
-import { decodeRegistryAuth, parsePlatform, type ImageService } from '../../image/index.js';
-import { commonHeaders } from '../server.js';
+import { decodeRegistryAuth, parsePlatform } from '../../image/index.js';
+import type { ImageBackend } from '../../daemon/index.js';
+import { commonHeaders } from '../version.js';
 import { toDockerHistory, toDockerImageInspect, toDockerImageSummary } from '../translate/image.js';
 import { ProgressWriter } from '../stream/progress.js';
 
@@ -28,8 +29,8 @@ function splitNameVerb(rest: string, verbs: string[]): { name: string; verb: str
   return null;
 }
 
-export default async function imageRoutes(app: FastifyInstance): Promise<void> {
-  const images = app.deps.images as ImageService;
+export default async function imageRoutes(app: FastifyInstance, opts: { images: ImageBackend }): Promise<void> {
+  const { images } = opts;
 
   app.post('/images/create', async (req, reply) => {
     const q = req.query as Q;

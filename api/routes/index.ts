@@ -1,23 +1,26 @@
-// Registers the route plugins of the services the daemon provides.
+// Registers the route plugins of the services the daemon provides, each with
+// its backend (a test may serve only some of them).
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
+import imageRoutes from './images.js';
+import volumeRoutes from './volumes.js';
+import containerRoutes from './containers.js';
+import execRoutes from './exec.js';
+import networkRoutes from './networks.js';
+import metricsRoutes from './metrics.js';
+import primitivesRoutes from './primitives.js';
+import buildRoutes from './build.js';
 
-export async function registerOptionalRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  // Each subsystem's routes are added here as they land.
-  if (deps.images) await app.register((await import('./images.js')).default);
-  if (deps.volumes) await app.register((await import('./volumes.js')).default);
-  if (deps.builder) await app.register((await import('./build.js')).default);
-  if (deps.containers) {
-    await app.register((await import('./containers.js')).default);
-    await app.register((await import('./exec.js')).default);
+export async function registerRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { images, volumes, containers, networks, metrics, primitives } = deps;
+  if (images) await app.register(imageRoutes, { images });
+  if (volumes) await app.register(volumeRoutes, { volumes });
+  if (deps.builder && deps.buildCache) await app.register(buildRoutes, { builder: deps.builder, cache: deps.buildCache, cgroupMode: deps.cgroupMode });
+  if (containers) {
+    await app.register(containerRoutes, { containers, images, cgroupMode: deps.cgroupMode });
+    await app.register(execRoutes, { containers });
   }
-  if (deps.metrics) await app.register((await import('./metrics.js')).default);
-  if (deps.primitives) await app.register((await import('./primitives.js')).default);
-  if (deps.networks) {
-    await app.register((await import('./networks.js')).default, {
-      networks: deps.networks as never,
-      events: deps.events,
-      containers: deps.containers ? (deps.containers as { networkOps(): never }).networkOps() : undefined,
-    });
-  }
+  if (metrics) await app.register(metricsRoutes, { metrics });
+  if (primitives) await app.register(primitivesRoutes, { primitives });
+  if (networks) await app.register(networkRoutes, { networks, events: deps.events, containers: containers?.networkOps() });
 }

@@ -1,13 +1,11 @@
 // GET /metrics: Prometheus text exposition (as dockerd's --metrics-addr serves it).
 import type { FastifyInstance } from 'fastify';
+import type { MetricsBackend } from '../../daemon/index.js';
 
-export interface MetricsPort {
-  contentType: string;
-  render(): Promise<string>;
-}
+export type { MetricsBackend as MetricsPort };
 
-export default async function metricsRoutes(app: FastifyInstance): Promise<void> {
-  const metrics = app.deps.metrics as MetricsPort;
+export default async function metricsRoutes(app: FastifyInstance, opts: { metrics: MetricsBackend }): Promise<void> {
+  const { metrics } = opts;
   app.get('/metrics', async (_req, reply) => {
     const body = await metrics.render();
     return reply.type(metrics.contentType).send(body);

@@ -10,7 +10,7 @@
 // connects containers at start); this plugin publishes create and destroy.
 import type { FastifyInstance } from 'fastify';
 import { invalidParameter, notImplemented } from '../../errors/index.js';
-import type { NetworkController } from '../../netctl/index.js';
+import type { NetworkBackend as NetworkController, NetworkContainerOps } from '../../daemon/index.js';
 import * as qp from '../translate/query.js';
 import * as B from '../translate/body.js';
 import {
@@ -22,11 +22,7 @@ import {
   toDockerNetwork,
 } from '../translate/network.js';
 
-export interface NetworkContainerOps {
-  /** Connect a container (name, id or prefix) to a network (its id). */
-  connect(containerRef: string, networkId: string, cfg: { aliases: string[]; ipv4?: string; mac?: string; driverOpts?: Record<string, string> }): Promise<void>;
-  disconnect(containerRef: string, networkId: string, force: boolean): Promise<void>;
-}
+export type { NetworkContainerOps };
 
 export interface NetworkRoutesOptions {
   networks: NetworkController;

@@ -4,13 +4,12 @@
 // cpu.stat over S seconds for the throttled share. Documented in the README.
 import type { FastifyInstance } from 'fastify';
 import { invalidParameter } from '../../errors/index.js';
+import type { PrimitivesBackend } from '../../daemon/index.js';
 
-export interface PrimitivesPort {
-  read(ref: string, opts: { windowSeconds: number }): Promise<unknown>;
-}
+export type { PrimitivesBackend as PrimitivesPort };
 
-export default async function primitivesRoutes(app: FastifyInstance): Promise<void> {
-  const primitives = app.deps.primitives as PrimitivesPort;
+export default async function primitivesRoutes(app: FastifyInstance, opts: { primitives: PrimitivesBackend }): Promise<void> {
+  const { primitives } = opts;
   app.get<{ Params: { id: string }; Querystring: { window?: string } }>('/containers/:id/primitives', async (req) => {
     const w = req.query.window === undefined || req.query.window === '' ? 1 : Number(req.query.window);
     if (!Number.isFinite(w) || w < 0 || w > 10) throw invalidParameter(`invalid window: ${req.query.window} (seconds, 0 to 10)`);

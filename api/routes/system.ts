@@ -1,13 +1,10 @@
 // System endpoints: _ping, version, info, system/df, events.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import os from 'node:os';
-import { API_VERSION, MIN_API_VERSION } from '../version.js';
-import { commonHeaders } from '../server.js';
+import { API_VERSION, MIN_API_VERSION, commonHeaders } from '../version.js';
 import { toDockerEvent, eventMatcher, parseTimestamp } from '../translate/events.js';
 import * as qp from '../translate/query.js';
-import type { DaemonEvent } from '../../daemon/events.js';
-import type { ContainerService } from '../../daemon/containers/service.js';
-import { dirSize, type VolumeService } from '../../daemon/volumes.js';
+import type { DaemonEvent } from '../../daemon/index.js';
 import { toDockerListEntry, RUNTIMES, DEFAULT_RUNTIME } from '../translate/container.js';
 import { toDockerBuildCache } from './build.js';
 import type { BuildCache } from '../../builder/index.js';
@@ -116,15 +113,13 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
   app.get('/system/df', async () => {
     const df = system.df() as { Images: Array<Record<string, unknown>>; Containers: unknown[]; Volumes: unknown[] };
     for (const i of df.Images) i.SharedSize = 0;
-    const containers = app.deps.containers as ContainerService | undefined;
-    const volumes = app.deps.volumes as VolumeService | undefined;
-    const buildCache = app.deps.buildCache as BuildCache | undefined;
+    const { containers, volumes, buildCache } = app.deps;
     if (buildCache) Object.assign(df, toDockerBuildCache(buildCache));
     if (containers) df.Containers = containers.list().map((c) => toDockerListEntry(c, { size: containers.sizes(c) }));
     if (volumes) {
       df.Volumes = volumes.list().map((v) => ({
         Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, Labels: v.labels, Scope: 'local', Options: v.options, CreatedAt: v.createdAt,
-        UsageData: { Size: dirSize(v.mountpoint), RefCount: volumes.usedBy(v.name).length },
+        UsageData: ((u) => ({ Size: u.size, RefCount: u.refCount }))(volumes.usage(v.name)),
       }));
     }
     return df;

@@ -1,6 +1,6 @@
 // Volume endpoints.
 import type { FastifyInstance } from 'fastify';
-import type { VolumeService, Volume } from '../../daemon/volumes.js';
+import type { Volume, VolumeBackend } from '../../daemon/index.js';
 import * as qp from '../translate/query.js';
 import * as B from '../translate/body.js';
 
@@ -8,8 +8,8 @@ const toDocker = (v: Volume) => ({
   CreatedAt: v.createdAt, Driver: v.driver, Labels: v.labels, Mountpoint: v.mountpoint, Name: v.name, Options: v.options, Scope: 'local',
 });
 
-export default async function volumeRoutes(app: FastifyInstance): Promise<void> {
-  const volumes = app.deps.volumes as VolumeService;
+export default async function volumeRoutes(app: FastifyInstance, opts: { volumes: VolumeBackend }): Promise<void> {
+  const { volumes } = opts;
   app.get<{ Querystring: qp.RawQuery & object }>('/volumes', async (req) => ({
     Volumes: volumes.list(qp.filters(req.query)).map(toDocker),
     Warnings: [],

@@ -3,7 +3,7 @@
 // The docker CLI sends `start` only after the `wait` headers arrived
 // (reference/docker-cli-wire-trace.md §1.2), so flushing early is mandatory.
 import type { FastifyReply } from 'fastify';
-import { commonHeaders } from '../server.js';
+import { commonHeaders } from '../version.js';
 
 export interface ChunkedStream {
   /** Writes one HTTP chunk. Returns false when buffered (or when the client is gone). */

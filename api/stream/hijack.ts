@@ -13,7 +13,7 @@ import { PassThrough, Transform, type Duplex, type Readable, type TransformCallb
 import type { FastifyReply } from 'fastify';
 import { invalidParameter } from '../../errors/index.js';
 import { versionAtLeast } from '../version.js';
-import { frame, STDOUT, STDERR } from './mux.js';
+import { frame, STDOUT, STDERR } from '../../wire/index.js';
 
 export const MEDIA_RAW_STREAM = 'application/vnd.docker.raw-stream';
 export const MEDIA_MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';

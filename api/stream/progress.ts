@@ -2,7 +2,7 @@
 // object per line, each terminated by \r\n; headers flushed at once; failures
 // after the headers are an in-band {"errorDetail":{"message"},"error"} line.
 import type { ServerResponse } from 'node:http';
-import { commonHeaders } from '../server.js';
+import { commonHeaders } from '../version.js';
 
 export interface ProgressLike {
   id?: string;

@@ -2,9 +2,7 @@
 // shapes. Pure functions: validation with Docker's messages, defaults as dockerd
 // fills them.
 import { invalidParameter } from '../../errors/index.js';
-import type { Container, ContainerConfig, HostConfig, MountCfg } from '../../daemon/containers/types.js';
-import { ZERO_TIME } from '../../daemon/containers/types.js';
-import { hasProcess, isUp } from '../../daemon/containers/state.js';
+import { ZERO_TIME, hasProcess, isUp, parseBind, type Container, type ContainerConfig, type HostConfig, type MountCfg } from '../../daemon/index.js';
 import { discardedFieldWarnings } from './resources.js';
 
 export interface CreateRequest {
@@ -74,8 +72,7 @@ export function validateRestartPolicy(rp: unknown, autoRemove: boolean): HostCon
   return { Name: name as HostConfig['RestartPolicy']['Name'], MaximumRetryCount: max };
 }
 
-export { parseBind, type BindSpec } from '../../daemon/containers/binds.js';
-import { parseBind } from '../../daemon/containers/binds.js';
+export { parseBind, type BindSpec } from '../../daemon/index.js';
 
 function parseMounts(v: unknown): MountCfg[] {
   if (v === undefined || v === null) return [];

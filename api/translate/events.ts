@@ -1,5 +1,5 @@
 // Internal events <-> Docker's event JSON and filters.
-import type { DaemonEvent } from '../../daemon/events.js';
+import type { DaemonEvent } from '../../daemon/index.js';
 import { invalidParameter } from '../../errors/index.js';
 import { parseFiltersJson } from './query.js';
 

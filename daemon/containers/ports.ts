@@ -37,12 +37,15 @@ export interface ImagePort {
   mountRootfs(m: RootfsMount): void;
   unmountRootfs(target: string): void;
   /** docker diff: changes in the upper dir. */
-  changes?(m: RootfsMount, image: ImageForContainer): Array<{ Path: string; Kind: number }>;
+  changes?(m: RootfsMount, image: ImageForContainer): Change[];
   /** docker export: a tar of the mounted rootfs. */
   exportRootfs?(target: string): Readable;
   /** docker commit: a new image from the upper dir. */
   commit?(m: RootfsMount, base: ImageForContainer, opts: { config: Record<string, unknown>; author: string; comment: string; repo?: string; tag?: string; changes: string[]; containerId: string; containerConfig: Record<string, unknown> }): Promise<string>;
 }
+
+/** One entry of docker diff: Kind 0 modified, 1 added, 2 deleted. */
+export interface Change { Path: string; Kind: number }
 
 /** The runtime: one launch per start (it makes the task's cgroup), and the leftovers of a crash. */
 export type RuntimePort = Pick<Runtime, 'launch' | 'removeLeftovers'> & Partial<Pick<Runtime, 'adopt'>>;

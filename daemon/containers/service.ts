@@ -18,7 +18,7 @@
 // must see the exit (stop, kill -9, rm -f) wait on `live.done`.
 import type { Logger } from 'pino';
 import type { DB } from '../../store/index.js';
-import { ContainerStore, type ContainerRow } from '../../store/containers.js';
+import { ContainerStore, type ContainerRow } from '../../store/index.js';
 import { DaemonError, NoSuchContainerError, conflict, invalidParameter, notFound } from '../../errors/index.js';
 import type { CgroupStats } from '../../cgroupfs/index.js';
 import { interfaceStats, type InterfaceStats } from '../../netctl/index.js';
@@ -28,7 +28,8 @@ import { KeyedLock } from '../lock.js';
 import type { StdioHub } from '../stdio.js';
 import type { LogEntry } from '../logs/index.js';
 import type { VolumeService } from '../volumes.js';
-import type { ContainerLookup, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort } from './ports.js';
+import type { Readable } from 'node:stream';
+import type { Change, ContainerLookup, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort } from './ports.js';
 import type { Container, HostConfig, RuntimeState } from './types.js';
 import { containerDir, type ContainerContext } from './context.js';
 import { Waiters, canExec, parseWaitCondition, type WaitResult } from './state.js';
@@ -50,6 +51,9 @@ import type { HolderClient } from '../restore/index.js';
 export type { CreateInput };
 export { mergeImageConfig } from './plan.js';
 export { pidStartTime } from './start.js';
+
+/** docker commit's options: the config to commit (the container's when empty), author, message, the new name, Dockerfile changes. */
+export interface CommitRequest { config: Record<string, unknown>; author: string; comment: string; repo?: string; tag?: string; changes: string[] }
 
 export interface ContainerServiceDeps {
   db: DB;
@@ -99,7 +103,6 @@ export class ContainerService {
       taskExited: (id, l, r) => taskExited(ctx, id, l, r),
     };
     this.ctx = ctx;
-    d.volumes.usedBy = (name) => this.store.list().filter((c) => c.runtime && (c.runtime as RuntimeState).mounts?.some((m) => m.Type === 'volume' && m.Name === name)).map((c) => c.id);
   }
 
   // ------------------------------------------------------------ lookup
@@ -140,7 +143,6 @@ export class ContainerService {
     return this.store.usesImage(imageId).map((r) => this.toContainer(r));
   }
 
-  /** Resolves `ref`, takes the container's lock, and runs `fn` on its current row. */
   /** DELETE /containers/{parent}/{alias}?link=true (docker rm --link): the parent keeps its other links. */
   removeLink(name: string): Promise<void> {
     const m = /^\/?([^/]+)\/[^/]+$/.exec(name);
@@ -150,6 +152,7 @@ export class ContainerService {
     });
   }
 
+  /** Resolves `ref`, takes the container's lock, and runs `fn` on its current row. */
   private withContainer<T>(ref: string, fn: (c: Container) => Promise<T> | T): Promise<T> {
     const id = this.get(ref).id;
     return this.ctx.lock.run(id, () => {
@@ -279,6 +282,24 @@ export class ContainerService {
 
   imageOf(c: Container): ImageForContainer | null {
     return this.ctx.images.byId(c.imageId);
+  }
+
+  /** docker diff: the changes of the writable layer against the image. */
+  changes(c: Container): Change[] {
+    const img = this.imageOf(c);
+    return img ? this.ctx.images.changes?.(this.rootfsOf(c), img) ?? [] : [];
+  }
+
+  exportRootfs(root: string): Readable {
+    if (!this.ctx.images.exportRootfs) throw invalidParameter('export is not available');
+    return this.ctx.images.exportRootfs(root);
+  }
+
+  /** docker commit: a new image from the writable layer (the caller pauses the container if asked). */
+  commit(c: Container, req: CommitRequest): Promise<string> {
+    if (!this.ctx.images.commit) throw invalidParameter('commit is not available');
+    const m = this.rootfsOf(c); // throws when the image is gone
+    return this.ctx.images.commit(m, this.imageOf(c)!, { ...req, containerId: c.id, containerConfig: c.config as unknown as Record<string, unknown> });
   }
 
   // ------------------------------------------------------------ exec, networks

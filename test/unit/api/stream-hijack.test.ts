@@ -14,7 +14,7 @@ import {
   upgradeSocket, readUpgradeBody, rawStreamResponse, parseDetachKeys, DetachFilter, hijackContentType,
   MEDIA_MULTIPLEXED_STREAM, MEDIA_RAW_STREAM, type HijackedConnection,
 } from '../../../api/stream/hijack.js';
-import { demuxAll } from '../../../api/stream/mux.js';
+import { demuxAll } from '../../../wire/stdcopy.js';
 
 const EXACT_101 = 'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n';
 const EXEC_BODY = '{"Detach":false,"Tty":false}\n';

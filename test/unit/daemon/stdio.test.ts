@@ -13,7 +13,7 @@ import { StdioHub, type StdioClient, type OutputStreamName } from '../../../daem
 import { JsonFileLogWriter, logPathFor } from '../../../daemon/logs/index.js';
 import { upgradeSocket, DetachFilter } from '../../../api/stream/hijack.js';
 import { HijackRouter } from '../../../api/stream/hijack-router.js';
-import { demuxAll } from '../../../api/stream/mux.js';
+import { demuxAll } from '../../../wire/stdcopy.js';
 
 class FakeClient implements StdioClient {
   got: Array<[OutputStreamName, string]> = [];

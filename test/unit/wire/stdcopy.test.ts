@@ -1,6 +1,6 @@
 // stdcopy framing: exact header bytes, demux round trips with arbitrary splits.
 import t from 'tap';
-import { frame, Demuxer, demuxAll, STDOUT, STDERR, type Frame } from '../../../api/stream/mux.js';
+import { frame, Demuxer, demuxAll, STDOUT, STDERR, type Frame } from '../../../wire/stdcopy.js';
 
 function runDemux(chunks: Buffer[]): Promise<Frame[]> {
   return new Promise((resolve, reject) => {

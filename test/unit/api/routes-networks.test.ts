@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import Fastify from 'fastify';
 import { registerErrorHandlers } from '../../../api/errors.js';
 import networkRoutes, { type NetworkContainerOps } from '../../../api/routes/networks.js';
-import { harness } from './fakes.js';
+import { harness } from '../netctl/fakes.js';
 
 async function build(t: Test, containers?: NetworkContainerOps) {
   const h = harness();
