@@ -1,23 +1,17 @@
 /**
  * The few kinds of error tsd knows. Every subsystem throws DaemonError (or a
- * subclass); only api/errors.ts turns a kind into an HTTP status.
- * Match on `code` or `kind`, never on message text.
+ * subclass) with a code from codes.ts; only api/errors.ts turns a kind into an
+ * HTTP status. Match on `code` or `kind`, never on message text.
  */
-export type ErrorKind =
-  | 'not-found'
-  | 'invalid-parameter'
-  | 'conflict'
-  | 'not-modified'
-  | 'forbidden'
-  | 'unauthorized'
-  | 'unavailable'
-  | 'not-implemented'
-  | 'system';
+import type { ErrorCode, ErrorKind } from './codes.js';
+
+export { CODES, kindsOf, type ErrorCode, type ErrorKind } from './codes.js';
+
 
 export class DaemonError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, code: string, message: string, options?: { cause?: unknown }) {
+  constructor(kind: ErrorKind, code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DaemonError';
     this.kind = kind;
@@ -25,19 +19,19 @@ export class DaemonError extends Error {
   }
 }
 
-export const notFound = (message: string, code = 'TSD_ERR_NOT_FOUND') => new DaemonError('not-found', code, message);
-export const invalidParameter = (message: string, code = 'TSD_ERR_INVALID_PARAMETER') =>
+export const notFound = (message: string, code: ErrorCode = 'TSD_ERR_NOT_FOUND') => new DaemonError('not-found', code, message);
+export const invalidParameter = (message: string, code: ErrorCode = 'TSD_ERR_INVALID_PARAMETER') =>
   new DaemonError('invalid-parameter', code, message);
-export const conflict = (message: string, code = 'TSD_ERR_CONFLICT') => new DaemonError('conflict', code, message);
-export const notImplemented = (message: string, code = 'TSD_ERR_NOT_IMPLEMENTED') =>
+export const conflict = (message: string, code: ErrorCode = 'TSD_ERR_CONFLICT') => new DaemonError('conflict', code, message);
+export const notImplemented = (message: string, code: ErrorCode = 'TSD_ERR_NOT_IMPLEMENTED') =>
   new DaemonError('not-implemented', code, message);
-export const systemError = (message: string, cause?: unknown, code = 'TSD_ERR_SYSTEM') =>
+export const systemError = (message: string, cause?: unknown, code: ErrorCode = 'TSD_ERR_SYSTEM') =>
   new DaemonError('system', code, message, { cause });
-export const unauthorized = (message: string, code = 'TSD_ERR_UNAUTHORIZED') =>
+export const unauthorized = (message: string, code: ErrorCode = 'TSD_ERR_UNAUTHORIZED') =>
   new DaemonError('unauthorized', code, message);
-export const unavailable = (message: string, code = 'TSD_ERR_UNAVAILABLE') =>
+export const unavailable = (message: string, code: ErrorCode = 'TSD_ERR_UNAVAILABLE') =>
   new DaemonError('unavailable', code, message);
-export const forbidden = (message: string, code = 'TSD_ERR_FORBIDDEN') => new DaemonError('forbidden', code, message);
+export const forbidden = (message: string, code: ErrorCode = 'TSD_ERR_FORBIDDEN') => new DaemonError('forbidden', code, message);
 
 export class NoSuchContainerError extends DaemonError {
   constructor(ref: string) {
@@ -59,8 +53,8 @@ export class NameConflictError extends DaemonError {
   }
 }
 export class ContainerNotRunningError extends DaemonError {
-  constructor(id: string) {
-    super('conflict', 'TSD_ERR_NOT_RUNNING', `Container ${id} is not running`);
+  constructor(id: string, message = `Container ${id} is not running`) {
+    super('conflict', 'TSD_ERR_NOT_RUNNING', message);
   }
 }
 export class InvalidReferenceError extends DaemonError {

@@ -16,17 +16,19 @@ export class RuntimeStartError extends DaemonError {
 }
 
 /**
- * moby daemon/start.go translateContainerdStartErr: the exit code Docker records
+ * moby daemon/start.go translateContainerdStartErr, on the data the init reports
+ * (its step and errno) rather than its message text: the exit code Docker records
  * for a start failure, and whether it is the caller's fault (400) or ours (500).
+ *   the command not found (the exec step, ENOENT)           127
+ *   permission denied (EACCES)                               126
+ *   a directory where a file is wanted, or back (ENOTDIR)    127, with Docker's hint
+ *   anything else                                            128, ours
  */
-export function startError(message: string, step: string, argv0: string): RuntimeStartError {
-  const has = (x: string) => message.includes(x);
-  if (has(argv0) && (has('executable file not found') || has('no such file or directory'))) {
-    return new RuntimeStartError(message, 127, step, 'invalid-parameter');
+export function startError(f: { message: string; step: string; errno?: string }): RuntimeStartError {
+  if (f.errno === 'ENOENT' && f.step === 'exec') return new RuntimeStartError(f.message, 127, f.step, 'invalid-parameter');
+  if (f.errno === 'EACCES') return new RuntimeStartError(f.message, 126, f.step, 'invalid-parameter');
+  if (f.errno === 'ENOTDIR') {
+    return new RuntimeStartError(`${f.message}: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type`, 127, f.step, 'invalid-parameter');
   }
-  if (has('permission denied')) return new RuntimeStartError(message, 126, step, 'invalid-parameter');
-  if (has('not a directory')) {
-    return new RuntimeStartError(`${message}: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type`, 127, step, 'invalid-parameter');
-  }
-  return new RuntimeStartError(message, 128, step, 'system');
+  return new RuntimeStartError(f.message, 128, f.step, 'system');
 }

@@ -312,7 +312,7 @@ function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}, helperFram
         void exited.then(() => {
           if (master !== null) fs.closeSync(master);
           master = null;
-          if (f) reject(startError(f.message, f.step, plan.args[0] ?? ''));
+          if (f) reject(startError(f));
           else reject(systemError(`failed to start the init: ${sp.spawnError!.message}`, sp.spawnError));
         });
         return;

@@ -82,7 +82,9 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
         oomKilled: false, error: '', startedAt: ZERO_TIME, finishedAt: ZERO_TIME, restartCount: 0, config, hostConfig: input.hostConfig, runtime,
       });
     } catch (e) {
-      if (/UNIQUE constraint failed: containers.name/.test(String(e))) throw new NameConflictError(name, ctx.store.byName(name)?.id ?? '');
+      // Another create took the name between the check above and the insert (better-sqlite3's code, not its message).
+      const holder = (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? ctx.store.byName(name) : null;
+      if (holder) throw new NameConflictError(name, holder.id);
       throw e;
     }
   } catch (e) {

@@ -6,7 +6,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DaemonError, invalidParameter, systemError } from '../../errors/index.js';
+import { invalidParameter, systemError } from '../../errors/index.js';
 import { StdioHub } from '../stdio.js';
 import { createLogSink, parseLogConfig, type LogSink } from '../logs/index.js';
 import { cancelRestart, containerDir, publish, setState, updateRuntime, type ContainerContext, type Live } from './context.js';
@@ -120,10 +120,8 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
         ctx.starting.delete(c.id);
       }
     } catch (e) {
-      const exitCode = (e as { exitCode?: number }).exitCode ?? 128;
-      ctx.store.update(c.id, { exitCode, error: (e as Error).message });
-      // dockerd answers 400 for a command that cannot be found or run (the CLI then exits 127/126).
-      if (exitCode === 126 || exitCode === 127) throw new DaemonError('invalid-parameter', (e as DaemonError).code ?? 'TSD_ERR_RUNTIME_START', (e as Error).message);
+      // The runtime classified it (127/126 are the caller's, a 400 as dockerd answers; the CLI then exits with them).
+      ctx.store.update(c.id, { exitCode: (e as { exitCode?: number }).exitCode ?? 128, error: (e as Error).message });
       throw e;
     }
     mark('launch');

@@ -13,7 +13,7 @@
 // Every write of a container's `state` goes through transition(), which refuses
 // an edge the table does not have; every state question of the daemon goes
 // through the predicates below, so "what may happen now" is answered in one place.
-import { DaemonError, conflict, systemError } from '../../errors/index.js';
+import { ContainerNotRunningError, conflict, systemError } from '../../errors/index.js';
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
 
@@ -68,7 +68,7 @@ export const keepsHealthTimer = (s: ContainerState): boolean => s === 'running' 
 
 interface Subject { id: string; state: ContainerState }
 
-const notRunning = (id: string, msg = `Container ${id} is not running`) => new DaemonError('conflict', 'TSD_ERR_NOT_RUNNING', msg);
+const notRunning = (id: string, msg?: string) => new ContainerNotRunningError(id, msg);
 
 export function canStart(c: Subject): boolean {
   if (c.state === 'running' || c.state === 'restarting') return false;

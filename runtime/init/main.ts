@@ -77,7 +77,9 @@ function main(): void {
   } catch (e) {
     const step = (e as { step?: string }).step ?? 'init';
     const exitCode = e instanceof InitError ? e.exitCode : 128;
-    const errno = e instanceof InitError ? e.errno : (e as { errnoCode?: string }).errnoCode;
+    // errno travels as data (the daemon classifies on it): ours, a syscall's, or a Node fs error's code
+    const nodeCode = (e as NodeJS.ErrnoException).code;
+    const errno = e instanceof InitError ? e.errno : (e as { errnoCode?: string }).errnoCode ?? (nodeCode && /^E[A-Z0-9]+$/.test(nodeCode) ? nodeCode : undefined);
     report({ t: 'error', step, message: (e as Error).message, errno, exitCode });
     process.exit(exitCode);
   }

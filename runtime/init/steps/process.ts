@@ -108,7 +108,7 @@ export function chdirAsUser(ctx: InitContext): void {
   try {
     chdirTo(ctx);
   } catch (e) {
-    throw new InitError(cwdFailed(ctx.plan.cwd, (e as { errnoCode?: string }).errnoCode ?? (e as Error).message));
+    throw new InitError(cwdFailed(ctx.plan.cwd, (e as { errnoCode?: string }).errnoCode ?? (e as Error).message), 128, (e as { errnoCode?: string }).errnoCode);
   }
 }
 
