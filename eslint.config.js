@@ -1,0 +1,60 @@
+// The layout's arrows, checked (npm run lint, run by scripts/test.sh before the tests).
+//
+//   cli ──▶ wire                      daemon/main.ts (the process) ──▶ api, daemon
+//   api ──▶ builder, daemon, image, netctl, cgroupfs, wire, errors
+//   builder ──▶ daemon and what daemon may import (as moby's builder drives the daemon's backend)
+//   daemon ──▶ runtime, image, netctl, cgroupfs, store, sys, errors
+//   runtime ──▶ cgroupfs, sys, errors        image, netctl ──▶ store, sys, errors
+//   cgroupfs ──▶ sys, errors      store ──▶ errors      sys ──▶ errors (and koffi)
+//
+// A folder imports another only through its index.ts (its face), and only along
+// an arrow. Nothing imports api/ but daemon/main.ts; only sys/ imports koffi.
+// Tests and benchmarks may import anything by path.
+import tseslint from 'typescript-eslint';
+
+/** What each folder may import, besides itself. */
+const ARROWS = {
+  errors: [],
+  wire: [],
+  sys: ['errors'],
+  store: ['errors'],
+  cgroupfs: ['errors', 'sys'],
+  runtime: ['errors', 'sys', 'cgroupfs'],
+  image: ['errors', 'sys', 'store'],
+  netctl: ['errors', 'sys', 'store'],
+  daemon: ['errors', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl'],
+  builder: ['errors', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl', 'daemon'],
+  api: ['errors', 'cgroupfs', 'image', 'netctl', 'daemon', 'builder', 'wire'],
+  cli: ['wire'],
+};
+const FOLDERS = Object.keys(ARROWS);
+
+/** The other folder's files, by a relative import that climbs out of this one: all, or all but its index.js. */
+const into = (folder, faceAllowed) => ({
+  regex: `^(\\.\\./)+${folder}/${faceAllowed ? '(?!index\\.js$)' : ''}`,
+  message: faceAllowed
+    ? `import ${folder}/ through its face, ${folder}/index.js (see eslint.config.js)`
+    : `this folder may not import ${folder}/: the arrows run one way (see eslint.config.js)`,
+});
+
+function rule(folder, extra = {}) {
+  const allowed = new Set([...ARROWS[folder], ...(extra.also ?? [])]);
+  const patterns = FOLDERS.filter((f) => f !== folder).map((f) => into(f, allowed.has(f)));
+  return {
+    'no-restricted-imports': ['error', {
+      paths: folder === 'sys' ? [] : [{ name: 'koffi', message: 'only sys/ calls koffi' }],
+      // `exempt`: one import path the folder's rule lets through (a lookahead before the pattern)
+      patterns: extra.exempt ? patterns.map((p) => ({ ...p, regex: `(?!${extra.exempt})${p.regex}` })) : patterns,
+    }],
+  };
+}
+
+export default [
+  { ignores: ['dist/**', 'node_modules/**', 'test/**', 'bench/**', '.tap/**'] },
+  { files: ['**/*.ts'], languageOptions: { parser: tseslint.parser, ecmaVersion: 2022, sourceType: 'module' }, linterOptions: { reportUnusedDisableDirectives: 'off' } },
+  ...FOLDERS.map((f) => ({ files: [`${f}/**/*.ts`], rules: rule(f) })),
+  // The process: it composes the daemon and serves the API on it.
+  { files: ['daemon/main.ts'], rules: rule('daemon', { also: ['api'] }) },
+  // The init runs in the container's process: it loads the syscall module and the constants alone, not all of sys/.
+  { files: ['runtime/init/**/*.ts'], rules: rule('runtime', { exempt: '(\\.\\./)+sys/(syscalls|constants)\\.js$' }) },
+];
