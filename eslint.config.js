@@ -6,6 +6,7 @@
 //   daemon ──▶ runtime, image, netctl, cgroupfs, store, sys, errors
 //   runtime ──▶ cgroupfs, sys, errors        image, netctl ──▶ store, sys, errors
 //   cgroupfs ──▶ sys, errors      store ──▶ errors      sys ──▶ errors (and koffi)
+//   lib (resolveRef, KeyedLock) ──▶ errors; every folder above sys may use it
 //
 // A folder imports another only through its index.ts (its face), and only along
 // an arrow. Nothing imports api/ but daemon/main.ts; only sys/ imports koffi.
@@ -16,15 +17,16 @@ import tseslint from 'typescript-eslint';
 const ARROWS = {
   errors: [],
   wire: [],
+  lib: ['errors'],
   sys: ['errors'],
-  store: ['errors'],
-  cgroupfs: ['errors', 'sys'],
-  runtime: ['errors', 'sys', 'cgroupfs'],
-  image: ['errors', 'sys', 'store'],
-  netctl: ['errors', 'sys', 'store'],
-  daemon: ['errors', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl'],
-  builder: ['errors', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl', 'daemon'],
-  api: ['errors', 'cgroupfs', 'image', 'netctl', 'daemon', 'builder', 'wire'],
+  store: ['errors', 'lib'],
+  cgroupfs: ['errors', 'lib', 'sys'],
+  runtime: ['errors', 'lib', 'sys', 'cgroupfs'],
+  image: ['errors', 'lib', 'sys', 'store'],
+  netctl: ['errors', 'lib', 'sys', 'store'],
+  daemon: ['errors', 'lib', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl'],
+  builder: ['errors', 'lib', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl', 'daemon'],
+  api: ['errors', 'lib', 'cgroupfs', 'image', 'netctl', 'daemon', 'builder', 'wire'],
   cli: ['wire'],
 };
 const FOLDERS = Object.keys(ARROWS);

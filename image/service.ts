@@ -8,6 +8,7 @@ import type { DB } from '../store/index.js';
 import { ImageStore } from '../store/index.js';
 import { LayerStore } from '../store/index.js';
 import { NoSuchImageError, invalidParameter } from '../errors/index.js';
+import { AMBIGUOUS_PREFIX, resolveRef } from '../lib/index.js';
 import { LinuxSyscalls, type Syscalls } from '../sys/index.js';
 import { parseReference, withDefaultTag, referenceString, familiarString, fullName, familiarize, type Reference } from './reference.js';
 import { LayerFiles } from './layer-store.js';
@@ -87,29 +88,29 @@ export class ImageService {
     return id ? this.load(id) : null;
   }
 
+  /** Full id, name[:tag] or name@digest, then a unique id prefix (with or without sha256:), as moby's GetImage. */
   private findId(refOrId: string): string | null {
-    const s = refOrId.trim();
-    if (/^sha256:[a-f0-9]{64}$/.test(s)) return this.images.get(s) ? s : null;
+    return resolveRef(refOrId.trim(), {
+      byId: (r) => (/^sha256:[a-f0-9]{64}$/.test(r) && this.images.get(r) ? r : null),
+      byName: (r) => this.byReference(r),
+      idsByPrefix: (p) => this.images.findByPrefix(p),
+    }, {
+      prefixOf: (r) => { const m = /^(?:sha256:)?([a-f0-9]{1,64})$/.exec(r); return m ? `sha256:${m[1]}` : null; },
+      ambiguous: AMBIGUOUS_PREFIX,
+    });
+  }
+
+  /** The image a tag or digest reference points at. */
+  private byReference(s: string): string | null {
     let ref: Reference | null = null;
     try {
       ref = parseReference(s);
-    } catch { /* maybe an ID prefix */ }
-    if (ref) {
-      if (ref.digest) {
-        const hit = this.images.digestTarget(`${fullName(ref)}@${ref.digest}`);
-        if (hit) return hit;
-      } else {
-        const hit = this.images.tagTarget(referenceString(withDefaultTag(ref)));
-        if (hit) return hit;
-      }
+    } catch {
+      return null; // maybe an ID prefix
     }
-    const m = /^(?:sha256:)?([a-f0-9]{1,64})$/.exec(s);
-    if (m) {
-      const ids = this.images.findByPrefix('sha256:' + m[1]);
-      if (ids.length === 1) return ids[0]!;
-      if (ids.length > 1) throw invalidParameter(`multiple IDs found with provided prefix: ${s}`);
-    }
-    return null;
+    return ref.digest
+      ? this.images.digestTarget(`${fullName(ref)}@${ref.digest}`) ?? null
+      : this.images.tagTarget(referenceString(withDefaultTag(ref))) ?? null;
   }
 
   private notFoundName(refOrId: string): string {

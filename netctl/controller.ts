@@ -14,7 +14,8 @@ import { writeEtcFiles } from './etc-hosts.js';
 import { createIptablesFirewaller, type Firewaller } from './firewall.js';
 import { parseCidr } from './ipam.js';
 import { createNetlinkExecutor, type IpExecutor } from './links.js';
-import { KeyedMutex, RwLock } from './locks.js';
+import { KeyedLock } from '../lib/index.js';
+import { RwLock } from './locks.js';
 import { removeNetnsDir, removeNetnsFile } from './netns.js';
 import { createNetwork, ensurePredefined, findNetwork, listNetworks, removeNetwork, toNetwork } from './networks.js';
 import type { AttachRequest, Endpoint, EtcFiles, EtcFilesOptions, Logger, Network, NetworkController, NetworkControllerOptions, NetworkCreateRequest, NetworkFilters } from './types.js';
@@ -39,7 +40,7 @@ export class BridgeNetworkController implements NetworkController {
   private readonly eps: Endpoints;
   /** Network-wide operations are exclusive; attach/detach of different containers run concurrently. */
   private readonly lock = new RwLock();
-  private readonly perContainer = new KeyedMutex();
+  private readonly perContainer = new KeyedLock();
 
   constructor(opts: NetworkControllerOptions, deps: ControllerDeps = {}) {
     if (opts.bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(opts.bridge)) throw invalidParameter(`invalid bridge name: ${opts.bridge}`);

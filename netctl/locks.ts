@@ -1,7 +1,7 @@
 // Concurrency control for the controller: network-wide operations (init,
 // create, remove, prune, reconcile, shutdown) are exclusive; attach/detach of
 // different containers run concurrently (their IP reservation is a synchronous
-// transaction), serialized per container.
+// transaction), serialized per container (lib/ KeyedLock).
 
 type Waiter = { write: boolean; resolve: () => void };
 
@@ -48,21 +48,5 @@ export class RwLock {
       this.readers++;
       w.resolve();
     }
-  }
-}
-
-/** Serializes async work per key. */
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const p = prev.then(fn, fn);
-    const tail = p.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return p;
   }
 }

@@ -2,6 +2,7 @@
 // view of a record, create/remove with their Docker errors, list filters.
 import { conflict, forbidden, invalidParameter, notFound, systemError, unavailable } from '../errors/index.js';
 import type { EndpointRecord, NetworkRecord } from '../store/index.js';
+import { resolveRef } from '../lib/index.js';
 import { BRIDGE_NAME_OPT, MASQ_OPT, MTU_OPT, setupBridge, teardownBridge } from './bridge.js';
 import { newId, nowRfc3339Nano, readOr, type NetCtx } from './context.js';
 import { checkRequestedIp, cidrsOverlap, firstHost, intToIp, ipToInt, networkCidr, parseCidr, parseProcNetRoute, selectSubnet } from './ipam.js';
@@ -112,14 +113,17 @@ export function toNetwork(ctx: NetCtx, r: NetworkRecord, eps?: EndpointRecord[])
 
 /** By id, name or unique id prefix. */
 export function findNetwork(ctx: NetCtx, ref: string): NetworkRecord {
-  const r = ctx.store.getNetwork(ref) ?? ctx.store.getNetworkByName(ref);
-  if (r) return r;
-  if (/^[0-9a-f]+$/.test(ref)) {
-    const m = ctx.store.findNetworksByIdPrefix(ref);
-    if (m.length === 1) return m[0]!;
-    if (m.length > 1) throw notFound(`network ${ref} is ambiguous (${m.length} matches found based on ID prefix)`, 'TSD_ERR_NO_SUCH_NETWORK');
-  }
-  throw notFound(`network ${ref} not found`, 'TSD_ERR_NO_SUCH_NETWORK');
+  const id = resolveRef(ref, {
+    byId: (r) => ctx.store.getNetwork(r)?.id ?? null,
+    byName: (r) => ctx.store.getNetworkByName(r)?.id ?? null,
+    idsByPrefix: (p) => ctx.store.findNetworksByIdPrefix(p).map((n) => n.id),
+  }, {
+    // moby's FindNetwork: an ambiguous prefix is a not-found, saying how many matched
+    ambiguous: (r, n) => notFound(`network ${r} is ambiguous (${n} matches found based on ID prefix)`, 'TSD_ERR_NO_SUCH_NETWORK'),
+  });
+  const rec = id ? ctx.store.getNetwork(id) : undefined;
+  if (!rec) throw notFound(`network ${ref} not found`, 'TSD_ERR_NO_SUCH_NETWORK');
+  return rec;
 }
 
 export function listNetworks(ctx: NetCtx, filters: NetworkFilters = {}): Network[] {

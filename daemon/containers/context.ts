@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { ContainerStore } from '../../store/index.js';
 import type { DaemonConfig } from '../config.js';
 import { containerEventAttrs, type EventBus } from '../events.js';
-import type { KeyedLock } from '../lock.js';
+import type { KeyedLock } from '../../lib/index.js';
 import type { StdioHub } from '../stdio.js';
 import type { LogSink } from '../logs/index.js';
 import type { VolumeService } from '../volumes.js';

@@ -24,7 +24,7 @@ import type { CgroupStats } from '../../cgroupfs/index.js';
 import { interfaceStats, type InterfaceStats } from '../../netctl/index.js';
 import { containerEventAttrs, type EventBus } from '../events.js';
 import type { DaemonConfig } from '../config.js';
-import { KeyedLock } from '../lock.js';
+import { AMBIGUOUS_PREFIX, KeyedLock, resolveRef } from '../../lib/index.js';
 import type { StdioHub } from '../stdio.js';
 import type { LogEntry } from '../logs/index.js';
 import type { VolumeService } from '../volumes.js';
@@ -113,17 +113,14 @@ export class ContainerService {
 
   /** Name (with or without '/'), full id, or unique id prefix; Docker's errors otherwise. */
   get(ref: string): Container {
-    const name = ref.replace(/^\//, '');
-    const byId = this.store.get(ref);
-    if (byId) return this.toContainer(byId);
-    const byName = this.store.byName(name);
-    if (byName) return this.toContainer(byName);
-    if (/^[0-9a-f]+$/.test(ref) && ref.length > 0) {
-      const ids = this.store.idsByPrefix(ref);
-      if (ids.length > 1) throw invalidParameter(`multiple IDs found with provided prefix: ${ref}`, 'TSD_ERR_AMBIGUOUS_PREFIX');
-      if (ids.length === 1) return this.toContainer(this.store.get(ids[0]!)!);
-    }
-    throw new NoSuchContainerError(ref);
+    const id = resolveRef(ref, {
+      byId: (r) => (this.store.get(r) ? r : null),
+      byName: (r) => this.store.byName(r.replace(/^\//, ''))?.id ?? null,
+      idsByPrefix: (p) => this.store.idsByPrefix(p),
+    }, { ambiguous: AMBIGUOUS_PREFIX });
+    const row = id ? this.store.get(id) : undefined;
+    if (!row) throw new NoSuchContainerError(ref);
+    return this.toContainer(row);
   }
 
   tryGet(ref: string): Container | null {

@@ -31,6 +31,7 @@ t.test('what the rule refuses', async (t) => {
     ['api/routes/x.ts', "import { ContainerService } from '../../daemon/containers/service.js';", /through its face/],
     ['daemon/containers/x.ts', "import { ContainerStore } from '../../store/containers.js';", /through its face/],
     ['cli/x.ts', "import { ContainerBackend } from '../daemon/index.js';", /may not import daemon/],
+    ['lib/x.ts', "import { openDatabase } from '../store/index.js';", /may not import store/],
   ];
   for (const [file, code, want] of refused) {
     const got = await lint(file, code);
@@ -43,6 +44,7 @@ t.test('what the rule refuses', async (t) => {
     ['daemon/main.ts', "import { buildServer } from '../api/index.js';"],
     ['runtime/init/x.ts', "import { LinuxSyscalls } from '../../sys/syscalls.js';"],
     ['cli/x.ts', "import { demuxAll } from '../wire/index.js';"],
+    ['netctl/x.ts', "import { KeyedLock } from '../lib/index.js';"],
   ];
   for (const [file, code] of allowed) t.same(await lint(file, code), [], `${file}: ${code} is allowed`);
 });

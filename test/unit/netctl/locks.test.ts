@@ -1,5 +1,5 @@
 import t from 'tap';
-import { KeyedMutex, RwLock } from '../../../netctl/locks.js';
+import { RwLock } from '../../../netctl/locks.js';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,17 +19,4 @@ t.test('readers share, writers exclude, FIFO', async (t) => {
   t.ok(log.indexOf('+r3') > w, 'a reader queued after a writer waits for it');
   await t.rejects(l.write(async () => { throw new Error('boom'); }), /boom/);
   t.equal(await l.read(async () => 42), 42, 'a failure releases the lock');
-});
-
-t.test('keyed mutex serializes per key only', async (t) => {
-  const m = new KeyedMutex();
-  const log: string[] = [];
-  const job = (name: string) => async () => {
-    log.push(`+${name}`);
-    await tick();
-    log.push(`-${name}`);
-  };
-  await Promise.all([m.run('a', job('a1')), m.run('a', job('a2')), m.run('b', job('b1'))]);
-  t.ok(log.indexOf('+a2') > log.indexOf('-a1'), 'same key in order');
-  t.ok(log.indexOf('+b1') < log.indexOf('-a1'), 'other keys in parallel');
 });

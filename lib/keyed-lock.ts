@@ -1,4 +1,7 @@
-// A keyed async mutex: operations on one container run one at a time.
+// A keyed async mutex: work under one key runs one at a time, in arrival
+// order; different keys run concurrently. A failure releases the key. The one
+// lock of the house: the container service takes it per container, the network
+// controller per container's endpoints.
 export class KeyedLock {
   private tails = new Map<string, Promise<void>>();
 
