@@ -6,6 +6,7 @@
 //   daemon ──▶ runtime, image, netctl, cgroupfs, store, sys, errors
 //   runtime ──▶ cgroupfs, sys, errors        image, netctl ──▶ store, sys, errors
 //   cgroupfs ──▶ sys, errors      store ──▶ errors      sys ──▶ errors (and koffi)
+//   rootfs (fd-relative file operations in a container's filesystem) ──▶ sys, errors; image, daemon use it
 //   lib (resolveRef, KeyedLock) ──▶ errors; every folder above sys may use it
 //
 // A folder imports another only through its index.ts (its face), and only along
@@ -19,13 +20,14 @@ const ARROWS = {
   wire: [],
   lib: ['errors'],
   sys: ['errors'],
+  rootfs: ['errors', 'lib', 'sys'],
   store: ['errors', 'lib'],
   cgroupfs: ['errors', 'lib', 'sys'],
-  runtime: ['errors', 'lib', 'sys', 'cgroupfs'],
-  image: ['errors', 'lib', 'sys', 'store'],
+  runtime: ['errors', 'lib', 'sys', 'rootfs', 'cgroupfs'],
+  image: ['errors', 'lib', 'sys', 'rootfs', 'store'],
   netctl: ['errors', 'lib', 'sys', 'store'],
-  daemon: ['errors', 'lib', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl'],
-  builder: ['errors', 'lib', 'sys', 'store', 'cgroupfs', 'runtime', 'image', 'netctl', 'daemon'],
+  daemon: ['errors', 'lib', 'sys', 'rootfs', 'store', 'cgroupfs', 'runtime', 'image', 'netctl'],
+  builder: ['errors', 'lib', 'sys', 'rootfs', 'store', 'cgroupfs', 'runtime', 'image', 'netctl', 'daemon'],
   api: ['errors', 'lib', 'cgroupfs', 'image', 'netctl', 'daemon', 'builder', 'wire'],
   cli: ['wire'],
 };
@@ -57,6 +59,6 @@ export default [
   ...FOLDERS.map((f) => ({ files: [`${f}/**/*.ts`], rules: rule(f) })),
   // The process: it composes the daemon and serves the API on it.
   { files: ['daemon/main.ts'], rules: rule('daemon', { also: ['api'] }) },
-  // The init runs in the container's process: it loads the syscall module and the constants alone, not all of sys/.
-  { files: ['runtime/init/**/*.ts'], rules: rule('runtime', { exempt: '(\\.\\./)+sys/(syscalls|constants)\\.js$' }) },
+  // The init runs in the container's process: it loads the syscall, fd-relative and constants modules alone, not all of sys/.
+  { files: ['runtime/init/**/*.ts'], rules: rule('runtime', { exempt: '(\\.\\./)+sys/(syscalls|constants|fsat)\\.js$' }) },
 ];

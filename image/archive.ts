@@ -3,7 +3,7 @@
 // docker diff over an upper dir, and Dockerfile-like `changes`.
 import type { Readable } from 'node:stream';
 import { invalidParameter } from '../errors/index.js';
-import * as fsat from '../sys/fsat.js';
+import { fsat } from '../sys/index.js';
 import { Root, Dir, walk, walkSync, type FileStat, type WalkEntry } from '../rootfs/index.js';
 import { bytesToPax } from './tar-pax.js';
 import { packStream, type TarWriter } from './tar-pack.js';

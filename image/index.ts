@@ -15,7 +15,7 @@ export { selectManifest, parsePlatform, hostPlatform, type Platform, type Descri
 export { applyLayer, cleanEntryName, whiteoutOf, xattrAllowed, HostileLayerError, type ApplyOptions } from './unpack.js';
 export { packStream, type TarWriter, type TarHeader } from './tar-pack.js';
 export { HashStream, DigestMismatchError, chainIds, sha256 } from './digest.js';
-export { packDir, changes, applyChanges } from './archive.js';
+export { packDir, packTree, changes, applyChanges } from './archive.js';
 export { planRootfs, MOUNT_DATA_MAX } from './snapshot.js';
 export { EMPTY_LAYER_DIFF_ID, type ChildImage } from './build-ops.js';
 

@@ -19,7 +19,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { DaemonError, invalidParameter } from '../errors/index.js';
 import type { Syscalls } from '../sys/index.js';
-import * as F from '../sys/fsat.js';
+import { fsat as F } from '../sys/index.js';
 import { Root, Dir, errnoOf } from '../rootfs/index.js';
 import { paxToBytes } from './tar-pax.js';
 

@@ -4,7 +4,7 @@
 // its directory's fd. Nothing is followed, so whatever the source tree holds
 // (symlinks to host paths included) is copied as it is and never resolved.
 import fs from 'node:fs';
-import * as F from '../sys/fsat.js';
+import { fsat as F } from '../sys/index.js';
 import { Dir, type FileStat } from './root.js';
 
 const CHUNK = 256 * 1024;

@@ -10,10 +10,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../errors/index.js';
-import * as F from '../sys/fsat.js';
-import type { FileStat } from '../sys/fsat.js';
+import { fsat as F } from '../sys/index.js';
+import type { FileStat } from '../sys/index.js';
 
-export type { FileStat, FileType } from '../sys/fsat.js';
+export type { FileStat, FileType } from '../sys/index.js';
 
 const RESOLVE = F.RESOLVE_IN_ROOT | F.RESOLVE_NO_MAGICLINKS;
 

@@ -2,7 +2,7 @@
 // its parent's fd (O_NOFOLLOW, one component), each entry stat'ed relative to
 // its directory. Entries that vanish or change type while walked are skipped,
 // never followed.
-import * as F from '../sys/fsat.js';
+import { fsat as F } from '../sys/index.js';
 import { Dir, errnoOf, type FileStat } from './root.js';
 
 export interface WalkEntry {

@@ -17,7 +17,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../errors/index.js';
 import path from 'node:path';
 import { LinuxSyscalls, CLONE_NEWPID, MNT_DETACH, MS_PRIVATE, UMOUNT_NOFOLLOW, seccompCompile } from '../sys/index.js';
-import * as F from '../sys/fsat.js';
+import { fsat as F } from '../sys/index.js';
 import type { Syscalls } from '../sys/index.js';
 import { startError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';

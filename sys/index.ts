@@ -13,3 +13,6 @@ export {
 export type { BpfProgInfo, BpfProgLoadOptions } from './bpf.js';
 export { watchProcessExits, exitCodeOf, type ProcExit } from './procevents.js';
 export { setPipeSize, pipeSize, setNonBlocking } from './pipe.js';
+// fd-relative file and mount syscalls (openat2 RESOLVE_IN_ROOT, the new mount API); rootfs/ builds on them
+export * as fsat from './fsat.js';
+export type { FileStat, FileType } from './fsat.js';

@@ -14,10 +14,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { notFound, invalidParameter, DaemonError } from '../../errors/index.js';
 import { LinuxSyscalls, type Syscalls } from '../../sys/index.js';
-import * as F from '../../sys/fsat.js';
+import { fsat as F } from '../../sys/index.js';
 import { Root, Dir, errnoOf, type FileStat } from '../../rootfs/index.js';
 import { applyLayer, packStream } from '../../image/index.js';
-import { packTree } from '../../image/archive.js';
+import { packTree } from '../../image/index.js';
 
 /** A mount of the container as docker cp sees it. */
 export interface CopyMount {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { CODES, kindsOf, type ErrorCode } from '../../../errors/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const FOLDERS = ['api', 'builder', 'cgroupfs', 'cli', 'daemon', 'errors', 'image', 'lib', 'netctl', 'runtime', 'store', 'sys', 'wire'];
+const FOLDERS = ['api', 'builder', 'cgroupfs', 'cli', 'daemon', 'errors', 'image', 'lib', 'netctl', 'rootfs', 'runtime', 'store', 'sys', 'wire'];
 
 function sources(): Array<{ file: string; text: string }> {
   const out: Array<{ file: string; text: string }> = [];
