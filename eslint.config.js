@@ -2,7 +2,7 @@
 //
 //   cli ──▶ wire                      daemon/main.ts (the process) ──▶ api, daemon
 //   api ──▶ builder, daemon, image, netctl, cgroupfs, wire, errors
-//   builder ──▶ daemon and what daemon may import (as moby's builder drives the daemon's backend)
+//   builder (the classic Dockerfile builder) ──▶ image, rootfs, store, sys, errors; the daemon gives it its backend
 //   daemon ──▶ runtime, image, netctl, cgroupfs, store, sys, errors
 //   runtime ──▶ cgroupfs, sys, errors        image, netctl ──▶ store, sys, errors
 //   cgroupfs ──▶ sys, errors      store ──▶ errors      sys ──▶ errors (and koffi)
@@ -26,8 +26,8 @@ const ARROWS = {
   runtime: ['errors', 'lib', 'sys', 'rootfs', 'cgroupfs'],
   image: ['errors', 'lib', 'sys', 'rootfs', 'store'],
   netctl: ['errors', 'lib', 'sys', 'store'],
-  daemon: ['errors', 'lib', 'sys', 'rootfs', 'store', 'cgroupfs', 'runtime', 'image', 'netctl'],
-  builder: ['errors', 'lib', 'sys', 'rootfs', 'store', 'cgroupfs', 'runtime', 'image', 'netctl', 'daemon'],
+  builder: ['errors', 'lib', 'sys', 'rootfs', 'store', 'image'],
+  daemon: ['errors', 'lib', 'sys', 'rootfs', 'store', 'cgroupfs', 'runtime', 'image', 'netctl', 'builder'],
   api: ['errors', 'lib', 'cgroupfs', 'image', 'netctl', 'daemon', 'builder', 'wire'],
   cli: ['wire'],
 };

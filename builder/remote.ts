@@ -17,8 +17,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
 import { Agent, interceptors, request } from 'undici';
 import { Root } from '../rootfs/index.js';
-import { packTree } from '../image/archive.js';
-import { packStream } from '../image/tar-pack.js';
+import { packStream, packTree } from '../image/index.js';
 import { BuildError } from './types.js';
 
 export interface RemoteContext {

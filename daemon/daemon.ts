@@ -25,7 +25,7 @@ import { createMetrics } from './metrics/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/index.js';
 import type { ImagePort, ImageForContainer, RootfsMount } from './containers/ports.js';
 import { createBuilder, BuildCache } from '../builder/index.js';
-import { BuildCacheStore } from '../store/build-cache.js';
+import { BuildCacheStore } from '../store/index.js';
 import { createBuildBackend } from './build-backend.js';
 import { hostPlatform } from '../image/index.js';
 import type { RuntimeState } from './containers/types.js';

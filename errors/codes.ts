@@ -97,6 +97,10 @@ export const CODES = {
   TSD_ERR_MOUNT_DATA_TOO_LONG: { kind: 'system', means: 'overlay mount options longer than a page' },
   TSD_ERR_MOUNT: { kind: 'system', means: 'the overlay mount failed' },
 
+  // builds
+  TSD_ERR_BUILD_FAILED: { kind: ['invalid-parameter', 'system', 'not-found', 'unauthorized'], means: 'docker build failed before or between steps (the kind follows the cause)' },
+  TSD_ERR_BUILD_STEP_FAILED: { kind: ['invalid-parameter', 'system'], means: 'a RUN step exited non-zero (its exit status is the error line\'s code)' },
+
   // networks
   TSD_ERR_NO_SUCH_NETWORK: { kind: 'not-found', means: 'no network has this name or id' },
   TSD_ERR_NO_SUCH_DRIVER: { kind: 'not-found', means: 'a network driver other than bridge' },

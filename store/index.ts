@@ -6,3 +6,4 @@ export { ImageStore } from './images.js';
 export { LayerStore, type LayerRow } from './layers.js';
 export { VolumeStore, type VolumeRow } from './volumes.js';
 export { createNetworkStore, type NetworkStore, type NetworkRecord, type EndpointRecord } from './networks.js';
+export { BuildCacheStore, type BuildCacheRow } from './build-cache.js';

@@ -6,7 +6,7 @@
 // resolves it from the host's root.
 import { SyscallError } from '../errors/index.js';
 import { errno, koffi } from './libc.js';
-import { errnoName } from './syscalls.js';
+import { errnoName } from './errno.js';
 
 // x86_64 syscall numbers of calls glibc 2.36 does not wrap
 const NR = { openat2: 437, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, pidfd_open: 434, pidfd_send_signal: 424, mount_setattr: 442, fchmodat2: 452, setxattrat: 463, getxattrat: 464, listxattrat: 465 };
