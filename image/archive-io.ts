@@ -13,7 +13,7 @@ import { MAX_MANIFEST_BYTES } from './registry/client.js';
 import { sniffDecompress } from './compression.js';
 import { applyLayer, cleanEntryName } from './unpack.js';
 import { Root, errnoOf, readAll } from '../rootfs/index.js';
-import * as F from '../sys/fsat.js';
+import { fsat as F } from '../sys/index.js';
 import { applyChanges } from './archive.js';
 import { packStream } from './tar-pack.js';
 import { commitLayers, diffIdsOf, dropStaged, register, safeParse, setTag, short, type ImageContext } from './context.js';

@@ -6,7 +6,7 @@
 // recursive rmSync descends into whatever is mounted there, host directories
 // included.
 import path from 'node:path';
-import * as F from '../sys/fsat.js';
+import { fsat as F } from '../sys/index.js';
 import { Dir } from './root.js';
 
 /**

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import util from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { SyscallError } from '../errors/index.js';
-import { sealedMemfd } from '../sys/spawn.js';
+import { sealedMemfd } from '../sys/index.js';
 import { capMask } from './caps.js';
 import { cwdFailed, execFailed, execNotFound } from './init/messages.js';
 import { ETC_FILE_MAX } from './init/steps/process.js';

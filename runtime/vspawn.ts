@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable, Duplex } from 'node:stream';
-import { posixSpawn, reapSpawned, socketPair, closeFd } from '../sys/spawn.js';
+import { posixSpawn, reapSpawned, socketPair, closeFd } from '../sys/index.js';
 
 const live = new Map<number, VChild>();
 let listening = false;
