@@ -10,8 +10,7 @@ import type { LayerFiles, StagedLayer } from './layer-store.js';
 import type { Platform } from './platform.js';
 import { parseReference, referenceString, withDefaultTag, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
-import type { InflightPull } from './pull.js';
-import type { ContainerUsage, Image, ImageConfigJson, RegistryAuth } from './types.js';
+import type { ContainerUsage, Image, ImageConfigJson, InflightPull, RegistryAuth } from './types.js';
 
 export interface EventSink {
   publish(type: 'image', action: string, id: string, attributes?: Record<string, string>): unknown;

@@ -11,7 +11,8 @@ import { type RegistryClient, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, readCapped, r
 import { checkDescriptor, selectManifest, isIndex, type Platform, type Descriptor, type IndexJson, type ManifestJson } from './platform.js';
 import { compressionOfMediaType, decompressor } from './compression.js';
 import { commitLayers, diffIdsOf, dropStaged, register, registryClient, setTag, short, type ImageContext } from './context.js';
-import type { ImageConfigJson, PreparedPull, ProgressEvent, ProgressFn, RegistryAuth } from './types.js';
+import type { ImageConfigJson, InflightPull, PreparedPull, ProgressEvent, ProgressFn, PullResult, RegistryAuth } from './types.js';
+export type { InflightPull } from './types.js';
 
 /** Observers (the metrics) learn each pull's downloaded layer bytes here: { name, bytes }. */
 const pullChannel = diagnostics.channel('tsd:image:pull');
@@ -191,15 +192,6 @@ async function preparePullOne(ctx: ImageContext, ref: Reference, auth: RegistryA
   };
 }
 
-/** One pull in progress, shared by every client that asked for the same image (dockerd joins them the same way). */
-export interface InflightPull {
-  readonly listeners: Set<ProgressFn>;
-  /** the latest event per layer (and the opening line), replayed to a client that joins */
-  readonly replay: Map<string, ProgressEvent>;
-  readonly abort: AbortController;
-  done: Promise<PullResult>;
-}
-type PullResult = { imageId: string; digest: string };
 
 export class PullCancelledError extends DaemonError {
   constructor(name: string) {

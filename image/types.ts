@@ -151,3 +151,13 @@ export interface PreparedPull {
 }
 
 export type ReadableTar = Readable;
+
+/** One pull in progress, shared by every client that asked for the same image (dockerd joins them the same way). */
+export interface InflightPull {
+  readonly listeners: Set<ProgressFn>;
+  /** the latest event per layer (and the opening line), replayed to a client that joins */
+  readonly replay: Map<string, ProgressEvent>;
+  readonly abort: AbortController;
+  done: Promise<PullResult>;
+}
+export type PullResult = { imageId: string; digest: string };

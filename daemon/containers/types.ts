@@ -6,7 +6,7 @@
 
 import type { ContainerRow } from '../../store/index.js';
 import type { ContainerState } from './state.js';
-import type { CgroupView } from '../explain/index.js';
+import type { CgroupView } from '../explain/cgroup.js';
 
 export type { ContainerState };
 

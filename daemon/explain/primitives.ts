@@ -14,7 +14,6 @@ import {
   NAMESPACE_TYPES, parseOverlayOptions, parseProcCgroup, readMountinfo, readNamespaces, readProcessTree, readStatus,
   securityFromStatus, type MountEntry, type NamespaceType, type ProcessNode, type SecurityFacts,
 } from './proc.js';
-import { verdicts } from './verdict.js';
 import { kernelServes } from '../../netctl/index.js';
 
 /** What the reader needs from the rest of the daemon. */
@@ -125,7 +124,8 @@ function modeFlag(type: NamespaceType, c: Container): string | null {
   }
 }
 
-export async function readPrimitives(d: PrimitivesDeps, ref: string, opts: { windowSeconds?: number } = {}): Promise<Primitives> {
+/** Everything but the verdicts (explain/index.ts's readPrimitives adds them: verdict.ts reads this module's types). */
+export async function readFacts(d: PrimitivesDeps, ref: string, opts: { windowSeconds?: number } = {}): Promise<Primitives> {
   const h = d.host ?? hostView();
   const c = d.get(ref);
   const running = (c.state === 'running' || c.state === 'paused') && c.pid > 0 && h.read(`${h.proc}/${c.pid}/status`) !== null;
@@ -295,6 +295,5 @@ export async function readPrimitives(d: PrimitivesDeps, ref: string, opts: { win
     id: c.id, name, image: c.config.Image, state: running ? c.state : c.state === 'running' ? 'exited' : c.state, readAt: new Date().toISOString(),
     verdicts: [], process, namespaces, cgroup: { ...cg, throttling, oomKillsLogged }, network, filesystem, security, access, gone, atExit, exit, spec,
   };
-  p.verdicts = verdicts(p);
   return p;
 }
