@@ -115,6 +115,3 @@ export function cancelRestart(ctx: Pick<ContainerContext, 'restarts'>, id: strin
   return true;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref?.());
-}

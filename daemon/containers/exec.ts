@@ -10,6 +10,7 @@ import type { ContainerLookup, Process } from './ports.js';
 import type { Container } from './types.js';
 import { canExec } from './state.js';
 import { mergeEnv, withPath } from './plan.js';
+import { within } from '../deadline.js';
 
 /** How long an exited exec's output may take to reach the end of its pipes (as the container's exit). */
 const EXEC_OUTPUT_DRAIN_MS = 2_000;
@@ -130,7 +131,7 @@ export class ExecManager {
   /** The container's PID 1 exited: its execs died with it. Forget them after a grace period. */
   async containerStopped(containerId: string): Promise<void> {
     const mine = [...this.sessions.values()].filter((s) => s.containerId === containerId);
-    await Promise.race([Promise.all(mine.map((s) => (s.started ? s.done : Promise.resolve()))), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await within(Promise.all(mine.map((s) => (s.started ? s.done : Promise.resolve()))), 2000, undefined);
     setTimeout(() => { for (const s of mine) this.sessions.delete(s.id); }, 60_000).unref();
   }
 }

@@ -8,6 +8,7 @@ import type { ExecManager } from './exec.js';
 import type { ContainerLookup } from './ports.js';
 import type { Container, HealthState } from './types.js';
 import { keepsHealthTimer, probesHealth } from './state.js';
+import { within } from '../deadline.js';
 
 /** Writes the next health state of a container, computed from its current row, under its lock. */
 export type HealthRecorder = (id: string, next: (c: Container) => HealthState) => Promise<void>;
@@ -71,7 +72,7 @@ export class HealthMonitor {
         close: () => {},
         onClose: () => {},
       }, { stdout: true, stderr: true });
-      const finished = await Promise.race([session.done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout).unref())]);
+      const finished = await within(session.done.then(() => true), timeout, false);
       if (!finished) {
         session.task?.kill('SIGKILL');
         output = `Health check exceeded timeout (${timeout / 1000}s)`;

@@ -1,7 +1,8 @@
 // docker stop, kill, restart, pause, unpause: signals and the freezer on a
 // running task. All run under the container's lock; the exit itself is recorded
 // by the exit handler (exit.ts), which stop and kill -9 wait for (`live.done`).
-import { cancelRestart, notify, publish, setState, sleep, updateRuntime, type ContainerContext, type Live } from './context.js';
+import { cancelRestart, notify, publish, setState, updateRuntime, type ContainerContext, type Live } from './context.js';
+import { within } from '../deadline.js';
 import { signalNumber } from './signals.js';
 import { canKill, canPause, canStop, canUnpause, isBetweenRestarts, isPaused } from './state.js';
 import type { Container } from './types.js';
@@ -44,7 +45,8 @@ export async function stopLive(ctx: Pick<ContainerContext, 'events'>, c: Contain
   publish(ctx, c, 'kill', { signal: String(sig) });
   try { live.task.kill(sig); } catch { /* already gone */ }
   if (paused) await live.task.resume().catch(() => {});
-  const exited = await Promise.race([live.done.then(() => true), timeout < 0 ? new Promise<boolean>(() => {}) : sleep(timeout * 1000).then(() => false)]);
+  const done = live.done.then(() => true);
+  const exited = timeout < 0 ? await done : await within(done, timeout * 1000, false);
   if (!exited) {
     publish(ctx, c, 'kill', { signal: '9' });
     try { live.task.kill('SIGKILL'); } catch { /* gone */ }

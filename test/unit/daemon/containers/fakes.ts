@@ -53,9 +53,6 @@ export function harness(): Harness {
   const cgroupLog: string[] = [];
   const tasks: FakeTask[] = [];
   let nextPid = 1000;
-  // The daemon's server keeps its event loop alive; here nothing would while a verb waits on
-  // an unref'd timer (stop's timeout, a teardown deadline): the test process could end mid-test.
-  const alive = setInterval(() => {}, 60_000);
 
   const images: ImagePort = {
     resolve: (ref) => { if (ref !== 'busybox') throw Object.assign(new Error(`No such image: ${ref}`), { kind: 'not-found' }); return IMAGE; },
@@ -77,7 +74,6 @@ export function harness(): Harness {
     },
     state: (id) => h.svc.get(id).state,
     async cleanup() {
-      clearInterval(alive);
       await h.svc.shutdown();
       db.close();
       fs.rmSync(dir, { recursive: true, force: true });
