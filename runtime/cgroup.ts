@@ -16,6 +16,8 @@ import { createCgroupManager, removeCgroupParent, type CgroupManager, type Cgrou
 import type { TaskCgroup } from './types.js';
 
 const STAGE_RE = /^warm-\d+$/;
+/** room a warm init needs above its staging cgroup's usage to run its steps under an adopted memory limit */
+const HEADROOM = 32 << 20;
 
 export class Cgroups {
   constructor(
@@ -51,7 +53,7 @@ export class Cgroups {
    */
   place(spec: TaskCgroup, stage: string | null): { manager: CgroupManager; procs: string[]; adopted: boolean } {
     const manager = this.manager(spec.parent, spec.name, this.realtimeParent);
-    const adopted = !!stage && spec.parent === this.parent && manager.adopt(stage);
+    const adopted = !!stage && spec.parent === this.parent && this.fits(stage, spec.resources) && manager.adopt(stage);
     manager.create();
     try {
       manager.apply(spec.resources);
@@ -60,6 +62,28 @@ export class Cgroups {
       throw e;
     }
     return { manager, procs: adopted ? [] : manager.procsFiles(), adopted };
+  }
+
+  /**
+   * Whether a memory limit leaves room for what the warm init in `stage` is charged already.
+   * A warm init is a Node process (~25 MiB charged to its staging cgroup: memory stays charged
+   * where it was first touched), far above a small -m (moby's minimum is 6 MiB): adopting that
+   * cgroup and then writing the limit fails on v1 (EBUSY: below usage, nothing to reclaim
+   * without swap) and OOM-kills the init on v2. Such a task gets a fresh cgroup, limited while
+   * empty, and the init joins it (the not-adopted path): its earlier charges stay with the
+   * discarded staging cgroup and are released when it execve's. HEADROOM covers what the init
+   * still allocates before execve (the plan, the steps: a few MiB; -m 6m on a joined cgroup works).
+   */
+  private fits(stage: string, res: TaskCgroup['resources']): boolean {
+    const limits = [res.memory, res.memorySwap].filter((x): x is number => x !== undefined && x > 0);
+    if (limits.length === 0) return true;
+    let usage: number;
+    try {
+      usage = this.manager(this.parent, stage).stats().memory.usage;
+    } catch {
+      return false;
+    }
+    return Math.min(...limits) >= usage + HEADROOM;
   }
 
   /**

@@ -50,6 +50,25 @@ t.test('v2: the staging cgroup becomes the task cgroup under its own name (cgrou
   t.same(q.procs, [path.join(root, 'other', 'ctr5', 'cgroup.procs')]);
 });
 
+t.test('a memory limit below what the warm init is charged: a fresh cgroup the init joins (v1 EBUSY, v2 OOM otherwise)', async (t) => {
+  for (const mode of ['legacy', 'unified'] as const) {
+    const root = t.testdir({});
+    const usageFile = mode === 'legacy' ? path.join(root, 'memory', 'tsd', 'warm-46', 'memory.usage_in_bytes') : path.join(root, 'tsd', 'warm-46', 'memory.current');
+    const limitFile = (name: string) => (mode === 'legacy' ? path.join(root, 'memory', 'tsd', name, 'memory.limit_in_bytes') : path.join(root, 'tsd', name, 'memory.max'));
+    // the fixture stands in for the kernel's files of the new cgroup too
+    for (const n of ['tsd/warm-46', 'tsd/ctr7']) (mode === 'legacy' ? v1Fixture : v2Fixture)(root, n);
+    fs.writeFileSync(usageFile, String(25 << 20));
+    const cg = new Cgroups(mode, 'tsd', root);
+    const small = cg.place({ parent: 'tsd', name: 'ctr7', resources: { memory: 7 << 20, memorySwap: 14 << 20 } }, 'warm-46');
+    t.equal(small.adopted, false, `${mode}: -m 7m does not adopt a staging cgroup charged 25 MiB`);
+    t.ok(small.procs.length > 0 && small.procs.every((f) => f.includes('/tsd/ctr7/')), `${mode}: the init joins the task cgroup`);
+    t.equal(fs.readFileSync(limitFile('ctr7'), 'utf8').trim(), String(7 << 20), `${mode}: the limit written while it is empty`);
+    t.ok(fs.existsSync(path.dirname(usageFile)), `${mode}: the staging cgroup is left for the launcher to discard`);
+    const big = cg.place({ parent: 'tsd', name: 'ctr8', resources: { memory: 512 << 20 } }, 'warm-46');
+    t.equal(big.adopted, true, `${mode}: a limit with room above the init's usage keeps the fast path`);
+  }
+});
+
 t.test('boot: stale staging cgroups are removed, but not one a live-restored task adopted', async (t) => {
   const root = t.testdir({});
   for (const n of ['warm-51', 'warm-52', 'ctr6']) v2Fixture(root, `tsd/${n}`);
