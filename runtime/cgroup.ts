@@ -38,7 +38,13 @@ export class Cgroups {
     const name = `warm-${pid}`;
     const m = this.manager(this.parent, name);
     m.create();
-    for (const f of m.procsFiles()) await fs.promises.writeFile(f, String(pid));
+    try {
+      for (const f of m.procsFiles()) await fs.promises.writeFile(f, String(pid));
+    } catch (e) {
+      // the init died first (e.g. killed by a shutdown meanwhile): the pool never learns this name, so remove it here
+      await m.destroy().catch(() => {});
+      throw e;
+    }
     return name;
   }
 

@@ -192,7 +192,7 @@ t.test('containers\' cgroups, device policy, and no leaks', opts, async (t) => {
 
   await t.test('a clean stop removes the parent', async (t) => {
     t.equal(await d.stop(), 0, 'the daemon exits 0');
-    for (const dir of parentDirs(P)) t.notOk(fs.existsSync(dir), `${dir} removed`);
+    for (const dir of parentDirs(P)) t.notOk(fs.existsSync(dir), `${dir} removed${fs.existsSync(dir) ? `: holds ${fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).join(' ')}` : ''}`);
   });
 
   await t.test('a crash leaves no process behind, and the restart removes what it left', async (t) => {
