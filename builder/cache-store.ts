@@ -5,6 +5,8 @@
 // else needs (untagged, no container, no image built on them), which frees
 // their layers.
 
+import type { BuildCacheRow } from '../store/index.js';
+
 /** The records' storage (store/build-cache.ts). */
 export interface CacheRecords {
   get(key: string): { imageId: string } | null;
@@ -15,15 +17,8 @@ export interface CacheRecords {
   hasImage(imageId: string): boolean;
 }
 
-export interface CacheRecord {
-  key: string;
-  parentId: string;
-  imageId: string;
-  description: string;
-  createdAt: number;
-  lastUsedAt: number;
-  usageCount: number;
-}
+/** One record, as the store keeps it. */
+export type CacheRecord = BuildCacheRow;
 
 /** What the cache needs to know about images (the image service). */
 export interface CacheImages {
