@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { LinuxSyscalls } from '../../sys/index.js';
 import { withDeadline } from '../deadline.js';
+import { onJsonLines } from './lines.js';
 
 const HOLDER_MAIN = fileURLToPath(new URL('./holder.js', import.meta.url));
 /**
@@ -47,26 +48,16 @@ export class HolderClient {
   private readonly sys = new LinuxSyscalls();
 
   private constructor(readonly dir: string, private sock: net.Socket, private readonly log: Logger) {
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let m: Record<string, unknown>;
-        try { m = JSON.parse(line); } catch { continue; }
-        if (m.ev === 'exit') {
-          for (const fn of this.exitListeners) fn(String(m.id), { code: Number(m.code), at: String(m.at) });
-          continue;
-        }
-        const p = this.pending.get(Number(m.rid));
-        if (!p) continue;
-        this.pending.delete(Number(m.rid));
-        if (m.ok) p.resolve(m);
-        else p.reject(new Error(`live-restore holder: ${String(m.error)}`));
+    onJsonLines(sock, (m) => {
+      if (m.ev === 'exit') {
+        for (const fn of this.exitListeners) fn(String(m.id), { code: Number(m.code), at: String(m.at) });
+        return;
       }
+      const p = this.pending.get(Number(m.rid));
+      if (!p) return;
+      this.pending.delete(Number(m.rid));
+      if (m.ok) p.resolve(m);
+      else p.reject(new Error(`live-restore holder: ${String(m.error)}`));
     });
     sock.on('error', () => { /* close follows */ });
     sock.on('close', () => {

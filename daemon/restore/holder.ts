@@ -30,6 +30,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { LinuxSyscalls, watchProcessExits, exitCodeOf, setPipeSize, setNonBlocking } from '../../sys/index.js';
 import { nowNs } from '../logs/time.js';
+import { onJsonLines } from './lines.js';
 
 /** Keep equal to client.ts's HOLDER_PROTOCOL (this file is a process entry: nothing imports it). */
 const HOLDER_PROTOCOL = 1;
@@ -221,21 +222,12 @@ function main(): void {
   watchProcessExits((e) => { if (e.pid === e.tgid) onExit(e.pid, e.status); }, (err) => log('process events failed', { err: String(err) }));
   try { fs.unlinkSync(sockPath); } catch { /* none */ }
   const server = net.createServer((sock) => {
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let req: Req;
-        try { req = JSON.parse(line) as Req; } catch { continue; }
-        try {
-          send(sock, { rid: req.rid, ok: true, ...handle(sock, req) });
-        } catch (e) {
-          send(sock, { rid: req.rid, ok: false, error: (e as Error).message });
-        }
+    onJsonLines(sock, (m) => {
+      const req = m as unknown as Req;
+      try {
+        send(sock, { rid: req.rid, ok: true, ...handle(sock, req) });
+      } catch (e) {
+        send(sock, { rid: req.rid, ok: false, error: (e as Error).message });
       }
     });
     sock.on('error', () => { /* the daemon died: close follows */ });
