@@ -249,6 +249,17 @@ function nullDevice(ctx: InitContext, root: Root): number {
   return fd;
 }
 
+/** An O_PATH fd of `dest` in the rootfs, not following its last component; null when there is nothing there (a masked or read-only path this kernel or image lacks). */
+function existing(root: Root, dest: string): number | null {
+  try {
+    return root.openFd(dest, F.O_PATH, { follow: false });
+  } catch (e) {
+    const c = errnoOf(e);
+    if (c === 'ENOENT' || c === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+
 function runOp(ctx: InitContext, root: Root, op: MountOp, state: { nullFd: number | null }): void {
   switch (op.op) {
     case 'mount': {
@@ -335,14 +346,8 @@ function runOp(ctx: InitContext, root: Root, op: MountOp, state: { nullFd: numbe
     }
     case 'mask': {
       // masked paths are in the /proc and /sys just mounted: nothing of the image's
-      let t: number;
-      try {
-        t = root.openFd(op.destination, F.O_PATH, { follow: false });
-      } catch (e) {
-        const c = errnoOf(e);
-        if (c === 'ENOENT' || c === 'ENOTDIR') return;
-        throw e;
-      }
+      const t = existing(root, op.destination);
+      if (t === null) return;
       try {
         const st = ctx.sys.fstat(t);
         let m: number;
@@ -363,14 +368,8 @@ function runOp(ctx: InitContext, root: Root, op: MountOp, state: { nullFd: numbe
       return;
     }
     case 'readonly': {
-      let t: number;
-      try {
-        t = root.openFd(op.destination, F.O_PATH, { follow: false });
-      } catch (e) {
-        const c = errnoOf(e);
-        if (c === 'ENOENT' || c === 'ENOTDIR') return;
-        throw e;
-      }
+      const t = existing(root, op.destination);
+      if (t === null) return;
       try {
         const m = ctx.sys.openTree(t, '', true);
         try {
