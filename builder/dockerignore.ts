@@ -164,22 +164,16 @@ export class PatternMatcher {
    * parent directories at the pattern's depth, so `foo` excludes `foo/bar`.
    */
   matches(file: string): boolean {
-    file = cleanPath(file);
-    if (file === '.') return false;
-    const parent = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.';
-    const parentDirs = parent.split('/');
-    let matched = false;
-    for (const p of this.patterns) {
-      if (p.exclusion !== matched) continue;
-      let m = matchOne(p, file);
-      if (!m && parent !== '.' && p.dirs <= parentDirs.length) m = matchOne(p, parentDirs.slice(0, p.dirs).join('/'));
-      if (m) matched = !p.exclusion;
-    }
-    return matched;
+    return this.match(file, (p, dirs) => p.dirs <= dirs.length && matchOne(p, dirs.slice(0, p.dirs).join('/')));
   }
 
   /** Like matches, but any parent directory matching counts (Docker's MatchesOrParentMatches). */
   matchesOrParentMatches(file: string): boolean {
+    return this.match(file, (p, dirs) => dirs.some((_, i) => matchOne(p, dirs.slice(0, i + 1).join('/'))));
+  }
+
+  /** The patterns in order, each flipping the verdict; `parentMatches` says how a parent directory counts. */
+  private match(file: string, parentMatches: (p: Pattern, parentDirs: string[]) => boolean): boolean {
     file = cleanPath(file);
     if (file === '.') return false;
     const parent = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.';
@@ -187,11 +181,7 @@ export class PatternMatcher {
     let matched = false;
     for (const p of this.patterns) {
       if (p.exclusion !== matched) continue;
-      let m = matchOne(p, file);
-      if (!m && parent !== '.') {
-        for (let i = 0; i < parentDirs.length && !m; i++) m = matchOne(p, parentDirs.slice(0, i + 1).join('/'));
-      }
-      if (m) matched = !p.exclusion;
+      if (matchOne(p, file) || (parent !== '.' && parentMatches(p, parentDirs))) matched = !p.exclusion;
     }
     return matched;
   }
