@@ -5,25 +5,14 @@
 // the init's open() for writing never returns.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { privilegedOpts } from '../helpers/privileged.js';
 import { launch } from '../../runtime/index.js';
 import { overlayRootfs, baseSpec } from '../integration/runtime/helpers.js';
+import { liveChildren } from '../helpers/processes.js';
 
 const STEP_MS = 1500;
 
-/** This process's children still alive (the inits it launched; nothing else is its child here). */
-const initsAlive = (): string[] =>
-  fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[1]) === process.pid && fields[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  });
 
 t.test('a blocked init step meets its deadline; an abort kills the init', privilegedOpts(), async (t) => {
   process.env.TSD_INIT_STEP_TIMEOUT_MS = String(STEP_MS);
@@ -52,6 +41,6 @@ t.test('a blocked init step meets its deadline; an abort kills the init', privil
     t.ok(Date.now() - t0 < 20_000, 'at once, not at a deadline');
   });
 
-  for (let i = 0; i < 50 && initsAlive().length; i++) await new Promise((r) => setTimeout(r, 100));
-  t.same(initsAlive(), [], 'no init left running');
+  for (let i = 0; i < 50 && liveChildren().length; i++) await new Promise((r) => setTimeout(r, 100));
+  t.same(liveChildren(), [], 'no init left running');
 });

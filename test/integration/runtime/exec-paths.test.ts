@@ -14,6 +14,7 @@ import { launch, execInContainer, nsexecPath, RuntimeStartError } from '../../..
 import { NSEXEC_BUILT } from '../../../runtime/nsexec.js';
 import type { ExecSpec, Process } from '../../../runtime/index.js';
 import { overlayRootfs, baseSpec, guard, collect } from './helpers.js';
+import { liveChildren } from '../../helpers/processes.js';
 
 const execSpec = (args: string[], extra: Partial<ExecSpec> = {}): ExecSpec => ({
   args, env: [], cwd: '', user: '', tty: false, openStdin: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], cgroupProcs: [], ...extra,
@@ -36,17 +37,6 @@ async function both<T>(fn: () => Promise<T>): Promise<{ helper: T; node: T }> {
   }
 }
 
-/** This process's live children (the inits and helpers it spawned). */
-const childrenAlive = (): string[] =>
-  fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[1]) === process.pid && fields[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  });
 
 t.test('tsd-nsexec is built (scripts/deps.sh installs gcc and libc6-dev; npm run build makes it) and runs from a sealed memfd', async (t) => {
   const p = nsexecPath();
@@ -173,6 +163,6 @@ t.test('the helper: a blocked step meets its deadline, an abort kills it, nothin
 
   ctr.kill('SIGKILL');
   await ctr.exited;
-  for (let i = 0; i < 50 && childrenAlive().length; i++) await new Promise((r) => setTimeout(r, 100));
-  t.same(childrenAlive(), [], 'no helper left running');
+  for (let i = 0; i < 50 && liveChildren().length; i++) await new Promise((r) => setTimeout(r, 100));
+  t.same(liveChildren(), [], 'no helper left running');
 });
