@@ -1,6 +1,6 @@
 // Starts a tsd daemon as a child process on a temporary socket, data root, exec
 // root, bridge and cgroup parent, and always tears it down (t.teardown).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,8 @@ export interface TestDaemon {
   dataRoot: string;
   execRoot: string;
   bridge: string;
+  /** The default bridge's --bip in effect (kept by a restart with `again`: a new subnet would replace the bridge under live containers). */
+  bip: string;
   cgroupParent: string;
   dir: string;
   proc: ChildProcess;
@@ -47,9 +49,10 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
   const execRoot = path.join(dir, 'run');
   const bridge = again?.bridge ?? `tsdt${n}`.slice(0, 15);
   const cgroupParent = again?.cgroupParent ?? `tsd-test-${n}`;
-  const octet = (Number(n) % 200) + 20;
+  const given = extraArgs.lastIndexOf('--bip');
+  const bip = given >= 0 ? extraArgs[given + 1]! : again?.bip ?? freeBip();
   const args = [daemonMain, '--host', socket, '--data-root', dataRoot, '--exec-root', execRoot, '--bridge', bridge,
-    '--bip', `10.${octet}.${(counter * 7) % 250}.1/24`, '--cgroup-parent', cgroupParent, '--log-level', process.env.TSD_TEST_LOG_LEVEL ?? 'debug', ...extraArgs];
+    '--bip', bip, '--cgroup-parent', cgroupParent, '--log-level', process.env.TSD_TEST_LOG_LEVEL ?? 'debug', ...extraArgs];
   let out = '';
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   proc.stdout!.on('data', (d) => (out += d));
@@ -102,12 +105,23 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
   };
 
   return {
-    socket, dataRoot, execRoot, bridge, cgroupParent, dir, proc,
+    socket, dataRoot, execRoot, bridge, bip, cgroupParent, dir, proc,
     output: () => out,
     request,
     dockerEnv: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     stop,
   };
+}
+
+/** A 10.x.y.1/24 no route of this host's uses yet (test daemons run side by side; fixed subnets collided). */
+export function freeBip(): string {
+  const routes = execFileSync('ip', ['-4', '-o', 'route'], { encoding: 'utf8' });
+  for (let i = 0; i < 200; i++) {
+    const a = 100 + Math.floor(Math.random() * 150);
+    const b = Math.floor(Math.random() * 250);
+    if (!routes.includes(`10.${a}.${b}.`)) return `10.${a}.${b}.1/24`;
+  }
+  throw new Error('no free 10.x.y.0/24 for the test bridge');
 }
 
 /**

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { privilegedOpts } from '../../helpers/privileged.js';
-import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { freeBip, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { busyboxSaveTar } from '../../fixtures/images.js';
 import { openDatabase } from '../../../store/index.js';
 import { createNetworkController } from '../../../netctl/index.js';
@@ -45,20 +45,8 @@ async function removeNetworking(d: TestDaemon): Promise<void> {
   }
 }
 
-/**
- * A bridge subnet no host route uses yet. startDaemon derives one from the pid,
- * which can collide with bridges other daemons left behind; a duplicate route
- * sends traffic for published ports to the wrong bridge.
- */
-export function freeBip(): string {
-  const routes = execFileSync('ip', ['-4', '-o', 'route'], { encoding: 'utf8' });
-  for (let i = 0; i < 200; i++) {
-    const a = 100 + Math.floor(Math.random() * 150);
-    const b = Math.floor(Math.random() * 250);
-    if (!routes.includes(`10.${a}.${b}.`)) return `10.${a}.${b}.1/24`;
-  }
-  throw new Error('no free 10.x.y.0/24 for the test bridge');
-}
+/** Re-exported: tests import it from here (startDaemon now picks one itself). */
+export { freeBip };
 
 export async function containerEnv(t: Teardownable, daemonArgs: string[] = []): Promise<Env> {
   const later: Array<() => unknown> = [];
