@@ -3,7 +3,7 @@
 // integration test (test/integration/runtime/exec-paths.test.ts) runs both paths.
 import t from 'tap';
 import { buildExecPlan } from '../../../runtime/index.js';
-import { encodeExecPlan, describeFailure, userReply, frame } from '../../../runtime/nsexec.js';
+import { encodeExecPlan, describeFailure, userReply, frame, cgroupRecord } from '../../../runtime/nsexec.js';
 import type { ExecSpec } from '../../../runtime/index.js';
 
 const host = { kernel: '6.18.0', arch: 'amd64', lastCap: 40 };
@@ -58,4 +58,11 @@ t.test('failures in the Node init\'s words', async (t) => {
   t.equal(describeFailure({ t: 'fail', step: 'user', call: 'read', errno: 27, path: '/etc/group', detail: 'too large' }, plan).message, 'unable to read /etc/group: /etc/group is larger than 4194304 bytes');
   t.match(describeFailure({ t: 'fail', step: 'cgroup', call: 'open', errno: 2, path: '/sys/x' }, plan).message, /^failed to join cgroup \/sys\/x: ENOENT: no such file or directory, open '\/sys\/x'$/);
   t.equal(frame([['a', 1], ['b', 'x=y']]).toString('latin1'), '\x0a\x00\x00\x00a=1\0b=x=y\0');
+});
+
+t.test('joining a cgroup: a v1 directory\'s tasks file, written "0" by the helper; cgroup.procs elsewhere', async (t) => {
+  const v1 = (d: string) => d.startsWith('/v1/');
+  const plan = { ...buildExecPlan(42, spec({ cgroupProcs: ['/v1/cpu/c/cgroup.procs', '/v2/c/cgroup.procs', '/v1/fifo'] }), host), seccomp: null };
+  t.same(records(encodeExecPlan(plan, v1)).filter((x) => /^cg/.test(x)), ['cgtask=/v1/cpu/c/tasks', 'cgroup=/v2/c/cgroup.procs', 'cgroup=/v1/fifo']);
+  t.same(cgroupRecord('/sys/fs/cgroup/none-such/cgroup.procs'), ['cgroup', '/sys/fs/cgroup/none-such/cgroup.procs'], 'no tasks file: the pid into cgroup.procs');
 });
