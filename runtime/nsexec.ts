@@ -70,8 +70,18 @@ const NO_NUL = (what: string, s: string): string => {
   return s;
 };
 
-/** A cgroup v1 directory (it has a `tasks` file; v2 has none). */
-const isV1Dir = (dir: string): boolean => fs.existsSync(path.join(dir, 'tasks'));
+/** Whether a cgroup's parent directory is a v1 hierarchy's (it has a `tasks` file; v2 has none), per parent: it is the same for all of its containers. */
+const v1Parents = new Map<string, boolean>();
+const isV1Dir = (dir: string): boolean => {
+  const parent = path.dirname(dir);
+  let v1 = v1Parents.get(parent);
+  if (v1 === undefined) {
+    v1 = fs.existsSync(path.join(parent, 'tasks'));
+    if (v1Parents.size >= 256) v1Parents.clear();
+    v1Parents.set(parent, v1);
+  }
+  return v1;
+};
 
 /**
  * How the helper joins the cgroup of `procs` (a cgroup.procs file): on v1, `cgtask` = the

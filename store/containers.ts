@@ -1,4 +1,5 @@
 // Data access for containers: rows in, domain records out. No policy here.
+import type { Statement } from 'better-sqlite3';
 import type { DB } from './db.js';
 
 export interface ContainerRow {
@@ -44,10 +45,23 @@ const toDb = (k: string, v: unknown): unknown =>
   k === 'config' || k === 'hostConfig' || k === 'runtime' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v;
 
 export class ContainerStore {
+  /** prepared statements by SQL text: compiled once, not on every call (a lookup is on every request, probe and exec) */
+  private readonly statements = new Map<string, Statement>();
+
   constructor(private readonly db: DB) {}
 
+  private prepare(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      if (this.statements.size >= 256) this.statements.clear(); // update()'s column sets are few; a bound all the same
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   insert(c: ContainerRow): void {
-    this.db.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created_at, state, pid, pid_start, exit_code, oom_killed, error,
+    this.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created_at, state, pid, pid_start, exit_code, oom_killed, error,
       started_at, finished_at, restart_count, config, host_config, runtime) VALUES (@id, @name, @imageId, @imageRef, @createdAt, @state, @pid,
       @pidStart, @exitCode, @oomKilled, @error, @startedAt, @finishedAt, @restartCount, @config, @hostConfig, @runtime)`).run({
       ...c, oomKilled: c.oomKilled ? 1 : 0, config: JSON.stringify(c.config), hostConfig: JSON.stringify(c.hostConfig), runtime: JSON.stringify(c.runtime),
@@ -60,33 +74,33 @@ export class ContainerStore {
     const sets = keys.map((k) => `${columns[k]} = @${k}`).join(', ');
     const params: Record<string, unknown> = { id };
     for (const k of keys) params[k] = toDb(k, fields[k]);
-    this.db.prepare(`UPDATE containers SET ${sets} WHERE id = @id`).run(params);
+    this.prepare(`UPDATE containers SET ${sets} WHERE id = @id`).run(params);
   }
 
   get(id: string): ContainerRow | undefined {
-    const r = this.db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as RawRow | undefined;
+    const r = this.prepare('SELECT * FROM containers WHERE id = ?').get(id) as RawRow | undefined;
     return r && fromRaw(r);
   }
 
   byName(name: string): ContainerRow | undefined {
-    const r = this.db.prepare('SELECT * FROM containers WHERE name = ?').get(name) as RawRow | undefined;
+    const r = this.prepare('SELECT * FROM containers WHERE name = ?').get(name) as RawRow | undefined;
     return r && fromRaw(r);
   }
 
   /** ids starting with `prefix` (at most 2: enough to tell unique from ambiguous). */
   idsByPrefix(prefix: string): string[] {
-    return (this.db.prepare("SELECT id FROM containers WHERE id >= ? AND id < ? || 'g' LIMIT 2").all(prefix, prefix) as Array<{ id: string }>).map((r) => r.id);
+    return (this.prepare("SELECT id FROM containers WHERE id >= ? AND id < ? || 'g' LIMIT 2").all(prefix, prefix) as Array<{ id: string }>).map((r) => r.id);
   }
 
   list(): ContainerRow[] {
-    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, rowid DESC').all() as RawRow[]).map(fromRaw);
+    return (this.prepare('SELECT * FROM containers ORDER BY created_at DESC, rowid DESC').all() as RawRow[]).map(fromRaw);
   }
 
   delete(id: string): void {
-    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 
   usesImage(imageId: string): ContainerRow[] {
-    return (this.db.prepare('SELECT * FROM containers WHERE image_id = ?').all(imageId) as RawRow[]).map(fromRaw);
+    return (this.prepare('SELECT * FROM containers WHERE image_id = ?').all(imageId) as RawRow[]).map(fromRaw);
   }
 }

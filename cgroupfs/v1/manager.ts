@@ -67,6 +67,14 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** one entry per distinct hierarchy (co-mounted controllers resolve to the same real path). */
   private hierarchies(): { controllers: V1Controller[]; mount: string }[] {
+    // the mounts are read once (constructor): so are their real paths (8 realpaths on every exec and probe otherwise)
+    this.hier ??= this.readHierarchies();
+    return this.hier.map((h) => ({ controllers: [...h.controllers], mount: h.mount }));
+  }
+
+  private hier: { controllers: V1Controller[]; mount: string }[] | undefined;
+
+  private readHierarchies(): { controllers: V1Controller[]; mount: string }[] {
     const byReal = new Map<string, { controllers: V1Controller[]; mount: string }>();
     for (const [c, m] of this.mounts) {
       let real = m;

@@ -113,12 +113,14 @@ export class ContainerService {
 
   /** Name (with or without '/'), full id, or unique id prefix; Docker's errors otherwise. */
   get(ref: string): Container {
+    // the row found by id or name is the one returned (one read, not a second for the id)
+    let found: ContainerRow | undefined;
     const id = resolveRef(ref, {
-      byId: (r) => (this.store.get(r) ? r : null),
-      byName: (r) => this.store.byName(r.replace(/^\//, ''))?.id ?? null,
+      byId: (r) => (found = this.store.get(r))?.id ?? null,
+      byName: (r) => (found = this.store.byName(r.replace(/^\//, '')))?.id ?? null,
       idsByPrefix: (p) => this.store.idsByPrefix(p),
     }, { ambiguous: AMBIGUOUS_PREFIX });
-    const row = id ? this.store.get(id) : undefined;
+    const row = id && found?.id === id ? found : id ? this.store.get(id) : undefined;
     if (!row) throw new NoSuchContainerError(ref);
     return this.toContainer(row);
   }
