@@ -17,7 +17,7 @@ const records = (b: Buffer): string[] => {
 
 t.test('the plan, in the helper\'s order and format', async (t) => {
   const plan = { ...buildExecPlan(42, spec({ securityOpt: ['seccomp=unconfined', 'no-new-privileges'], tty: true, consoleSize: [3, 4] }), host), oomScoreAdj: -5 };
-  const r = records(encodeExecPlan(plan));
+  const r = records(encodeExecPlan(plan, () => false));
   t.same(r.filter((x) => /^(oom|cgroup|join|root|cwd|nnp|tty|console|env|arg)=/.test(x)), [
     'oom=-5', 'cgroup=/sys/fs/cgroup/pids/x/cgroup.procs',
     'join=ipc:/proc/42/ns/ipc', 'join=uts:/proc/42/ns/uts', 'join=net:/proc/42/ns/net', 'join=cgroup:/proc/42/ns/cgroup', 'join=mnt:/proc/42/ns/mnt',
@@ -64,5 +64,5 @@ t.test('joining a cgroup: a v1 directory\'s tasks file, written "0" by the helpe
   const v1 = (d: string) => d.startsWith('/v1/');
   const plan = { ...buildExecPlan(42, spec({ cgroupProcs: ['/v1/cpu/c/cgroup.procs', '/v2/c/cgroup.procs', '/v1/fifo'] }), host), seccomp: null };
   t.same(records(encodeExecPlan(plan, v1)).filter((x) => /^cg/.test(x)), ['cgtask=/v1/cpu/c/tasks', 'cgroup=/v2/c/cgroup.procs', 'cgroup=/v1/fifo']);
-  t.same(cgroupRecord('/sys/fs/cgroup/none-such/cgroup.procs'), ['cgroup', '/sys/fs/cgroup/none-such/cgroup.procs'], 'no tasks file: the pid into cgroup.procs');
+  t.same(cgroupRecord('/nonexistent/c/cgroup.procs'), ['cgroup', '/nonexistent/c/cgroup.procs'], 'no tasks file beside it: the pid into cgroup.procs');
 });
