@@ -50,6 +50,13 @@ async function restoreOne(ctx: ReconcileContext, c: Container): Promise<{ adopte
   return { adopted: false, exit };
 }
 
+/** What a task of `c` left: its cgroup (whatever still runs in it is killed) and its rootfs mount. */
+async function collectLeftovers(ctx: ReconcileContext, c: Container): Promise<void> {
+  await ctx.runtime.removeLeftovers({ parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: cgroupNameOf(c) })
+    .catch((err) => ctx.log.warn({ err, ctr: c.id }, 'cannot remove the cgroup a crash left'));
+  try { ctx.images.unmountRootfs(path.join(containerDir(ctx, c.id), 'rootfs')); } catch { /* not mounted */ }
+}
+
 export async function reconcile(ctx: ReconcileContext, start: (id: string) => Promise<unknown>): Promise<void> {
   const liveIds = new Set<string>();
   const restartIds: string[] = [];
@@ -58,7 +65,12 @@ export async function reconcile(ctx: ReconcileContext, start: (id: string) => Pr
       await ctx.lock.run(c.id, () => ctx.removeNow(c, {})).catch(() => {});
       continue;
     }
-    if (!isUp(c.state)) continue;
+    if (!isUp(c.state)) {
+      // A start cut short by the crash: the row still says created/exited, but the task's cgroup
+      // (with the init, or the entrypoint it exec'd) and the rootfs mount may be there.
+      await collectLeftovers(ctx, c);
+      continue;
+    }
     const restored = await restoreOne(ctx, c);
     if (restored.adopted) continue;
     let code = 255;
@@ -68,8 +80,7 @@ export async function reconcile(ctx: ReconcileContext, start: (id: string) => Pr
       code = 137;
       error = 'killed: tsd was restarted while the container was running';
     }
-    await ctx.runtime.removeLeftovers({ parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: cgroupNameOf(c) }).catch(() => {});
-    try { ctx.images.unmountRootfs(path.join(containerDir(ctx, c.id), 'rootfs')); } catch { /* not mounted */ }
+    await collectLeftovers(ctx, c);
     if (restored.exit) {
       recordExitWhileDown(ctx, c, restored.exit);
       code = restored.exit.code;
