@@ -144,9 +144,12 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
       pid: task.pid, pidStart: pidStartTime(task.pid), startedAt: startedAt.toISOString(), exitCode: 0, error: '', oomKilled: false,
       runtime: c.runtime,
     });
-    // Live restore: the holder takes copies of the stdio fds now, so the container outlives this daemon.
+    // Live restore: the holder takes copies of the stdio fds before the start is reported, so a
+    // container the client was told is running outlives this daemon. (Not awaited, a SIGKILL right
+    // after the answer could come before the holder had copied the fds from this process: then
+    // it held nothing, and the next boot killed the container as one it cannot re-attach to.)
     if (ctx.restore?.alive && task.fds) {
-      void ctx.restore.watch(c.id, task.pid, pidStartTime(task.pid), task.fds).catch((err) => ctx.log.warn({ err, ctr: c.id }, 'live-restore holder did not take the container'));
+      await ctx.restore.watch(c.id, task.pid, pidStartTime(task.pid), task.fds).catch((err) => ctx.log.warn({ err, ctr: c.id }, 'live-restore holder did not take the container'));
     }
     publish(ctx, c, 'start');
     if (startChannel.hasSubscribers) startChannel.publish({ id: c.id, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
