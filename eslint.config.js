@@ -10,7 +10,8 @@
 //   lib (resolveRef, KeyedLock) ──▶ errors; every folder above sys may use it
 //
 // A folder imports another only through its index.ts (its face), and only along
-// an arrow. Nothing imports api/ but daemon/main.ts; only sys/ imports koffi.
+// an arrow. Nothing imports api/ but daemon/main.ts; only sys/ imports koffi;
+// only cgroupfs/systemd/bus.ts imports dbus-next.
 // Tests and benchmarks may import anything by path.
 import tseslint from 'typescript-eslint';
 
@@ -46,7 +47,10 @@ function rule(folder, extra = {}) {
   const patterns = FOLDERS.filter((f) => f !== folder).map((f) => into(f, allowed.has(f)));
   return {
     'no-restricted-imports': ['error', {
-      paths: folder === 'sys' ? [] : [{ name: 'koffi', message: 'only sys/ calls koffi' }],
+      paths: [
+        ...(folder === 'sys' ? [] : [{ name: 'koffi', message: 'only sys/ calls koffi' }]),
+        ...(extra.dbus ? [] : [{ name: 'dbus-next', message: 'only cgroupfs/systemd/bus.ts talks D-Bus (the systemd cgroup driver)' }]),
+      ],
       // `exempt`: one import path the folder's rule lets through (a lookahead before the pattern)
       patterns: extra.exempt ? patterns.map((p) => ({ ...p, regex: `(?!${extra.exempt})${p.regex}` })) : patterns,
     }],
@@ -59,6 +63,8 @@ export default [
   ...FOLDERS.map((f) => ({ files: [`${f}/**/*.ts`], rules: rule(f) })),
   // The process: it composes the daemon and serves the API on it.
   { files: ['daemon/main.ts'], rules: rule('daemon', { also: ['api'] }) },
+  // The systemd cgroup driver's D-Bus calls: the one importer of the D-Bus client.
+  { files: ['cgroupfs/systemd/bus.ts'], rules: rule('cgroupfs', { dbus: true }) },
   // The init runs in the container's process: it loads the syscall, fd-relative and constants modules alone, not all of sys/.
   { files: ['runtime/init/**/*.ts'], rules: rule('runtime', { exempt: '(\\.\\./)+sys/(syscalls|constants|fsat)\\.js$' }) },
 ];

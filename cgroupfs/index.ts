@@ -20,6 +20,8 @@ import type { CgroupManager, CgroupManagerOptions, CgroupMode } from './types.js
 import { removeEmptyChain } from './common.js';
 import { CgroupV1Manager, V1_CONTROLLERS } from './v1/manager.js';
 import { CgroupV2Manager } from './v2/manager.js';
+import { SystemdCgroupManager as SystemdCgroupManagerImpl, type SystemdCgroupManager } from './systemd/manager.js';
+import { systemdBus, type SystemdApi } from './systemd/bus.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -72,3 +74,20 @@ export function removeCgroupParent(opts: { root?: string; mode?: CgroupMode; par
 }
 export { DAEMON_CHILD, delegatedLayout, enterDelegatedSubtree, isDelegated, ownCgroupV2 } from './delegation.js';
 export type { DelegatedLayout } from './delegation.js';
+
+// The systemd driver (--exec-opt native.cgroupdriver=systemd): a container's cgroup is a transient
+// scope, docker-<id>.scope in a slice, made over systemd's D-Bus API (systemd/bus.ts, the only D-Bus user).
+export { checkSlice, scopeName, scopePath, slicePath } from './systemd/manager.js';
+export type { SystemdCgroupManager };
+export type { SystemdApi, UnitProperty } from './systemd/bus.js';
+
+/** The scope manager of container `name` in slice `parent`; `api` defaults to the process's system bus connection. */
+export function createSystemdCgroupManager(opts: CgroupManagerOptions & { api?: SystemdApi }): SystemdCgroupManager {
+  return new SystemdCgroupManagerImpl({ ...opts, api: opts.api ?? systemdBus(), files: createCgroupManager });
+}
+
+/** systemd's version, asked over D-Bus: the daemon's check at boot that the driver can work here. */
+export function systemdVersion(): Promise<string> {
+  return systemdBus().version();
+}
+export { closeSystemdBus } from './systemd/bus.js';

@@ -69,6 +69,8 @@ export const CODES = {
   TSD_ERR_CGROUP_KILL: { kind: 'system', means: 'processes survived killing a cgroup' },
   TSD_ERR_CGROUP_MODE: { kind: 'system', means: 'an unknown cgroup mode' },
   TSD_ERR_CGROUP_DEVICES: { kind: 'system', means: 'the eBPF device filter of a v2 cgroup could not be loaded or attached' },
+  TSD_ERR_SYSTEMD_BUS: { kind: 'system', means: 'a call to systemd over D-Bus failed (the systemd cgroup driver: a scope not started, stopped or changed)' },
+  TSD_ERR_CGROUP_SLICE: { kind: 'invalid-parameter', means: 'under the systemd cgroup driver a cgroup parent must be a slice name ("xxx.slice")' },
 
   // container filesystems (rootfs/, fd-relative)
   TSD_ERR_BAD_NAME: { kind: 'invalid-parameter', means: 'a file name with a slash or NUL, or empty' },
