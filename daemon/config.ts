@@ -1,5 +1,6 @@
 // The daemon's configuration: defaults, then a JSON config file, then flags.
 import fs from 'node:fs';
+import { checkSlice } from '../cgroupfs/index.js';
 import { invalidParameter } from '../errors/index.js';
 
 export interface DaemonConfig {
@@ -19,6 +20,7 @@ export interface DaemonConfig {
   cpuRtRuntime: number;    // µs of real-time runtime the parent cgroups grant their containers (0 = none, the kernel's default)
   liveRestore: boolean;    // containers keep running while the daemon is stopped, restarted or crashed
   execOpts: string[];      // dockerd's --exec-opt key=value list (native.cgroupdriver)
+  cgroupDriver: 'cgroupfs' | 'systemd'; // from execOpts (cgroupDriverOf), not a flag of its own
 }
 
 export const defaults: DaemonConfig = {
@@ -38,7 +40,10 @@ export const defaults: DaemonConfig = {
   cpuRtRuntime: 0,
   liveRestore: false,
   execOpts: [],
+  cgroupDriver: 'cgroupfs',
 };
+/** The containers' default parent under the systemd driver, as dockerd's. */
+export const SYSTEMD_DEFAULT_SLICE = 'system.slice';
 
 const flagMap: Record<string, keyof DaemonConfig> = {
   '--host': 'host', '-H': 'host',
@@ -93,7 +98,9 @@ Options:
       --cpu-rt-runtime int       cgroup v1: real-time runtime (µs) the parent cgroups grant (needed by --cpu-rt-runtime of a container)
       --live-restore             keep containers running while the daemon is down (stop, restart, crash);
                                  it re-adopts them when it starts (--live-restore=false: stop them, the default)
-      --exec-opt list            runtime options as dockerd's: native.cgroupdriver=cgroupfs (the only driver tsd has)
+      --exec-opt list            runtime options as dockerd's: native.cgroupdriver=cgroupfs (default) or systemd
+                                 (transient scopes docker-<id>.scope over systemd's D-Bus API; --cgroup-parent is then
+                                 a slice, default ${'system.slice'})
   -h, --help                     print this help
 `;
 
@@ -160,19 +167,23 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(cfg.logLevel)) {
     throw invalidParameter(`invalid log level: ${cfg.logLevel}`);
   }
-  cgroupDriverOf(cfg);
+  cfg.cgroupDriver = cgroupDriverOf(cfg);
+  if (cfg.cgroupDriver === 'systemd') {
+    // dockerd: the parent is a slice under this driver (system.slice unless given)
+    if (cfg.cgroupParent === defaults.cgroupParent) cfg.cgroupParent = SYSTEMD_DEFAULT_SLICE;
+    checkSlice(cfg.cgroupParent);
+  }
   return { ...cfg, help };
 }
 
 /**
  * The cgroup driver --exec-opt native.cgroupdriver asks for, checked as dockerd's
- * verifyCgroupDriver (the first one given counts, as moby's getCD; key case-insensitive). tsd has the
- * cgroupfs driver only: under systemd on v2 its cgroups already live in the unit's
- * delegated subtree (cgroupfs/delegation.ts); transient scopes over systemd's D-Bus
- * API (dockerd's systemd driver) are not implemented, so asking for them fails at
- * startup instead of being ignored (kubelet must see the driver it was told of).
+ * verifyCgroupDriver (the first one given counts, as moby's getCD; key case-insensitive):
+ * cgroupfs (tsd writes the cgroup tree; under systemd on v2 inside the unit's delegated
+ * subtree, cgroupfs/delegation.ts) or systemd (each container a transient scope made
+ * over systemd's D-Bus API, cgroupfs/systemd/; kubelet must see the driver it was told of).
  */
-export function cgroupDriverOf(cfg: Pick<DaemonConfig, 'execOpts'>): 'cgroupfs' {
+export function cgroupDriverOf(cfg: Pick<DaemonConfig, 'execOpts'>): 'cgroupfs' | 'systemd' {
   let driver = '';
   for (const o of cfg.execOpts) {
     const eq = o.indexOf('=');
@@ -184,7 +195,7 @@ export function cgroupDriverOf(cfg: Pick<DaemonConfig, 'execOpts'>): 'cgroupfs' 
     case 'cgroupfs':
       return 'cgroupfs';
     case 'systemd':
-      throw invalidParameter('native.cgroupdriver option systemd is not implemented by tsd (no transient scopes over D-Bus): use cgroupfs; under systemd with Delegate=yes tsd\'s cgroups live in its unit\'s subtree');
+      return 'systemd';
     case 'none':
       throw invalidParameter('native.cgroupdriver option none is internally used and cannot be specified manually');
     default:

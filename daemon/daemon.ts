@@ -7,12 +7,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ContainerStore, openDatabase, type DB } from '../store/index.js';
 import { defaults, type DaemonConfig } from './config.js';
-import { invalidParameter } from '../errors/index.js';
+import { invalidParameter, systemError } from '../errors/index.js';
 import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import { createImageService, type ContainerUsage, type Image, type ImageRunConfig, type ImageService } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
-import { createCgroupManager, detectCgroupMode, enterDelegatedSubtree, type CgroupMode } from '../cgroupfs/index.js';
+import { closeSystemdBus, createCgroupManager, detectCgroupMode, enterDelegatedSubtree, scopePath, systemdVersion, type CgroupMode } from '../cgroupfs/index.js';
 import { createRuntime, sealInitBinary, unsealInitBinary, nsexecPath } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
@@ -79,7 +79,15 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries, containerUsage });
 
   const cgroupMode = detectCgroupMode();
-  if (cgroupMode === 'unified' && config.cgroupParent === defaults.cgroupParent) {
+  const systemd = config.cgroupDriver === 'systemd';
+  if (systemd) {
+    // native.cgroupdriver=systemd: containers are transient scopes made over D-Bus; refuse to boot where no systemd answers
+    const version = await systemdVersion().catch((err: Error) => {
+      throw systemError(`native.cgroupdriver=systemd: systemd's D-Bus API does not answer here (${err.message})`, err, 'TSD_ERR_SYSTEMD_BUS');
+    });
+    log.info({ systemd: version, slice: config.cgroupParent }, 'cgroup driver systemd: containers are transient scopes docker-<id>.scope');
+    onShutdown(() => closeSystemdBus());
+  } else if (cgroupMode === 'unified' && config.cgroupParent === defaults.cgroupParent) {
     // Under systemd (Delegate=yes) only the unit's cgroup is ours: the daemon moves into its `tsd`
     // child and containers become that child's siblings (cgroupfs/delegation.ts).
     const layout = enterDelegatedSubtree();
@@ -90,7 +98,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   }
   const realtimeParent = realtimeBudget(config, cgroupMode);
   // The runtime makes each task's cgroup and keeps the warm inits (and their staging cgroups).
-  const runtime = createRuntime({ cgroupParent: config.cgroupParent, cgroupMode, initPool: config.initPool, realtimeParent, log: log.child({ subsystem: 'runtime' }) });
+  const runtime = createRuntime({ cgroupParent: config.cgroupParent, cgroupMode, cgroupDriver: config.cgroupDriver, initPool: config.initPool, realtimeParent, log: log.child({ subsystem: 'runtime' }) });
   const network = createNetworkController({ db, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip, log: log.child({ subsystem: 'netctl' }) });
   await network.init();
   // Which containers mount a volume, asked of the container rows likewise.
@@ -99,7 +107,9 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const volumes = new VolumeService(db, config.dataRoot, events, volumeUsers);
   const sys = new LinuxSyscalls();
   const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
-  const cgroupPath = (c: Container) => createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: cgroupNameOf(c) }).path;
+  const cgroupPath = (c: Container) => systemd
+    ? scopePath(c.hostConfig.CgroupParent || config.cgroupParent, cgroupNameOf(c))
+    : createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: cgroupNameOf(c) }).path;
   // --live-restore: the holder (one process per exec root) that keeps containers' stdio and exit
   // statuses while this daemon is away. Without it containers die with the daemon, as before.
   let restore: HolderClient | null = null;
@@ -119,6 +129,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
       get: (r) => containers.get(r),
       list: () => containers.list(),
       cgroupVersion,
+      cgroupDriver: config.cgroupDriver,
       cgroupPath,
       endpoints: (id) => network.endpoints(id).map((e) => {
         let bridge = '';

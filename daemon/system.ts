@@ -15,7 +15,7 @@ export interface HostFacts {
   ncpu: number;
   memTotal: number;
   cgroupVersion: '1' | '2';
-  cgroupDriver: 'cgroupfs';
+  cgroupDriver: 'cgroupfs' | 'systemd';
   storageDriver: 'overlay2';
   swapLimit: boolean;
   memoryLimit: boolean;
@@ -56,7 +56,7 @@ export class SystemService {
       ncpu: os.availableParallelism(),
       memTotal: os.totalmem(),
       cgroupVersion,
-      cgroupDriver: 'cgroupfs',
+      cgroupDriver: config.cgroupDriver ?? 'cgroupfs',
       storageDriver: 'overlay2',
       swapLimit: cgroupVersion === '2' || fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
       memoryLimit: true,

@@ -10,9 +10,17 @@
 // (or /proc/<pid>/cgroup), not <parent>/<id>. Where the container asks for another
 // parent, the init joins the container's cgroup itself and the emptied staging
 // cgroup is discarded.
+//
+// Under the systemd driver (driver 'systemd') there is no staging: a task's cgroup is a
+// transient scope that systemd creates with the init's pid in it (scope(): start(pid)),
+// the warm init waiting in the daemon's own cgroup until then, as runc's init waits in
+// runc's cgroup until the scope is started with its pid.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createCgroupManager, removeCgroupParent, type CgroupManager, type CgroupManagerOptions, type CgroupMode } from '../cgroupfs/index.js';
+import {
+  createCgroupManager, createSystemdCgroupManager, removeCgroupParent,
+  type CgroupManager, type CgroupManagerOptions, type CgroupMode, type SystemdCgroupManager,
+} from '../cgroupfs/index.js';
 import type { TaskCgroup } from './types.js';
 
 const STAGE_RE = /^warm-\d+$/;
@@ -27,10 +35,32 @@ export class Cgroups {
     private readonly root = '/sys/fs/cgroup',
     /** the real-time budget a task cgroup's ancestors get (--cpu-rt-period/--cpu-rt-runtime); not for staging cgroups */
     private readonly realtimeParent?: CgroupManagerOptions['realtimeParent'],
+    /** who makes task cgroups: tsd in cgroupfs, or systemd (transient scopes; `parent` is a slice) */
+    readonly driver: 'cgroupfs' | 'systemd' = 'cgroupfs',
   ) {}
 
   manager(parent: string, name: string, realtimeParent?: CgroupManagerOptions['realtimeParent']): CgroupManager {
+    if (this.driver === 'systemd') return this.scope(parent, name);
     return createCgroupManager({ mode: this.mode, root: this.root, parent, name, realtimeParent });
+  }
+
+  /** systemd driver: the scope of task `name` in slice `parent` (made by its start(pid)). */
+  scope(parent: string, name: string): SystemdCgroupManager {
+    return createSystemdCgroupManager({ mode: this.mode, root: this.root, parent, name });
+  }
+
+  /**
+   * systemd driver: the scope started with `pid` (a warm or just-spawned init) and every limit
+   * written; undone when either fails.
+   */
+  async join(manager: SystemdCgroupManager, pid: number, res: TaskCgroup['resources']): Promise<void> {
+    try {
+      await manager.start(pid, res);
+      manager.apply(res);
+    } catch (e) {
+      await manager.destroy().catch(() => {});
+      throw e;
+    }
   }
 
   /** Puts a fresh warm init into its staging cgroup; returns the staging cgroup's name. */
@@ -97,6 +127,7 @@ export class Cgroups {
    * for `keep`: on v2 a live-restored task may live in the staging cgroup it adopted.
    */
   async removeStaleStaging(keep: string[] = []): Promise<void> {
+    if (this.driver === 'systemd') return; // no staging cgroups: warm inits wait in the daemon's own
     const base = this.mode === 'unified' ? path.join(this.root, this.parent) : path.join(this.root, 'pids', this.parent);
     let names: string[] = [];
     try { names = fs.readdirSync(base).filter((n) => STAGE_RE.test(n) && !keep.includes(n)); } catch { return; }
@@ -105,6 +136,7 @@ export class Cgroups {
 
   /** The daemon's parent, once empty (shutdown). */
   removeParent(): void {
+    if (this.driver === 'systemd') return; // slices are systemd's
     try { removeCgroupParent({ mode: this.mode, root: this.root, parent: this.parent }); } catch { /* still in use */ }
   }
 }

@@ -86,6 +86,12 @@ const deadlines = () => ({
 export interface LaunchOptions {
   /** aborting it kills an init whose start is in progress (docker rm -f) */
   signal?: AbortSignal;
+  /**
+   * Called with the init's pid once it is spawned, before it gets its plan (the cold path;
+   * a warm init's pid is known before launch): the systemd cgroup driver starts the
+   * container's scope with that pid in it. A rejection kills the init and fails the launch.
+   */
+  spawned?: (pid: number) => Promise<void>;
 }
 
 let sys: Syscalls | undefined;
@@ -356,10 +362,20 @@ function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}, helperFram
   });
 }
 
-function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean, opts: LaunchOptions = {}): Promise<Process> {
+async function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean, opts: LaunchOptions = {}): Promise<Process> {
   const s = (sys ??= new LinuxSyscalls());
   const child = spawnInit(s, pidns, coldStdio(plan.tty, openStdin));
-  return start(track(child), plan, opts);
+  const sp = track(child);
+  if (opts.spawned && child.pid) {
+    try {
+      await opts.spawned(child.pid);
+    } catch (e) {
+      child.kill('SIGKILL');
+      await sp.exited;
+      throw e;
+    }
+  }
+  return start(sp, plan, opts);
 }
 
 // ---- warm pool -------------------------------------------------------------
@@ -581,6 +597,18 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null, opts
   }
   const warm = pool.size > 0 ? takeWarm() : null;
   if (warm) {
+    if (opts.spawned && warm.child.pid) {
+      try {
+        await opts.spawned(warm.child.pid);
+      } catch (e) {
+        warm.proto.destroy();
+        warm.child.kill('SIGKILL');
+        const stage = warm.stage;
+        if (stage) void warm.exited.then(() => pool.hooks.discard?.(stage));
+        refill();
+        throw e;
+      }
+    }
     const started = runWarm(warm, plan, spec.openStdin, opts);
     // Not adopted by the caller: the init moved itself to spec.cgroupProcs; its staging cgroup is empty now.
     const stage = warm.stage;

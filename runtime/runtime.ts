@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   cgroupRoot?: string;
   /** --cpu-rt-period/--cpu-rt-runtime: the real-time budget written into the parent chain of every task cgroup (v1) */
   realtimeParent?: CgroupManagerOptions['realtimeParent'];
+  /** dockerd's native.cgroupdriver: cgroupfs (tsd makes the cgroups; default) or systemd (transient scopes; cgroupParent is a slice) */
+  cgroupDriver?: 'cgroupfs' | 'systemd';
   /** warm inits kept ready (0: every start spawns cold) */
   initPool: number;
   log?: { debug(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -47,18 +49,40 @@ export interface Runtime {
 }
 
 export function createRuntime(opts: RuntimeOptions): Runtime {
-  const cgroups = new Cgroups(opts.cgroupMode ?? detectCgroupMode(opts.cgroupRoot), opts.cgroupParent, opts.cgroupRoot, opts.realtimeParent);
+  const cgroups = new Cgroups(opts.cgroupMode ?? detectCgroupMode(opts.cgroupRoot), opts.cgroupParent, opts.cgroupRoot, opts.realtimeParent, opts.cgroupDriver);
+  const systemd = cgroups.driver === 'systemd';
   const log = opts.log;
   const discard = (stage: string) => cgroups.discard(stage).catch((err) => log?.debug({ err, stage }, 'staging cgroup not removed'));
   return {
     cgroupMode: cgroups.mode,
     async start(o) {
       await cgroups.removeStaleStaging(o?.keep ?? []).catch((err) => log?.warn({ err }, 'stale staging cgroups not removed'));
-      if (opts.initPool > 0) warmPool.enable(opts.initPool, { stage: (pid) => cgroups.stage(pid), discard });
+      // systemd driver: no staging cgroup, the init waits in the daemon's cgroup until its scope is started with it
+      if (opts.initPool > 0) warmPool.enable(opts.initPool, systemd ? {} : { stage: (pid) => cgroups.stage(pid), discard });
     },
     async launch(spec, launchOpts = {}) {
       // A warm init is PID 1 of a fresh PID namespace: only for containers that want one.
       const warm = !spec.pid || spec.pid.mode === 'private' ? warmPool.take() : null;
+      if (systemd && spec.cgroup) {
+        // The scope is started with the init's pid: a warm init's now, a cold one's once spawned (launchOpts.spawned).
+        const scope = cgroups.scope(spec.cgroup.parent, spec.cgroup.name);
+        const res = spec.cgroup.resources;
+        if (warm) {
+          try {
+            await cgroups.join(scope, warm.pid, res);
+          } catch (e) {
+            warm.kill();
+            throw e;
+          }
+        }
+        try {
+          const proc = await launch(spec, warm, warm ? launchOpts : { ...launchOpts, spawned: (pid) => cgroups.join(scope, pid, res) });
+          return taskOf(proc, scope);
+        } catch (e) {
+          await scope.destroy().catch(() => {});
+          throw e;
+        }
+      }
       let placed: ReturnType<Cgroups['place']> | null = null;
       try {
         placed = spec.cgroup ? cgroups.place(spec.cgroup, warm?.stage ?? null) : null;

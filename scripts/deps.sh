@@ -34,6 +34,10 @@ if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then
   want script bsdutils
   want systemd-analyze systemd
   want systemd-socket-activate systemd
+  # test/integration/containers/systemd.test.ts boots systemd with a system bus in the v2 guest (the systemd cgroup driver)
+  want /lib/systemd/systemd systemd
+  want /usr/bin/dbus-daemon dbus-daemon
+  want busctl systemd
   want docker docker.io
   # test/clients: Debian's docker-compose 1.29 and python3-docker, driven as their users do
   want /usr/bin/docker-compose docker-compose

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError, NameConflictError, invalidParameter, notFound } from '../../errors/index.js';
+import { checkSlice } from '../../cgroupfs/index.js';
 import { parseLogConfig } from '../logs/index.js';
 import { defaultMaskedPaths, parseSecurityOpt, READONLY_PATHS } from '../../runtime/index.js';
 import { containerDir, publish, type ContainerContext } from './context.js';
@@ -38,6 +39,8 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
   input.hostConfig.LogConfig = { Type: logCfg.type, Config: logCfg.options };
   parseSecurityOpt(input.hostConfig.SecurityOpt ?? []);
   checkStorageOpt(input.hostConfig.StorageOpt);
+  // moby's verifyPlatformContainerSettings: under the systemd driver a parent is a slice
+  if (ctx.config.cgroupDriver === 'systemd' && input.hostConfig.CgroupParent) checkSlice(input.hostConfig.CgroupParent);
   // moby's createContainerOSSpecificSettings: the default lists are stored (and shown) unless given or privileged
   if (!input.hostConfig.Privileged) {
     input.hostConfig.MaskedPaths ??= defaultMaskedPaths();

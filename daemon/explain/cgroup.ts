@@ -27,7 +27,8 @@ export interface CpuStat { nrPeriods: number; nrThrottled: number; throttledUsec
 
 export interface CgroupView {
   version: 'v1' | 'v2';
-  driver: 'cgroupfs';
+  /** who made the cgroup: tsd (cgroupfs) or systemd (a transient scope); the readers say cgroupfs, the daemon corrects it */
+  driver: 'cgroupfs' | 'systemd';
   /** the path relative to the hierarchy roots */
   path: string;
   /** true when the cgroup directories exist */

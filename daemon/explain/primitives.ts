@@ -21,6 +21,8 @@ export interface PrimitivesDeps {
   get(ref: string): Container;
   list(): Container[];
   cgroupVersion: 'v1' | 'v2';
+  /** --exec-opt native.cgroupdriver (default cgroupfs) */
+  cgroupDriver?: 'cgroupfs' | 'systemd';
   /** the cgroup path (relative to the hierarchy roots) a container has or had */
   cgroupPath(c: Container): string;
   /** the network attachments of a running container, with their host veth names */
@@ -171,13 +173,14 @@ export async function readFacts(d: PrimitivesDeps, ref: string, opts: { windowSe
     const p = d.cgroupVersion === 'v2' ? pc[''] : pc.memory ?? pc.pids;
     if (p) cgPath = p.replace(/^\//, '');
   }
-  const cg0 = readCgroup(h, d.cgroupVersion, cgPath);
+  const driver = d.cgroupDriver ?? 'cgroupfs';
+  const cg0 = { ...readCgroup(h, d.cgroupVersion, cgPath), driver };
   let throttling: ReturnType<typeof throttleWindow> | null = null;
   let cg = cg0;
   const win = Math.max(0, Math.min(10, opts.windowSeconds ?? 1));
   if (running && cg0.present && win > 0) {
     await new Promise((r) => setTimeout(r, win * 1000));
-    cg = readCgroup(h, d.cgroupVersion, cgPath);
+    cg = { ...readCgroup(h, d.cgroupVersion, cgPath), driver };
     throttling = throttleWindow(cg0.cpu.stat, cg.cpu.stat, win);
   }
   const oomKillsLogged = (cg.memory.oomKills > 0 || c.oomKilled || (c.runtime.lastRun?.cgroup.memory.oomKills ?? 0) > 0)

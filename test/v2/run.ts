@@ -18,6 +18,8 @@ const FILES = [
   '../integration/runtime/parent-death.test.js',
   // through the docker CLI: limits, OOM, cpu.max, pause, update, devices, 20 starts, a clean stop, a crash
   '../integration/containers/cgroups.test.js',
+  // --exec-opt native.cgroupdriver=systemd against a real systemd (booted as PID 1 of a PID namespace in the guest)
+  '../integration/containers/systemd.test.js',
 ];
 
 // TSD_V2_ONLY=update,stats runs only the files whose path contains one of the words

@@ -56,7 +56,7 @@ t.test('--live-restore: a bool flag and a config key, as dockerd', async (t) => 
   t.throws(() => parseConfig(['--live-restore=maybe'], {}), /invalid value "maybe"/);
 });
 
-t.test('--exec-opt native.cgroupdriver as dockerd checks it; tsd has the cgroupfs driver only', async (t) => {
+t.test('--exec-opt native.cgroupdriver as dockerd checks it: cgroupfs (default) or systemd', async (t) => {
   t.same(parseConfig([], {}).execOpts, []);
   const c = parseConfig(['--exec-opt', 'native.cgroupdriver=cgroupfs', '--exec-opt=other.opt=x'], {});
   t.same(c.execOpts, ['native.cgroupdriver=cgroupfs', 'other.opt=x']);
@@ -64,8 +64,13 @@ t.test('--exec-opt native.cgroupdriver as dockerd checks it; tsd has the cgroupf
   t.throws(() => parseConfig(['--exec-opt', 'native.cgroupdriver'], {}), { message: "invalid exec-opt (native.cgroupdriver): must be formatted 'opt=value'", kind: 'invalid-parameter' });
   t.throws(() => parseConfig(['--exec-opt', 'native.cgroupdriver=cgroupv3'], {}), { message: 'native.cgroupdriver option cgroupv3 not supported' });
   t.throws(() => parseConfig(['--exec-opt', 'native.cgroupdriver=none'], {}), { message: /internally used/ });
-  t.throws(() => parseConfig(['--exec-opt', 'native.cgroupdriver=systemd'], {}), { message: /systemd is not implemented by tsd/ }, 'refused, not silently ignored');
+  const sd = parseConfig(['--exec-opt', 'native.cgroupdriver=systemd'], {});
+  t.equal(sd.cgroupDriver, 'systemd');
+  t.equal(sd.cgroupParent, 'system.slice', 'the systemd driver\'s default parent is system.slice, as dockerd\'s');
+  t.equal(parseConfig(['--exec-opt', 'native.cgroupdriver=systemd', '--cgroup-parent', 'tsd-ci.slice'], {}).cgroupParent, 'tsd-ci.slice');
+  t.throws(() => parseConfig(['--exec-opt', 'native.cgroupdriver=systemd', '--cgroup-parent', '/foo/bar'], {}), { message: /should be a valid slice named as "xxx.slice"/, kind: 'invalid-parameter' });
+  t.equal(parseConfig([], {}).cgroupDriver, 'cgroupfs');
   t.ok(parseConfig(['--exec-opt', 'native.cgroupdriver=cgroupfs', '--exec-opt', 'native.cgroupdriver=bogus'], {}), 'the first one counts, as moby\'s getCD');
   const dir = t.testdir({ 'c.json': JSON.stringify({ 'exec-opts': ['native.cgroupdriver=systemd'] }) });
-  t.throws(() => parseConfig(['--config-file', path.join(dir, 'c.json')], {}), { message: /systemd is not implemented/ }, 'daemon.json exec-opts too');
+  t.equal(parseConfig(['--config-file', path.join(dir, 'c.json')], {}).cgroupDriver, 'systemd', 'daemon.json exec-opts too');
 });
