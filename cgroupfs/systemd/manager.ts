@@ -9,6 +9,8 @@
 // systemd has no property for (swappiness, throttles, devices). Updates go both ways
 // too (files first: the kernel judges the value; then SetUnitProperties, so systemd
 // does not write its older values back on a daemon-reload). Removal stops the unit.
+import fs from 'node:fs';
+import path from 'node:path';
 import { invalidParameter } from '../../errors/index.js';
 import { sharesToWeight } from '../convert.js';
 import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupVersion, Resources } from '../types.js';
@@ -160,6 +162,10 @@ export class SystemdCgroupManager implements CgroupManager {
   private readonly api: SystemdApi;
   /** SetUnitProperties calls not finished yet (destroy waits for them) */
   private pending: Promise<void> = Promise.resolve();
+  private readonly root: string;
+  /** the highest oom_kill count seen while the scope lived (systemd removes an emptied scope's cgroup at once) */
+  private oomKills = 0;
+  private watcher: fs.FSWatcher | null = null;
 
   constructor(opts: SystemdManagerOptions) {
     this.slice = opts.parent;
@@ -168,6 +174,21 @@ export class SystemdCgroupManager implements CgroupManager {
     this.files = opts.files({ ...opts, parent: slicePath(opts.parent), name: this.unit });
     this.version = this.files.version;
     this.path = this.files.path;
+    this.root = opts.root ?? '/sys/fs/cgroup';
+  }
+
+  /**
+   * systemd stops a scope once its last process exits and removes its cgroup then, racing
+   * the daemon's read of the exit's OOM kills: a v2 scope's memory.events is watched
+   * (inotify: the kernel notifies its changes) and every count seen is kept.
+   */
+  private watchOom(): void {
+    if (this.version !== 'v2' || this.watcher) return;
+    const note = () => { try { this.oomKills = Math.max(this.oomKills, this.files.oomKillCount()); } catch { /* gone */ } };
+    try {
+      this.watcher = fs.watch(path.join(this.root, this.path, 'memory.events'), { persistent: false }, note);
+      this.watcher.on('error', () => { this.watcher?.close(); this.watcher = null; });
+    } catch { /* no memory controller here */ }
   }
 
   /**
@@ -185,6 +206,7 @@ export class SystemdCgroupManager implements CgroupManager {
       await this.api.resetFailedUnit(this.unit);
       await this.api.startTransientUnit(this.unit, props);
     }
+    this.watchOom();
   }
 
   create(): void { /* the scope is made by start(pid) */ }
@@ -219,7 +241,10 @@ export class SystemdCgroupManager implements CgroupManager {
   isFrozen(): boolean { return this.files.isFrozen(); }
   stats(): CgroupStats { return this.files.stats(); }
   pids(): number[] { return this.files.pids(); }
-  oomKillCount(): number { return this.files.oomKillCount(); }
+  oomKillCount(): number {
+    this.oomKills = Math.max(this.oomKills, this.files.oomKillCount());
+    return this.oomKills;
+  }
   support(): CgroupSupport { return this.files.support(); }
   killAll(signal?: number): Promise<void> { return this.files.killAll(signal); }
 
@@ -229,6 +254,8 @@ export class SystemdCgroupManager implements CgroupManager {
    * manager detach the device program and remove whatever is still there. Idempotent.
    */
   async destroy(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = null;
     await this.pending.catch(() => {});
     await this.files.killAll(9);
     await this.api.stopUnit(this.unit);

@@ -229,7 +229,7 @@ t.test('the systemd cgroup driver: containers are transient scopes', { skip: ski
     t.notOk(fs.existsSync(cg), 'and its cgroup is gone');
   });
 
-  await t.test('a cold init (--pid host) gets its scope too; a --cgroup-parent is a slice', async (t) => {
+  await t.test('a cold init (--pid host) gets its scope too; a --cgroup-parent is a slice; OOM kills are seen', async (t) => {
     const id = await ok('run', '-d', '--name', 'cold', '--pid', 'host', '--cgroup-parent', 'tsdtest-x.slice', '-m', '48m', IMAGE, 'sleep', '1000');
     const scope = `docker-${id}.scope`;
     t.equal(await active(scope), 'active');
@@ -239,6 +239,11 @@ t.test('the systemd cgroup driver: containers are transient scopes', { skip: ski
     t.equal(read(path.join(CG, 'tsdtest.slice/tsdtest-x.slice', scope, 'memory.max')), String(48 << 20));
     await ok('rm', '-f', 'cold');
     t.not(await active(scope), 'active');
+    // systemd removes an emptied scope's cgroup at once: the OOM kill is still reported
+    const oom = await docker('run', '--name', 'oom', '-m', '32m', IMAGE, 'sh', '-c', 'x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived');
+    t.equal(oom.code, 137, `killed by the OOM killer: ${oom.err}`);
+    t.equal(await ok('inspect', '-f', '{{.State.OOMKilled}}', 'oom'), 'true', 'inspect says OOMKilled');
+    await ok('rm', 'oom');
     const bad = await docker('create', '--cgroup-parent', 'not-a-slice', IMAGE, 'true');
     t.not(bad.code, 0, 'a parent that is not a slice is refused');
     t.match(bad.err, /should be a valid slice named as "xxx\.slice"/);
