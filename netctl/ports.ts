@@ -1,9 +1,12 @@
 // Published ports: parsing of port specs (pure) and the userland proxy that
-// forwards host ports to a container address (docker-proxy's job, in-process).
+// forwards host ports to a container address (docker-proxy's job): TCP through
+// the tsd-portproxy helper where it is built (netctl/portproxy.ts), else in-process
+// as UDP always is.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { invalidParameter, conflict } from '../errors/index.js';
 import { isIPv4 } from './ipam.js';
+import { helperListen, portProxyAvailable } from './portproxy.js';
 import type { PortBinding, Protocol, PublishedPort } from './types.js';
 
 /**
@@ -182,7 +185,12 @@ export async function startPortProxy(b: PortBinding, targetIp: string): Promise<
   let lastErr: unknown;
   for (const port of candidatePorts(b)) {
     try {
-      const l = b.protocol === 'udp' ? await listenUdp(b.hostIp, port, targetIp, b.containerPort) : await listenTcp(b.hostIp, port, targetIp, b.containerPort);
+      const l =
+        b.protocol === 'udp'
+          ? await listenUdp(b.hostIp, port, targetIp, b.containerPort)
+          : portProxyAvailable()
+            ? await helperListen(b.hostIp, port, targetIp, b.containerPort) // splice(2) in tsd-portproxy (netctl/portproxy.ts)
+            : await listenTcp(b.hostIp, port, targetIp, b.containerPort);
       return { published: { containerPort: b.containerPort, protocol: b.protocol, hostIp: b.hostIp, hostPort: l.port }, close: l.close };
     } catch (e) {
       lastErr = e;

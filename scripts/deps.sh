@@ -20,7 +20,8 @@ want xz xz-utils
 # docker build with a git URL as its remote context clones with git, as dockerd
 want git git
 # tsd-nsexec, the exec fast path (runtime/nsexec/nsexec.c), is built static by `npm run build`;
-# without gcc and libc6-dev exec falls back to the Node init (slower)
+# without gcc and libc6-dev exec falls back to the Node init (slower); so is tsd-portproxy, the
+# published loopback ports' splice relay (netctl/portproxy/portproxy.c; without it: in-process)
 want gcc gcc
 want /usr/lib/x86_64-linux-gnu/libc.a libc6-dev
 if [[ "${TSD_WITH_TEST_DEPS:-0}" == 1 ]]; then

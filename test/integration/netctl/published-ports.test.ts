@@ -94,9 +94,9 @@ t.test('published ports through the kernel, from another netns', privilegedOpts(
   fs.mkdirSync(path.join(www, 'cgi-bin'), { recursive: true });
   fs.writeFileSync(path.join(www, 'cgi-bin', 'addr'), '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho "peer=$REMOTE_ADDR"\n', { mode: 0o755 });
   const any = (containerPort: number) => ({ containerPort, protocol: 'tcp' as const, hostIp: '', hostPort: 0 });
-  const e1 = await ctl.attach(cid(1), { network: 'bridge', hostname: 'one', ports: [any(80), any(81), any(82)] });
+  const e1 = await ctl.attach(cid(1), { network: 'bridge', hostname: 'one', ports: [any(80), any(81), any(82), { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 0 }] });
   const e2 = await ctl.attach(cid(2), { network: 'bridge', hostname: 'two' });
-  const [web, echoCount, sink] = e1.ports.map((p) => p.hostPort) as [number, number, number];
+  const [web, echoCount, sink, webLo] = e1.ports.map((p) => p.hostPort) as [number, number, number, number];
   const ns1 = ctl.netnsPath(cid(1));
   const sinkOut = path.join(tmp, 'sink-count');
   procs.push(spawn('nsenter', [`--net=${ns1}`, BB, 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' }));
@@ -148,6 +148,27 @@ t.test('published ports through the kernel, from another netns', privilegedOpts(
       if (!count) await new Promise((r) => setTimeout(r, 100));
     }
     t.equal(count, String(64 << 20), 'the server received all of it');
+  });
+
+  await t.test('the proxy: a host-network client reaches a port published on 127.0.0.1, half-closed too; a bridge does not', async (t) => {
+    // the host's netns is where a --network host container talks from
+    t.equal(await peerSeen(`/proc/${process.pid}/ns/net`, '127.0.0.1', webLo), e1.gateway, 'through the proxy: the container sees the bridge side of the host');
+    t.notMatch(sh('iptables', ['-t', 'nat', '-S', `TSD-P-${BRIDGE}`]), `--dport ${webLo} `, 'no DNAT rule for a loopback binding');
+    const reply = await nodeIn(`/proc/${process.pid}/ns/net`, `
+      import net from 'node:net';
+      for (let i = 0; i < 40; i++) {
+        const got = await new Promise((resolve) => {
+          let buf = '';
+          const s = net.connect({ host: '127.0.0.1', port: ${echoCount}, allowHalfOpen: true }, () => s.end(Buffer.alloc(3 << 20)));
+          s.on('data', (d) => (buf += d)).on('end', () => resolve(buf)).on('error', () => resolve(''));
+        });
+        if (got.trim()) { console.log(got.trim()); process.exit(0); }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      process.exit(1);`);
+    t.equal(reply, String(3 << 20), 'through the proxy: the reply after the client FIN');
+    const refused = sh('nsenter', [`--net=${ctl.netnsPath(cid(2))}`, 'sh', '-c', `${BB} nc -w 2 ${e2.gateway} ${webLo} </dev/null >/dev/null 2>&1; echo $?`]).trim();
+    t.not(refused, '0', 'a loopback binding is not reachable from a bridge (as dockerd)');
   });
 
   await t.test('loopback is the proxy’s; detach removes the rules', async (t) => {
