@@ -321,13 +321,13 @@ async function networkFigures(): Promise<void> {
   const out = await new Promise<string>((resolve) => {
     let text = '';
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    p.stdout.on('data', (d) => { process.stdout.write(d); text += d; });
+    p.stdout.on('data', (d) => { process.stdout.write(String(d).replace(/^FIGURES-JSON .*\n?/m, '')); text += d; });
     p.once('close', () => resolve(text));
   });
-  for (const l of out.split('\n')) {
-    const m = /^(.*?)\s{2,}(median .*|\d.*×)$/.exec(l.trim());
-    if (m) figures.push({ label: `network: ${m[1]}`, unit: '', load: loadavg(), note: m[2] });
-  }
+  // its figures (tsd, the other engine, goal) as network.ts computed them, on its last line
+  const json = out.split('\n').find((l) => l.startsWith('FIGURES-JSON '));
+  for (const f of json ? (JSON.parse(json.slice(13)) as Array<Omit<Figure, 'load'>>) : []) figures.push({ ...f, label: `network: ${f.label}`, load: loadavg() });
+  if (!json) figures.push({ label: 'network', unit: '', load: loadavg(), note: 'bench/network.js printed no figures (see its output above)' });
 }
 
 async function main(): Promise<void> {
