@@ -38,7 +38,7 @@ export const defaults: DaemonConfig = {
   metricsAddr: '',
   cpuRtPeriod: 0,
   cpuRtRuntime: 0,
-  liveRestore: false,
+  liveRestore: true,      // #13: on by default (dockerd's is opt-in); --live-restore=false for the old behaviour
   execOpts: [],
   cgroupDriver: 'cgroupfs',
 };
@@ -96,8 +96,9 @@ Options:
       --metrics-addr string      also serve Prometheus metrics (GET /metrics) on this TCP host:port
       --cpu-rt-period int        cgroup v1: real-time period (µs) of the containers' parent cgroups
       --cpu-rt-runtime int       cgroup v1: real-time runtime (µs) the parent cgroups grant (needed by --cpu-rt-runtime of a container)
-      --live-restore             keep containers running while the daemon is down (stop, restart, crash);
-                                 it re-adopts them when it starts (--live-restore=false: stop them, the default)
+      --live-restore[=bool]      keep containers running while the daemon is down (stop, restart, crash) and
+                                 re-adopt them when it starts (default true; =false: a stop stops them and
+                                 a boot after a crash kills the survivors)
       --exec-opt list            runtime options as dockerd's: native.cgroupdriver=cgroupfs (default) or systemd
                                  (transient scopes docker-<id>.scope over systemd's D-Bus API; --cgroup-parent is then
                                  a slice, default ${'system.slice'})

@@ -164,7 +164,10 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     buildCache,
     { workDir: builderDir, platform: { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) }, dockerVersion: `tsd ${process.env.npm_package_version ?? '0.1.0'}`, log: log.child({ subsystem: 'builder' }) },
   );
-  const services: Services = { config, events, system, onShutdown, containers, images, volumes, networks: network, cgroupMode, metrics, primitives, builder, buildCache };
+  const services: Services = {
+    config, events, system, onShutdown, containers, images, volumes, networks: network, cgroupMode, metrics, primitives, builder, buildCache,
+    liveRestore: () => restore?.alive ?? false,
+  };
   await containers.reconcile();
   // Inits run from a read-only bind of node: no container ever holds a writable path to the host's binary.
   try {

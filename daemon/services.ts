@@ -132,4 +132,6 @@ export interface Services {
   /** docker build (the classic builder) and its cache (build prune, system df) */
   builder?: Builder;
   buildCache?: BuildCache;
+  /** live restore in effect now: configured, and its holder connected (docker info's LiveRestoreEnabled) */
+  liveRestore?: () => boolean;
 }

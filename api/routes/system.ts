@@ -98,7 +98,8 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
       Runtimes: Object.fromEntries(RUNTIMES.map((r) => [r, { path: 'tsd-init' }])),
       DefaultRuntime: DEFAULT_RUNTIME,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: true,
+      // what is in effect: false under --live-restore=false, and when the holder could not start or went away
+      LiveRestoreEnabled: app.deps.liveRestore?.() ?? config.liveRestore,
       Isolation: '',
       InitBinary: 'docker-init',
       ContainerdCommit: { ID: '', Expected: '' },

@@ -1,5 +1,12 @@
 // Starts a tsd daemon as a child process on a temporary socket, data root, exec
 // root, bridge and cgroup parent, and always tears it down (t.teardown).
+//
+// Live restore is tsd's default (#13), but a test daemon runs with --live-restore=false
+// unless the test asks for it (a --live-restore flag or a --config-file of its own): a
+// test's containers then end with its daemon, as they did before. Whatever the daemon
+// ran with, the teardown also ends what live restore leaves behind once every daemon
+// of the test's directory is stopped: the processes of its cgroup tree (thawed first),
+// the tree itself and the holder of its exec root (<exec-root>/restore/holder.pid).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,6 +43,24 @@ export interface TestDaemon {
 interface Teardownable { teardown(fn: () => unknown): void }
 
 let counter = 0;
+/** The daemons started here and still running (a teardown waits for all of one directory's). */
+const running = new Set<{ dir: string; cgroupParent: string; stop: () => Promise<unknown> }>();
+
+/** A flag's value as the daemon reads it: the last `--flag value` or `--flag=value` wins. */
+function flagValue(args: string[], flag: string): string | undefined {
+  let v: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === flag && i + 1 < args.length) v = args[++i];
+    else if (args[i]!.startsWith(`${flag}=`)) v = args[i]!.slice(flag.length + 1);
+  }
+  return v;
+}
+
+/** The test's own live-restore choice (a flag, or a config file that may set the key); else off. */
+export function liveRestoreArgs(extraArgs: string[]): string[] {
+  const chooses = extraArgs.some((a) => a === '--live-restore' || a.startsWith('--live-restore=') || a === '--config-file' || a.startsWith('--config-file='));
+  return chooses ? [] : ['--live-restore=false'];
+}
 
 /**
  * `again`: a daemon started on an earlier one's directories, bridge and cgroup parent
@@ -52,7 +77,11 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
   const given = extraArgs.lastIndexOf('--bip');
   const bip = given >= 0 ? extraArgs[given + 1]! : again?.bip ?? freeBip();
   const args = [daemonMain, '--host', socket, '--data-root', dataRoot, '--exec-root', execRoot, '--bridge', bridge,
-    '--bip', bip, '--cgroup-parent', cgroupParent, '--log-level', process.env.TSD_TEST_LOG_LEVEL ?? 'debug', ...extraArgs];
+    '--bip', bip, '--cgroup-parent', cgroupParent, '--log-level', process.env.TSD_TEST_LOG_LEVEL ?? 'debug',
+    ...liveRestoreArgs(extraArgs), ...extraArgs];
+  // what this daemon really uses when the test overrides the helper's picks (a restart on an earlier daemon's roots)
+  const realCgroupParent = flagValue(args, '--cgroup-parent')!;
+  const realExecRoot = flagValue(args, '--exec-root')!;
   let out = '';
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   proc.stdout!.on('data', (d) => (out += d));
@@ -72,8 +101,15 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
     }
     return exited;
   };
+  const entry = { dir, cgroupParent: realCgroupParent, stop: () => stop() };
+  running.add(entry);
+  void exited.then(() => running.delete(entry));
   t.teardown(async () => {
     await stop();
+    // live restore's leftovers, once no daemon of this directory or cgroup parent runs any more
+    for (const o of [...running]) if (o.dir === dir) await o.stop();
+    if (![...running].some((o) => o.cgroupParent === realCgroupParent)) killCgroupTree(realCgroupParent, false);
+    killHolder(realExecRoot);
     await removeNetworking(dataRoot, execRoot, bridge).catch((err) => process.stderr.write(`network cleanup failed: ${err}\n`));
     if (process.env.TSD_TEST_KEEP !== '1') removeDir(dir);
     if (process.env.TSD_TEST_SHOW_LOG === '1') process.stderr.write(out);
@@ -122,6 +158,57 @@ export function freeBip(): string {
     if (!routes.includes(`10.${a}.${b}.`)) return `10.${a}.${b}.1/24`;
   }
   throw new Error('no free 10.x.y.0/24 for the test bridge');
+}
+
+/** Thaws, kills and removes every cgroup below `parent` (v1 controllers, or the v2 tree); `keepParent`: not `parent` itself. */
+export function killCgroupTree(parent: string, keepParent: boolean): void {
+  const base = '/sys/fs/cgroup';
+  let roots: string[] = [];
+  try {
+    roots = fs.readdirSync(base).map((c) => path.join(base, c, parent));
+  } catch { return; }
+  roots.push(path.join(base, parent)); // pure v2: the tree is right under the mount
+  roots = roots.filter((d) => { try { return fs.statSync(d).isDirectory(); } catch { return false; } });
+  const dirs = (root: string): string[] => {
+    const out: string[] = [];
+    const walk = (d: string) => {
+      try { for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name)); } catch { /* gone */ }
+      out.push(d);
+    };
+    walk(root);
+    return out; // deepest first
+  };
+  for (const r of roots) for (const d of dirs(r)) {
+    try { if (fs.existsSync(path.join(d, 'freezer.state'))) fs.writeFileSync(path.join(d, 'freezer.state'), 'THAWED'); } catch { /* gone */ }
+    try { if (fs.existsSync(path.join(d, 'cgroup.freeze'))) fs.writeFileSync(path.join(d, 'cgroup.freeze'), '0'); } catch { /* gone */ }
+    try {
+      for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+        try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+      }
+    } catch { /* gone */ }
+  }
+  const end = Date.now() + 5000;
+  for (const r of roots) for (const d of dirs(r)) {
+    if (d === r && keepParent) continue;
+    for (;;) {
+      try { fs.rmdirSync(d); break; } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || Date.now() > end) break;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+    }
+  }
+}
+
+/** Ends the live-restore holder of `execRoot`, if one runs (checked by its command line, never a stranger). */
+export function killHolder(execRoot: string): void {
+  const dir = path.join(execRoot, 'restore');
+  let pid = 0;
+  try { pid = Number(fs.readFileSync(path.join(dir, 'holder.pid'), 'utf8').trim()); } catch { return; }
+  if (!(pid > 0)) return;
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (argv.some((a) => a.endsWith('restore/holder.js')) && argv.includes(dir)) process.kill(pid, 'SIGKILL');
+  } catch { /* gone */ }
 }
 
 /**

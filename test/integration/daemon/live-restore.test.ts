@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { killCgroupTree, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { privilegedOpts } from '../../helpers/privileged.js';
 import { busyboxSaveTar } from '../../fixtures/images.js';
 
@@ -28,37 +28,6 @@ async function waitFor(fn: () => Promise<boolean> | boolean, ms: number, what: s
     if (await fn()) return;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
-  }
-}
-
-/** Thaws, kills and removes every cgroup below `parent` (v1 controllers, or the v2 tree). */
-function killCgroupTree(parent: string, keepParent: boolean): void {
-  const roots = fs.readdirSync('/sys/fs/cgroup').map((c) => path.join('/sys/fs/cgroup', c, parent)).filter((d) => fs.existsSync(d));
-  const dirs = (root: string): string[] => {
-    const out: string[] = [];
-    const walk = (d: string) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name)); out.push(d); };
-    walk(root);
-    return out; // deepest first
-  };
-  for (const r of roots) for (const d of dirs(r)) {
-    try { if (fs.existsSync(path.join(d, 'freezer.state'))) fs.writeFileSync(path.join(d, 'freezer.state'), 'THAWED'); } catch { /* gone */ }
-    try { if (fs.existsSync(path.join(d, 'cgroup.freeze'))) fs.writeFileSync(path.join(d, 'cgroup.freeze'), '0'); } catch { /* gone */ }
-    try {
-      for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-        if (process.env.LR_DEBUG) process.stderr.write(`kill ${p} in ${d}: ${fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')}\n`);
-        try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
-      }
-    } catch { /* gone */ }
-  }
-  const end = Date.now() + 5000;
-  for (const r of roots) for (const d of dirs(r)) {
-    if (d === r && keepParent) continue; // a running daemon removes its parent when the helper's teardown stops it
-    for (;;) {
-      try { fs.rmdirSync(d); break; } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || Date.now() > end) break;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-      }
-    }
   }
 }
 

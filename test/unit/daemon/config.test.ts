@@ -44,12 +44,14 @@ t.test('help', async (t) => {
 });
 
 t.test('--live-restore: a bool flag and a config key, as dockerd', async (t) => {
-  t.equal(parseConfig([], {}).liveRestore, false, 'off by default');
+  t.equal(parseConfig([], {}).liveRestore, true, 'on by default (#13)');
   t.equal(parseConfig(['--live-restore'], {}).liveRestore, true, 'bare flag');
   t.equal(parseConfig(['--live-restore', '--bridge', 'br1'], {}).bridge, 'br1', 'the bare flag takes no argument');
   t.equal(parseConfig(['--live-restore=false'], {}).liveRestore, false);
   t.equal(parseConfig(['--live-restore=true'], {}).liveRestore, true);
-  const dir = t.testdir({ 'on.json': '{"live-restore": true}', 'bad.json': '{"live-restore": "yes"}' });
+  const dir = t.testdir({ 'on.json': '{"live-restore": true}', 'off.json': '{"live-restore": false}', 'bad.json': '{"live-restore": "yes"}' });
+  t.equal(parseConfig(['--config-file', path.join(dir, 'off.json')], {}).liveRestore, false, 'daemon.json turns it off');
+  t.equal(parseConfig(['--config-file', path.join(dir, 'off.json'), '--live-restore'], {}).liveRestore, true, 'the bare flag wins over the file');
   t.equal(parseConfig(['--config-file', path.join(dir, 'on.json')], {}).liveRestore, true, 'daemon.json key');
   t.equal(parseConfig(['--config-file', path.join(dir, 'on.json'), '--live-restore=false'], {}).liveRestore, false, 'the flag wins');
   t.throws(() => parseConfig(['--config-file', path.join(dir, 'bad.json')], {}), /invalid value "yes" for live-restore/);
