@@ -66,6 +66,13 @@ async function main(): Promise<void> {
   const daemon = await createDaemon(cfg, log);
   const app = await buildServer(daemon.services, { logger: log.child({ subsystem: 'api' }) });
   await app.ready();
+  // Hijacked streams (attach, exec) by their sockets: a container left running by live restore
+  // keeps its streams open, and the shutdown must not wait for them (they end with this process).
+  const upgraded = new Set<import('node:stream').Duplex>();
+  app.server.on('upgrade', (_req, socket: import('node:stream').Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
 
   fs.writeFileSync(path.join(cfg.execRoot, 'tsd.pid'), `${process.pid}\n`);
   if (activated) {
@@ -128,6 +135,13 @@ async function main(): Promise<void> {
     metricsServer?.closeAllConnections();
     const closing = app.close(); // stops accepting; waits for in-flight requests
     await daemon.shutdown(); // ends long-lived streams, stops subsystems
+    // What is still streaming belongs to containers that keep running (live restore): an exec's or
+    // an attach's client loses its stream, as with dockerd's live restore; the process keeps running.
+    if (upgraded.size) log.info({ streams: upgraded.size }, 'ending the attach and exec streams of containers left running');
+    for (const s of upgraded) s.destroy();
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise<void>((r) => { grace = setTimeout(() => { app.server.closeAllConnections(); r(); }, 3000); })]);
+    clearTimeout(grace);
     await closing;
     daemon.close();
     if (!activated) try { fs.unlinkSync(cfg.host); } catch { /* gone */ }
