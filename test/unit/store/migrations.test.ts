@@ -43,3 +43,13 @@ t.test('WAL on a file database; foreign keys enforced', async (t) => {
   t.throws(() => db.prepare("INSERT INTO image_tags (ref, image_id) VALUES ('x', 'sha256:missing')").run(), /FOREIGN KEY/);
   db.close();
 });
+
+t.test('a database a newer tsd migrated is refused, not used with a schema this one does not know (a downgrade)', async (t) => {
+  const dir = t.testdir({});
+  const file = path.join(dir, 'tsd.db');
+  const db = openDatabase(file);
+  db.pragma(`user_version = ${migrations.length + 1}`);
+  db.close();
+  t.throws(() => openDatabase(file), new RegExp(`schema version ${migrations.length + 1}, this tsd knows versions up to ${migrations.length}`));
+  t.throws(() => openDatabase(file, migrations.slice(0, 1)), /knows versions up to 1/, 'likewise for an older set of migrations');
+});
