@@ -17,7 +17,7 @@ import { createRuntime, sealInitBinary, unsealInitBinary, nsexecPath } from '../
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
 import { ContainerService } from './containers/service.js';
-import { HolderClient } from './restore/index.js';
+import { HolderClient, HolderProtocolError } from './restore/index.js';
 import { isUp, type ContainerState } from './containers/state.js';
 import { hostView, readCgroup, readPrimitives } from './explain/index.js';
 import { cgroupNameOf, type Container } from './containers/types.js';
@@ -63,6 +63,20 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     fs.mkdirSync(d, { recursive: true, mode: 0o711 });
   }
   fs.mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
+  // Live restore: the holder (one process per exec root) that keeps containers' stdio and exit
+  // statuses while this daemon is away. Without it containers die with the daemon, as before.
+  // First of all: a holder of another protocol (another tsd version's) refuses this daemon
+  // before anything is changed for it (the schema migrated, the network set up).
+  let restore: HolderClient | null = null;
+  if (config.liveRestore) {
+    restore = await HolderClient.open(path.join(config.execRoot, 'restore'), log.child({ subsystem: 'restore' }))
+      .catch((err) => {
+        // another version's holder: refuse to boot rather than kill or orphan what it holds
+        if (err instanceof HolderProtocolError) throw err;
+        log.error({ err }, 'live restore unavailable: the holder did not start');
+        return null;
+      });
+  }
   const db = openDatabase(path.join(config.dataRoot, 'tsd.db'));
   const events = new EventBus();
   const system = new SystemService(db, config, engineId(config.dataRoot));
@@ -110,13 +124,6 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const cgroupPath = (c: Container) => systemd
     ? scopePath(c.hostConfig.CgroupParent || config.cgroupParent, cgroupNameOf(c))
     : createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: cgroupNameOf(c) }).path;
-  // --live-restore: the holder (one process per exec root) that keeps containers' stdio and exit
-  // statuses while this daemon is away. Without it containers die with the daemon, as before.
-  let restore: HolderClient | null = null;
-  if (config.liveRestore) {
-    restore = await HolderClient.open(path.join(config.execRoot, 'restore'), log.child({ subsystem: 'restore' }))
-      .catch((err) => { log.error({ err }, 'live restore unavailable: the holder did not start'); return null; });
-  }
   const containers = new ContainerService({
     restore,
     db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePortOf(images),

@@ -8,6 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { parseConfig, USAGE } from './config.js';
 import { createDaemon } from './daemon.js';
+import { HolderProtocolError } from './restore/index.js';
 import { buildServer, owningRequest } from '../api/index.js';
 import { installLastResort } from './last-resort.js';
 import { tryLockFile, sdNotify } from '../sys/index.js';
@@ -63,7 +64,8 @@ async function main(): Promise<void> {
   const activated = listenFds > 0 && Number(process.env.LISTEN_PID) === process.pid;
   if (!activated && fs.existsSync(cfg.host) && (await socketInUse(cfg.host))) fail(`${cfg.host} is in use by another process`);
 
-  const daemon = await createDaemon(cfg, log);
+  // a live-restore holder of another protocol: a clear refusal, not a stack trace
+  const daemon = await createDaemon(cfg, log).catch((e: unknown) => (e instanceof HolderProtocolError ? fail(`cannot start: ${e.message}`) : Promise.reject(e)));
   const app = await buildServer(daemon.services, { logger: log.child({ subsystem: 'api' }) });
   await app.ready();
   // Hijacked streams (attach, exec) by their sockets: a container left running by live restore

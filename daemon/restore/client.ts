@@ -37,6 +37,24 @@ function connect(p: string): Promise<net.Socket> {
   });
 }
 
+/**
+ * The holder of this exec root speaks another protocol (a tsd of another version started it).
+ * Its containers keep running, held by it; this daemon must not take them over or kill them
+ * by mistake, so it refuses to start (daemon.ts) and says what to do.
+ */
+export class HolderProtocolError extends Error {
+  constructor(readonly sockPath: string, readonly holderPid: number, readonly theirs: unknown) {
+    super(`the live-restore holder on ${sockPath}${holderPid ? ` (pid ${holderPid})` : ''} speaks protocol ${String(theirs)}, this tsd ${HOLDER_PROTOCOL}: `
+      + 'the containers it holds keep running. Start the tsd version that started them, or start this one with --live-restore=false '
+      + '(it then stops those containers at boot and the holder exits once they are gone)');
+    this.name = 'HolderProtocolError';
+  }
+}
+
+function pidFileOf(dir: string): number {
+  try { return Number(fs.readFileSync(path.join(dir, 'holder.pid'), 'utf8').trim()) || 0; } catch { return 0; }
+}
+
 export class HolderClient {
   private rid = 0;
   private pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
@@ -57,7 +75,7 @@ export class HolderClient {
       if (!p) return;
       this.pending.delete(Number(m.rid));
       if (m.ok) p.resolve(m);
-      else p.reject(new Error(`live-restore holder: ${String(m.error)}`));
+      else p.reject(Object.assign(new Error(`live-restore holder: ${String(m.error)}`), { reply: m }));
     });
     sock.on('error', () => { /* close follows */ });
     sock.on('close', () => {
@@ -91,11 +109,20 @@ export class HolderClient {
       }
     }
     const c = new HolderClient(dir, sock, log);
-    const hello = await c.request({ op: 'hello', pid: process.pid, protocol: HOLDER_PROTOCOL });
+    let hello: Record<string, unknown>;
+    try {
+      hello = await c.request({ op: 'hello', pid: process.pid, protocol: HOLDER_PROTOCOL });
+    } catch (e) {
+      c.close();
+      const reply = (e as { reply?: Record<string, unknown> }).reply;
+      // refused by a holder that checks (it answers with its protocol): another version's
+      if (reply && reply.protocol !== undefined && Number(reply.protocol) !== HOLDER_PROTOCOL) throw new HolderProtocolError(sockPath, pidFileOf(dir), reply.protocol);
+      throw e;
+    }
     if (Number(hello.protocol) !== HOLDER_PROTOCOL) {
       // A holder of another tsd version that speaks another protocol: not ours to drive.
       c.close();
-      throw new Error(`the live-restore holder on ${sockPath} speaks protocol ${String(hello.protocol)}, this tsd ${HOLDER_PROTOCOL}`);
+      throw new HolderProtocolError(sockPath, Number(hello.holderPid) || pidFileOf(dir), hello.protocol);
     }
     c.holderPid = Number(hello.holderPid);
     for (const h of hello.containers as HeldContainer[]) c.held.set(h.id, h);

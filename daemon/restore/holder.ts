@@ -24,7 +24,9 @@
 // holding fds and listening for exit events costs the same for 1 or 100 containers.
 //
 // Protocol: JSON lines on <dir>/holder.sock, requests {rid, op, ...}, answers
-// {rid, ok, ...} or {rid, error}; events {ev:'exit', id, code, at}. See client.ts.
+// {rid, ok, ...} or {rid, error, protocol}; events {ev:'exit', id, code, at}. See client.ts.
+// Versioned: hello carries the daemon's protocol and the answer the holder's; either side
+// refuses the other's if they differ (the holder before it takes the daemon as its owner).
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -152,6 +154,11 @@ type Req = { rid: number; op: string; [k: string]: unknown };
 function handle(sock: net.Socket, req: Req): Record<string, unknown> {
   switch (req.op) {
     case 'hello': {
+      // A daemon of another protocol is refused before it owns anything: this holder keeps
+      // draining for the daemon that speaks its protocol (a daemon older than the check sends none).
+      if (req.protocol !== undefined && Number(req.protocol) !== HOLDER_PROTOCOL) {
+        throw new Error(`this holder speaks protocol ${HOLDER_PROTOCOL}, the daemon ${String(req.protocol)}`);
+      }
       const pid = Number(req.pid);
       if (owner && owner.sock !== sock) owner.sock.destroy();
       owner = { sock, pid };
@@ -227,7 +234,7 @@ function main(): void {
       try {
         send(sock, { rid: req.rid, ok: true, ...handle(sock, req) });
       } catch (e) {
-        send(sock, { rid: req.rid, ok: false, error: (e as Error).message });
+        send(sock, { rid: req.rid, ok: false, error: (e as Error).message, protocol: HOLDER_PROTOCOL });
       }
     });
     sock.on('error', () => { /* the daemon died: close follows */ });

@@ -65,8 +65,9 @@ export function liveRestoreArgs(extraArgs: string[]): string[] {
 /**
  * `again`: a daemon started on an earlier one's directories, bridge and cgroup parent
  * (a restart, after a clean stop or a crash); its teardown removes them as the first's would.
+ * `opts.main`: another build's daemon/main.js (an older tsd, for upgrade tests).
  */
-export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, again?: TestDaemon): Promise<TestDaemon> {
+export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, again?: TestDaemon, opts: { main?: string } = {}): Promise<TestDaemon> {
   const n = `${process.pid % 100000}${counter++}`;
   const dir = again?.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-test-'));
   const socket = path.join(dir, 'tsd.sock');
@@ -76,12 +77,13 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
   const cgroupParent = again?.cgroupParent ?? `tsd-test-${n}`;
   const given = extraArgs.lastIndexOf('--bip');
   const bip = given >= 0 ? extraArgs[given + 1]! : again?.bip ?? freeBip();
-  const args = [daemonMain, '--host', socket, '--data-root', dataRoot, '--exec-root', execRoot, '--bridge', bridge,
+  const args = [opts.main ?? daemonMain, '--host', socket, '--data-root', dataRoot, '--exec-root', execRoot, '--bridge', bridge,
     '--bip', bip, '--cgroup-parent', cgroupParent, '--log-level', process.env.TSD_TEST_LOG_LEVEL ?? 'debug',
     ...liveRestoreArgs(extraArgs), ...extraArgs];
   // what this daemon really uses when the test overrides the helper's picks (a restart on an earlier daemon's roots)
   const realCgroupParent = flagValue(args, '--cgroup-parent')!;
   const realExecRoot = flagValue(args, '--exec-root')!;
+  const realDataRoot = flagValue(args, '--data-root')!;
   let out = '';
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   proc.stdout!.on('data', (d) => (out += d));
@@ -110,7 +112,7 @@ export async function startDaemon(t: Teardownable, extraArgs: string[] = [], env
     for (const o of [...running]) if (o.dir === dir) await o.stop();
     if (![...running].some((o) => o.cgroupParent === realCgroupParent)) killCgroupTree(realCgroupParent, false);
     killHolder(realExecRoot);
-    await removeNetworking(dataRoot, execRoot, bridge).catch((err) => process.stderr.write(`network cleanup failed: ${err}\n`));
+    await removeNetworking(realDataRoot, realExecRoot, flagValue(args, '--bridge')!).catch((err) => process.stderr.write(`network cleanup failed: ${err}\n`));
     if (process.env.TSD_TEST_KEEP !== '1') removeDir(dir);
     if (process.env.TSD_TEST_SHOW_LOG === '1') process.stderr.write(out);
   });
