@@ -28,6 +28,9 @@ function bind() {
     setresuid: c.func('int setresuid(uint32 r, uint32 e, uint32 s)'),
     setresgid: c.func('int setresgid(uint32 r, uint32 e, uint32 s)'),
     setgroups: c.func('int setgroups(size_t size, uint32 *list)'),
+    // the raw system calls (this thread only; glibc's wrappers above signal every thread: syscalls.ts)
+    sys_setres: c.func('long syscall(long nr, uint32 r, uint32 e, uint32 s)'),
+    sys_setgroups: c.func('long syscall(long nr, size_t size, uint32 *list)'),
     setrlimit: c.func('int setrlimit(int resource, tsd_rlimit *rlim)'),
     prlimit: c.func('int prlimit(int pid, int resource, tsd_rlimit *new_limit, _Out_ tsd_rlimit *old_limit)'),
     ioctl_int: c.func('int ioctl(int fd, unsigned long req, int arg)'),

@@ -88,6 +88,19 @@ t.test('user 1000:1000, named users, groups, HOME, cwd created, env', privileged
   t.equal(r.out.trim(), 'uid=0(root) gid=0(root) groups=0(root),10(wheel)');
 });
 
+t.test('the user\'s ids are the process\'s: real, effective, saved and fs uid and gid, and the groups (the init sets its own thread\'s, then execve\'s)', privilegedOpts(), async (t) => {
+  const { rootfs } = overlayRootfs(t);
+  const r = await run(t, baseSpec(rootfs, ['sh', '-c', 'grep -E "^(Uid|Gid|Groups|CapEff|CapPrm):" /proc/self/status; ls /proc/1/task | wc -l'], { user: 'user', groupAdd: ['4242'] }));
+  t.equal(r.code, 0, r.err);
+  const [uid, gid, groups, prm, eff, threads] = r.out.trim().split('\n');
+  t.equal(uid, 'Uid:\t1000\t1000\t1000\t1000');
+  t.equal(gid, 'Gid:\t1000\t1000\t1000\t1000');
+  t.equal(groups?.trim(), 'Groups:\t10 29 1000 4242');
+  t.equal(prm, 'CapPrm:\t0000000000000000');
+  t.equal(eff, 'CapEff:\t0000000000000000');
+  t.equal(threads?.trim(), '1', 'one thread: the init\'s others ended at its execve');
+});
+
 t.test('mounts: bind ro/rw, tmpfs, /etc files, shm size, ulimits', privilegedOpts(), async (t) => {
   const { dir, rootfs } = overlayRootfs(t);
   const src = path.join(dir, 'vol');
