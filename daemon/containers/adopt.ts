@@ -31,6 +31,16 @@ export function stillRuns(c: Container): boolean {
   }
 }
 
+/** Exited but not reaped yet (state Z or X in /proc/<pid>/stat), or gone. */
+function isZombie(pid: number): boolean {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^[ZX]/.test(s.slice(s.lastIndexOf(')') + 2));
+  } catch {
+    return true;
+  }
+}
+
 /** Reads what is left in a pipe (non-blocking) into `write`, then closes it. */
 function drainFd(fd: number | null, write: (d: Buffer) => void): void {
   if (fd === null) return;
@@ -53,7 +63,22 @@ function drainFd(fd: number | null, write: (d: Buffer) => void): void {
  */
 export async function adopt(ctx: AdoptContext, holder: HolderClient, c: Container): Promise<{ exit: HeldExit | null }> {
   const dir = containerDir(ctx, c.id);
-  const a = await holder.adopt(c.id);
+  // Listening before asking: an exit event that comes while the spool is replayed is kept, not lost
+  // (the /proc poll below would then have given 255 instead of the code the holder saw).
+  let heldExit: HeldExit | null = null;
+  let onHeldExit: ((e: HeldExit) => void) | null = null;
+  const offExit = holder.onExit((id, e) => {
+    if (id !== c.id || heldExit) return;
+    heldExit = e;
+    onHeldExit?.(e);
+  });
+  let a: Awaited<ReturnType<HolderClient['adopt']>>;
+  try {
+    a = await holder.adopt(c.id);
+  } catch (e) {
+    offExit();
+    throw e;
+  }
   const log = logSinkOf(dir, c, true);
   const replayed = a.spool ? await replaySpool(a.spool, log) : 0;
   if (a.spool) try { fs.unlinkSync(a.spool); } catch { /* gone */ }
@@ -64,6 +89,7 @@ export async function adopt(ctx: AdoptContext, holder: HolderClient, c: Containe
     drainFd(a.fds.pty, (d) => log.write('stdout', d));
     if (a.fds.stdin !== null) fs.closeSync(a.fds.stdin);
     await log.close();
+    offExit();
     return { exit: a.exit };
   }
 
@@ -93,13 +119,14 @@ export async function adopt(ctx: AdoptContext, holder: HolderClient, c: Containe
   let resolveExit!: (r: { exitCode: number; signal: string | null }) => void;
   const exited = new Promise<{ exitCode: number; signal: string | null }>((r) => (resolveExit = r));
   let finishedAt: string | null = null;
-  const offExit = holder.onExit((id, e) => {
-    if (id !== c.id) return;
+  onHeldExit = (e) => {
     finishedAt = e.at;
     resolveExit({ exitCode: e.code, signal: null });
-  });
+  };
+  if (heldExit) onHeldExit(heldExit);
   const poll = setInterval(() => {
-    if (pidStartTime(c.pid) === c.pidStart) return;
+    // a zombie keeps its start time until its new parent reaps it: exited all the same
+    if (pidStartTime(c.pid) === c.pidStart && !isZombie(c.pid)) return;
     // gone: give the holder's event (which has the code) a moment to arrive
     clearInterval(poll);
     setTimeout(() => resolveExit({ exitCode: 255, signal: null }), 2000).unref();
