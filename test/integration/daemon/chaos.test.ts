@@ -609,43 +609,51 @@ t.test('chaos: SIGKILL at random moments under concurrent clients, restart, inva
 
       // operations work again: rm -f of an adopted container, and a fresh run with a port on a fresh network, exec, stop, rm -f, network rm
       const adopted = clients.flatMap((c) => c.ctrs).filter((c) => c.state === 'running' || c.state === 'paused').sort((a, b) => Number(b.ports) - Number(a.ports))[0];
+      let step = '';
+      // each operation named and given 60 s: one that hangs says which it was
+      const call = (what: string, m: string, p: string, body?: unknown) => {
+        step = what;
+        let timer: NodeJS.Timeout | undefined;
+        return Promise.race([d!.request(m, p, body), new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('no answer in 60 s')), 60_000); })]).finally(() => clearTimeout(timer));
+      };
       try {
-        const docker = async (...a: string[]) => (await run('docker', a, { env: d!.dockerEnv, timeout: 60_000 })).stdout.trim();
+        const docker = async (...a: string[]) => { step = `docker ${a.join(' ')}`; return (await run('docker', a, { env: d!.dockerEnv, timeout: 60_000 })).stdout.trim(); };
         const viaCli = round % 5 === 0;
         if (adopted) {
           if (viaCli) await docker('rm', '-f', adopted.id);
-          else { const r = await d.request('DELETE', `/containers/${adopted.id}?force=1`); if (r.status !== 204) throw new Error(`rm -f ${adopted.name}: ${r.status} ${r.text}`); }
+          else { const r = await call(`rm -f adopted ${adopted.name} (${adopted.state})`, 'DELETE', `/containers/${adopted.id}?force=1`); if (r.status !== 204) throw new Error(`rm -f ${adopted.name}: ${r.status} ${r.text}`); }
           adopted.state = 'gone';
           const s = statOf(adopted.pid);
           if (s && s.state !== 'Z') fail(round, `rm -f of adopted ${adopted.name}: its process ${adopted.pid} still runs`);
         }
         const net = `check-${round}`;
-        const nr = await d.request('POST', '/networks/create', { Name: net, Options: { 'com.docker.network.bridge.name': `${BRIDGE_PREFIX}${bridgeNo++}` } });
+        const nr = await call('network create', 'POST', '/networks/create', { Name: net, Options: { 'com.docker.network.bridge.name': `${BRIDGE_PREFIX}${bridgeNo++}` } });
         if (nr.status !== 201) throw new Error(`network create: ${nr.status} ${nr.text}`);
         const name = `check-${round}`;
         let id: string;
         if (viaCli) id = await docker('run', '-d', '--name', name, '--network', net, '-p', `${hostIp}::80`, IMAGE, ...CMD);
         else {
-          const cr = await d.request('POST', `/containers/create?name=${name}`, { Image: IMAGE, Cmd: CMD, ExposedPorts: { '80/tcp': {} }, HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: hostIp, HostPort: '' }] } } });
+          const cr = await call('create', 'POST', `/containers/create?name=${name}`, { Image: IMAGE, Cmd: CMD, ExposedPorts: { '80/tcp': {} }, HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: hostIp, HostPort: '' }] } } });
           if (cr.status !== 201) throw new Error(`create: ${cr.status} ${cr.text}`);
           id = cr.body.Id;
-          const sr = await d.request('POST', `/containers/${id}/start`);
+          const sr = await call('start', 'POST', `/containers/${id}/start`);
           if (sr.status !== 204) throw new Error(`start: ${sr.status} ${sr.text}`);
         }
         if (viaCli) { if ((await docker('exec', id, 'echo', 'exec-ok')) !== 'exec-ok') throw new Error('exec gave no output'); }
         else {
-          const er = await d.request('POST', `/containers/${id}/exec`, { Cmd: ['echo', 'exec-ok'], AttachStdout: true });
-          const es = await d.request('POST', `/exec/${er.body.Id}/start`, { Detach: false });
+          const er = await call('exec create', 'POST', `/containers/${id}/exec`, { Cmd: ['echo', 'exec-ok'], AttachStdout: true });
+          const es = await call('exec start', 'POST', `/exec/${er.body.Id}/start`, { Detach: false });
           if (!es.text.includes('exec-ok')) throw new Error(`exec: ${es.status} ${es.text.slice(0, 200)}`);
         }
-        const st = await d.request('POST', `/containers/${id}/stop?t=2`);
+        const st = await call('stop', 'POST', `/containers/${id}/stop?t=2`);
         if (st.status !== 204) throw new Error(`stop: ${st.status} ${st.text}`);
-        const rm = await d.request('DELETE', `/containers/${id}?force=1`);
+        const rm = await call('rm -f', 'DELETE', `/containers/${id}?force=1`);
         if (rm.status !== 204) throw new Error(`rm -f: ${rm.status} ${rm.text}`);
-        const nd = await d.request('DELETE', `/networks/${net}`);
+        const nd = await call('network rm', 'DELETE', `/networks/${net}`);
         if (nd.status !== 204) throw new Error(`network rm: ${nd.status} ${nd.text}`);
       } catch (e) {
-        fail(round, `operations after the restart: ${(e as Error).message}`);
+        const warns = d.output().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-8).map((l) => l.slice(0, 400)).join('\n');
+        fail(round, `operations after the restart: ${step}: ${(e as Error).message}\n${warns}`);
       }
       for (const b of await checkKernel(d)) fail(round, `after the operations: ${b}`);
       const up = clients.flatMap((c) => c.ctrs).filter((c) => c.state === 'running' || c.state === 'paused').length;
