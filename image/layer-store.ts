@@ -110,9 +110,11 @@ export class LayerFiles {
       const dead = this.rows.unreferenced();
       if (dead.length === 0) break;
       for (const l of dead) {
+        // the row first: a crash before the files are gone leaves a dir without a row, which the
+        // next boot's cleanTemp removes (files first left a row whose dir was gone or half gone)
+        this.rows.remove(l.chainId);
         fs.rmSync(this.shortPath(l.chainId), { force: true });
         fs.rmSync(this.dirOf(l.chainId), { recursive: true, force: true });
-        this.rows.remove(l.chainId);
         removed.push(l.chainId);
       }
     }
