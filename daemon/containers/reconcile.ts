@@ -9,7 +9,9 @@
 // what is gone. An interrupted removal is finished.
 // At shutdown every running container is stopped (dockerd without live-restore);
 // with live restore they are left running and the holder takes over their output.
+import fs from 'node:fs';
 import path from 'node:path';
+import { removeTree } from '../../rootfs/index.js';
 import { containerDir, setState, type ContainerContext } from './context.js';
 import { pidStartTime } from './start.js';
 import { stopLive } from './stop.js';
@@ -60,6 +62,15 @@ async function collectLeftovers(ctx: ReconcileContext, c: Container): Promise<vo
 export async function reconcile(ctx: ReconcileContext, start: (id: string) => Promise<unknown>): Promise<void> {
   const liveIds = new Set<string>();
   const restartIds: string[] = [];
+  // A create cut short by a crash: its dir was made, its row never written.
+  const known = new Set(ctx.list().map((c) => c.id));
+  const root = path.dirname(containerDir(ctx, '0'.repeat(64)));
+  for (const e of fs.readdirSync(root)) {
+    if (!/^[0-9a-f]{64}$/.test(e) || known.has(e)) continue;
+    const kept = removeTree(path.join(root, e));
+    if (kept.length) ctx.log.warn({ dir: e, mounts: kept }, 'a container dir without its row is still mounted: left in place');
+    else ctx.log.info({ dir: e }, 'removed a container dir without its row (a create cut short)');
+  }
   for (const c of ctx.list()) {
     if (isRemoving(c.state)) {
       await ctx.lock.run(c.id, () => ctx.removeNow(c, {})).catch(() => {});
