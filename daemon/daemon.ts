@@ -119,6 +119,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const volumeUsers = (name: string) => containerRows.list()
     .filter((c) => (c.runtime as RuntimeState | null)?.mounts?.some((m) => m.Type === 'volume' && m.Name === name)).map((c) => c.id);
   const volumes = new VolumeService(db, config.dataRoot, events, volumeUsers);
+  volumes.reconcile();
   const sys = new LinuxSyscalls();
   const cgroupVersion = cgroupMode === 'unified' ? 'v2' as const : 'v1' as const;
   const cgroupPath = (c: Container) => systemd

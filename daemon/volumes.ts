@@ -124,6 +124,23 @@ export class VolumeService {
     });
   }
 
+  /**
+   * At boot, what a crash cut short: a create whose dir was made but whose row was not written
+   * (only an empty _data: removed), and a removal whose files were gone but whose row was still
+   * there (the row goes, finishing it).
+   */
+  reconcile(): void {
+    const root = path.join(this.dataRoot, 'volumes');
+    const rows = new Set(this.store.list().map((v) => v.name));
+    for (const e of fs.readdirSync(root, { withFileTypes: true })) {
+      if (!e.isDirectory() || rows.has(e.name)) continue;
+      const dir = path.join(root, e.name);
+      const inside = fs.readdirSync(dir);
+      if (inside.length === 0 || (inside.length === 1 && inside[0] === '_data' && fs.readdirSync(path.join(dir, '_data')).length === 0)) removeTree(dir);
+    }
+    for (const name of rows) if (!fs.existsSync(path.join(root, name))) this.store.delete(name);
+  }
+
   remove(name: string, force = false): void {
     const v = this.store.get(name);
     if (!v) {
