@@ -4,7 +4,7 @@ import path from 'node:path';
 import { dirSize } from '../volumes.js';
 import { removeTree } from '../../rootfs/index.js';
 import { cancelRestart, containerDir, notify, publish, setState, updateRuntime, type ContainerContext } from './context.js';
-import { canPrune, canRemove, isPaused } from './state.js';
+import { canPrune, canRemove } from './state.js';
 import type { Container } from './types.js';
 
 type RemoveContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'volumes' | 'live' | 'pendingHubs' | 'waiters' | 'restarts' | 'get'>;
@@ -19,9 +19,11 @@ export async function remove(ctx: RemoveContext, c: Container, opts: RemoveOptio
   if (live) {
     live.stopping = true;
     updateRuntime(ctx, c, { manuallyStopped: true });
-    if (isPaused(c.state)) await live.task.resume().catch(() => {});
     publish(ctx, c, 'kill', { signal: '9' });
     try { live.task.kill('SIGKILL'); } catch { /* gone */ }
+    // Thawed whatever its recorded state: a daemon killed between a pause's freeze and its
+    // row's update leaves a frozen task recorded running, and a SIGKILL waits for the thaw.
+    await live.task.resume().catch(() => {});
     await live.done;
   }
   await removeNow(ctx, ctx.get(c.id), opts);

@@ -51,6 +51,7 @@ export async function stopLive(ctx: Pick<ContainerContext, 'events'>, c: Contain
     publish(ctx, c, 'kill', { signal: '9' });
     try { live.task.kill('SIGKILL'); } catch { /* gone */ }
     await live.task.killAll(9).catch(() => {});
+    await live.task.resume().catch(() => {}); // frozen though recorded running (see remove)
     await live.done;
   }
 }
@@ -65,7 +66,7 @@ export async function kill(ctx: StopContext, c: Container, ref: string, signal: 
   updateRuntime(ctx, c, { manuallyStopped: true });
   publish(ctx, c, 'kill', { signal: String(sig) });
   live!.task.kill(sig);
-  if (isPaused(c.state) && sig === 9) await live!.task.resume().catch(() => {});
+  if (sig === 9) await live!.task.resume().catch(() => {}); // thawed whatever its recorded state (see remove)
   if (sig === 9) await live!.done;
 }
 
