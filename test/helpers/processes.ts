@@ -13,3 +13,22 @@ export function liveChildren(): string[] {
     }
   });
 }
+
+/** Running, not a zombie (an orphan's new parent may be slow to reap it). */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) [ZX]/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch { return false; }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` every 100 ms until it is true; throws after `ms`, naming `what`. */
+export async function waitFor(fn: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}

@@ -15,23 +15,9 @@ import { promisify } from 'node:util';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { privilegedOpts } from '../../helpers/privileged.js';
 import { busyboxSaveTar } from '../../fixtures/images.js';
+import { alive, sleep, waitFor } from '../../helpers/processes.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Running, not a zombie. */
-const alive = (pid: number) => {
-  try {
-    return !/^\S+ \(.*\) [ZX]/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch { return false; }
-};
-async function waitFor(fn: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 const docker = async (d: TestDaemon, ...args: string[]) => (await run('docker', args, { env: d.dockerEnv })).stdout;
 /** The host pids of the processes `docker top` lists, by command line. */
 async function topPids(d: TestDaemon, name: string): Promise<Map<string, number>> {

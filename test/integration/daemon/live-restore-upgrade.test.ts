@@ -19,6 +19,7 @@ import { projectRoot, removeDir, startDaemon, type TestDaemon } from '../../help
 import { privilegedOpts } from '../../helpers/privileged.js';
 import { busyboxSaveTar } from '../../fixtures/images.js';
 import { migrations } from '../../../store/index.js';
+import { alive, sleep, waitFor } from '../../helpers/processes.js';
 
 /**
  * The old version: 33542ce, the first commit whose holder says its protocol (1) in hello.
@@ -29,20 +30,6 @@ const OLD = '33542ce10939d218efb8d270fd30969512001cd5';
 const OLD_SCHEMA = 2;
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const alive = (pid: number) => {
-  try {
-    return !/^\S+ \(.*\) [ZX]/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch { return false; }
-};
-async function waitFor(fn: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 const docker = async (d: TestDaemon, ...args: string[]) => (await run('docker', args, { env: d.dockerEnv })).stdout;
 const lineNumbers = (out: string) => out.split('\n').filter((l) => /^line \d+$/.test(l)).map((l) => Number(l.slice(5)));
 const contiguous = (ns: number[]) => ns.length > 0 && ns.every((n, i) => n === i + 1);

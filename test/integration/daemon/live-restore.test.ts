@@ -11,25 +11,10 @@ import { promisify } from 'node:util';
 import { killCgroupTree, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { privilegedOpts } from '../../helpers/privileged.js';
 import { busyboxSaveTar } from '../../fixtures/images.js';
+import { alive, sleep, waitFor } from '../../helpers/processes.js';
 
 const run = promisify(execFile);
-/** Running, not a zombie (an orphan's new parent may be slow to reap it). */
-const alive = (pid: number) => {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\S+ \(.*\) [ZX]/s.test(st);
-  } catch { return false; }
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(fn: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function freeBip(): Promise<string> {
   const routes = (await run('ip', ['-4', 'route'])).stdout;
