@@ -187,7 +187,7 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   await runtime.start({ keep: containers.list().filter((c) => isUp(c.state)).map((c) => cgroupNameOf(c)) });
   const helper = nsexecPath();
   if (helper) log.info({ helper }, 'exec and healthcheck probes run through tsd-nsexec (a sealed memfd copy)');
-  else log.warn('tsd-nsexec is not built (scripts/build-nsexec.sh needs gcc and libc6-dev) or TSD_NSEXEC=0: exec and healthcheck probes start a Node init each (slower)');
+  else log.warn('tsd-nsexec is not built (scripts/build-static.sh needs gcc and libc6-dev) or TSD_NSEXEC=0: exec and healthcheck probes start a Node init each (slower)');
   hooks.add(async () => {
     await runtime.shutdown();
     await containers.shutdown();

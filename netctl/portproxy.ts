@@ -1,5 +1,5 @@
 // The TCP side of the userland proxy through tsd-portproxy (netctl/portproxy/portproxy.c,
-// built by scripts/build-portproxy.sh): one helper process per daemon that holds the
+// built by scripts/build-static.sh): one helper process per daemon that holds the
 // listeners and relays each connection with splice(2), so loopback traffic to a
 // published port neither crosses the daemon's event loop nor is copied through
 // user space (Node's relay peaked near docker-proxy's only on an idle machine, and
@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-/** Where scripts/build-portproxy.sh puts the helper (next to this module in dist/). */
+/** Where scripts/build-static.sh puts the helper (next to this module in dist/). */
 export const PORTPROXY_BUILT = fileURLToPath(new URL('./portproxy/tsd-portproxy', import.meta.url));
 
 export function portProxyAvailable(): boolean {

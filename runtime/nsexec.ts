@@ -22,7 +22,7 @@ import { ETC_FILE_MAX } from './init/steps/process.js';
 import { resolveUser, UserLookupError } from './user.js';
 import type { InitPlan } from './types.js';
 
-/** Where scripts/build-nsexec.sh puts the helper (next to this module in dist/). */
+/** Where scripts/build-static.sh puts the helper (next to this module in dist/). */
 export const NSEXEC_BUILT = fileURLToPath(new URL('./nsexec/tsd-nsexec', import.meta.url));
 
 /** The helper as it runs: a sealed memfd of the built file (sealedMemfd), once made; null: none. */

@@ -19,7 +19,7 @@
 //                     {"t":"etc",...} {"t":"pty","fd":N} {"t":"fail",...}
 //   execve closes fd 3 (close-on-exec): EOF with no "fail" means the program runs.
 //
-// Built by scripts/build-nsexec.sh (gcc -static); see runtime/nsexec.ts.
+// Built by scripts/build-static.sh (gcc -static); see runtime/nsexec.ts.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
