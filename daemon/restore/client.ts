@@ -51,6 +51,14 @@ export class HolderProtocolError extends Error {
   }
 }
 
+/** The holder closed the connection before it answered hello (it was exiting). */
+class HolderGoneError extends Error {
+  constructor(sockPath: string) {
+    super(`the live-restore holder on ${sockPath} closed the connection before it answered`);
+    this.name = 'HolderGoneError';
+  }
+}
+
 function pidFileOf(dir: string): number {
   try { return Number(fs.readFileSync(path.join(dir, 'holder.pid'), 'utf8').trim()) || 0; } catch { return 0; }
 }
@@ -61,6 +69,8 @@ export class HolderClient {
   private exitListeners = new Set<(id: string, exit: HeldExit) => void>();
   private holderPid = 0;
   private closed = false;
+  /** the holder closed the connection (this side did not) */
+  private closedByPeer = false;
   /** What the holder held when this daemon said hello (by container id). */
   held = new Map<string, HeldContainer>();
   private readonly sys = new LinuxSyscalls();
@@ -79,15 +89,31 @@ export class HolderClient {
     });
     sock.on('error', () => { /* close follows */ });
     sock.on('close', () => {
-      if (!this.closed) log.warn('the live-restore holder went away: containers started from now on die with the daemon');
+      if (!this.closed) this.closedByPeer = true;
+      if (!this.closed && this.holderPid) log.warn('the live-restore holder went away: containers started from now on die with the daemon');
       this.closed = true;
       for (const p of this.pending.values()) p.reject(new Error('live-restore holder connection closed'));
       this.pending.clear();
     });
   }
 
-  /** Connects to the holder of `dir`, starting one when none answers, and says hello. */
+  /**
+   * Connects to the holder of `dir`, starting one when none answers, and says hello. A holder
+   * that exits as we connect (it had nothing left to hold: its socket was still there) closes
+   * the connection before answering: then again, with a new holder.
+   */
   static async open(dir: string, log: Logger): Promise<HolderClient> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await HolderClient.openOnce(dir, log);
+      } catch (e) {
+        if (!(e instanceof HolderGoneError) || attempt >= 3) throw e;
+        log.info({ attempt }, 'the live-restore holder exited as this daemon connected: starting another');
+      }
+    }
+  }
+
+  private static async openOnce(dir: string, log: Logger): Promise<HolderClient> {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const sockPath = path.join(dir, 'holder.sock');
     let sock = await connect(sockPath).catch(() => null);
@@ -117,6 +143,7 @@ export class HolderClient {
       const reply = (e as { reply?: Record<string, unknown> }).reply;
       // refused by a holder that checks (it answers with its protocol): another version's
       if (reply && reply.protocol !== undefined && Number(reply.protocol) !== HOLDER_PROTOCOL) throw new HolderProtocolError(sockPath, pidFileOf(dir), reply.protocol);
+      if (!reply && c.closedByPeer) throw new HolderGoneError(sockPath);
       throw e;
     }
     if (Number(hello.protocol) !== HOLDER_PROTOCOL) {

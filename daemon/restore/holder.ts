@@ -58,6 +58,11 @@ const sockPath = path.join(dir, 'holder.sock');
 const sys = new LinuxSyscalls();
 const watched = new Map<string, Watched>();
 let owner: { sock: net.Socket; pid: number } | null = null;
+/**
+ * Connections open now, owner or not: one that has not said hello yet is a daemon on its
+ * way to adopting what is held, so the holder does not exit under it (maybeExit).
+ */
+let connections = 0;
 const log = (msg: string, extra: Record<string, unknown> = {}) =>
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...extra })}\n`);
 
@@ -121,7 +126,7 @@ function stopDraining(): void {
 
 /** Nothing left to hold and no daemon to tell: the records are on disk (<id>.exit, <id>.spool). */
 function maybeExit(): void {
-  if (owner) return;
+  if (owner || connections > 0) return;
   for (const w of watched.values()) {
     if (!w.exit || w.fds.stdout !== null || w.fds.stderr !== null || w.fds.pty !== null) return;
   }
@@ -229,6 +234,7 @@ function main(): void {
   watchProcessExits((e) => { if (e.pid === e.tgid) onExit(e.pid, e.status); }, (err) => log('process events failed', { err: String(err) }));
   try { fs.unlinkSync(sockPath); } catch { /* none */ }
   const server = net.createServer((sock) => {
+    connections++;
     onJsonLines(sock, (m) => {
       const req = m as unknown as Req;
       try {
@@ -239,7 +245,12 @@ function main(): void {
     });
     sock.on('error', () => { /* the daemon died: close follows */ });
     sock.on('close', () => {
-      if (owner?.sock !== sock) return;
+      connections--;
+      if (owner?.sock !== sock) {
+        // a daemon that connected and went away without hello: nothing changed, but nothing may be left to hold
+        if (!owner && drainTimer) maybeExit();
+        return;
+      }
       owner = null;
       log('daemon gone: holding the containers', { containers: watched.size });
       startDraining();
