@@ -28,7 +28,7 @@ import path from 'node:path';
 // The contract and the factories; the implementations (v1/, v2/), the planners and
 // the parsers stay inside (tests import them by path).
 export type {
-  CgroupManager, CgroupManagerOptions, CgroupMode, CgroupStats, CgroupSupport, CgroupVersion, CgroupWrite,
+  CgroupManager, CgroupManagerOptions, CgroupMode, CgroupStats, CgroupSupport, CgroupVersion, CgroupWrite, FreezerState,
   DeviceFilter, DeviceRule, HostCpu, Pressure, PressureLine, IoEntry, Resources, ThrottleDevice, WeightDevice,
 } from './types.js';
 export { detectCgroupMode, versionOf } from './mode.js';

@@ -193,6 +193,8 @@ export interface CgroupManagerOptions {
   realtimeParent?: { period?: number; runtime?: number };
 }
 
+export type FreezerState = 'frozen' | 'freezing' | 'thawed';
+
 /**
  * One container's cgroup, across every hierarchy it lives in.
  *
@@ -216,6 +218,13 @@ export interface CgroupManager {
   freeze(): Promise<void>;
   thaw(): Promise<void>;
   isFrozen(): boolean;
+  /**
+   * The freezer as the kernel has it now, read without writing: 'frozen'; 'freezing', a freeze asked
+   * for and not complete (v1 FREEZING, v2 cgroup.freeze 1 while cgroup.events says frozen 0); or
+   * 'thawed' (also when the cgroup is gone). What a daemon that adopts a task reads to know whether
+   * it is paused, whatever the row of a daemon killed mid-pause says.
+   */
+  freezerState(): FreezerState;
   stats(): CgroupStats;
   pids(): number[];
   /** how many times the kernel OOM-killed a task in this cgroup */

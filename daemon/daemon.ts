@@ -12,7 +12,7 @@ import { EventBus } from './events.js';
 import { SystemService } from './system.js';
 import { createImageService, type ContainerUsage, type Image, type ImageRunConfig, type ImageService } from '../image/index.js';
 import { createNetworkController } from '../netctl/index.js';
-import { closeSystemdBus, createCgroupManager, detectCgroupMode, enterDelegatedSubtree, scopePath, systemdVersion, type CgroupMode } from '../cgroupfs/index.js';
+import { closeSystemdBus, createCgroupManager, createSystemdCgroupManager, detectCgroupMode, enterDelegatedSubtree, scopePath, systemdVersion, type CgroupMode } from '../cgroupfs/index.js';
 import { createRuntime, sealInitBinary, unsealInitBinary, nsexecPath } from '../runtime/index.js';
 import { LinuxSyscalls, MNT_DETACH } from '../sys/index.js';
 import { VolumeService } from './volumes.js';
@@ -125,12 +125,18 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
   const cgroupPath = (c: Container) => systemd
     ? scopePath(c.hostConfig.CgroupParent || config.cgroupParent, cgroupNameOf(c))
     : createCgroupManager({ mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: cgroupNameOf(c) }).path;
+  const cgroupOf = (c: Container) => {
+    const o = { mode: cgroupMode, parent: c.hostConfig.CgroupParent || config.cgroupParent, name: cgroupNameOf(c) };
+    return systemd ? createSystemdCgroupManager(o) : createCgroupManager(o);
+  };
   const containers = new ContainerService({
     restore,
     db, config, events, log: log.child({ subsystem: 'containers' }), images: imagePortOf(images),
     runtime, network, volumes,
     // what tsctl explain shows of a stopped container: its cgroup's files as they read at the exit
     exitCounters: (c) => { const v = readCgroup(hostView(), cgroupVersion, cgroupPath(c)); return v.present ? v : null; },
+    // live restore: whether an adopted task is paused is the freezer's answer, not the row's
+    freezerState: (c) => cgroupOf(c).freezerState(),
   });
   const primitives: PrimitivesBackend = {
     read: (ref: string, o: { windowSeconds: number }) => readPrimitives({

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { invalidParameter } from '../../errors/index.js';
 import { sharesToWeight } from '../convert.js';
-import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupVersion, Resources } from '../types.js';
+import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupVersion, FreezerState, Resources } from '../types.js';
 import type { SystemdApi, UnitProperty } from './bus.js';
 
 /** systemd's "infinity" for a uint64 limit */
@@ -239,6 +239,7 @@ export class SystemdCgroupManager implements CgroupManager {
   freeze(): Promise<void> { return this.files.freeze(); }
   thaw(): Promise<void> { return this.files.thaw(); }
   isFrozen(): boolean { return this.files.isFrozen(); }
+  freezerState(): FreezerState { return this.files.freezerState(); }
   stats(): CgroupStats { return this.files.stats(); }
   pids(): number[] { return this.files.pids(); }
   oomKillCount(): number {

@@ -1,3 +1,4 @@
 export const STATE = 'freezer.state';
 export const FROZEN = 'FROZEN';
 export const THAWED = 'THAWED';
+export const FREEZING = 'FREEZING';

@@ -10,7 +10,7 @@ import {
 import { parseLimit } from '../convert.js';
 import { readHostCpu, CLK_TCK } from '../host.js';
 import { parseBlkioV1, parseKeyValues, parseNumberList } from '../parse.js';
-import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupWrite, Resources } from '../types.js';
+import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupWrite, FreezerState, Resources } from '../types.js';
 import { applyWrites, readOr, readTrim, writeError } from '../write.js';
 import * as blkio from './blkio.js';
 import * as cpu from './cpu.js';
@@ -179,6 +179,12 @@ export class CgroupV1Manager implements CgroupManager {
   isFrozen(): boolean {
     const d = this.dir('freezer');
     return d !== undefined && readOr(path.join(d, freezer.STATE), '') === freezer.FROZEN;
+  }
+
+  freezerState(): FreezerState {
+    const d = this.dir('freezer');
+    const s = d === undefined ? '' : readOr(path.join(d, freezer.STATE), '');
+    return s === freezer.FROZEN ? 'frozen' : s === freezer.FREEZING ? 'freezing' : 'thawed';
   }
 
   pids(): number[] {

@@ -9,7 +9,7 @@ import {
 import { parseLimit } from '../convert.js';
 import { readHostCpu } from '../host.js';
 import { parseIoStatV2, parseKeyValues, parsePressure } from '../parse.js';
-import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupWrite, DeviceFilter, Resources } from '../types.js';
+import type { CgroupManager, CgroupManagerOptions, CgroupStats, CgroupSupport, CgroupWrite, DeviceFilter, FreezerState, Resources } from '../types.js';
 import { applyWrites, readOr, writeError } from '../write.js';
 import * as cpu from './cpu.js';
 import * as cpuset from './cpuset.js';
@@ -136,6 +136,11 @@ export class CgroupV2Manager implements CgroupManager {
 
   isFrozen(): boolean {
     return parseKeyValues(readOr(path.join(this.dir, freezer.EVENTS), '')).frozen === 1;
+  }
+
+  freezerState(): FreezerState {
+    if (this.isFrozen()) return 'frozen';
+    return readOr(path.join(this.dir, freezer.FREEZE), '0') === '1' ? 'freezing' : 'thawed';
   }
 
   pids(): number[] {

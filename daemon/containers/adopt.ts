@@ -19,7 +19,7 @@ import { logSinkOf, pidStartTime } from './start.js';
 import type { Process, RootfsMount } from './ports.js';
 import { cgroupNameOf, type Container } from './types.js';
 
-type AdoptContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'live' | 'health' | 'taskExited'>;
+type AdoptContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'live' | 'health' | 'taskExited' | 'freezerState'>;
 
 /** Is `pid` still the container's process (same start time, in the container's cgroup)? */
 export function stillRuns(c: Container): boolean {
@@ -29,6 +29,29 @@ export function stillRuns(c: Container): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Paused is what the task's freezer says, not what the row says: a daemon killed between a pause's
+ * freeze and its row's update left a frozen task recorded running (unpause was then refused: "not
+ * paused"), one killed between an unpause's thaw and its update a running task recorded paused. A
+ * freeze still under way (v1 FREEZING, v2 cgroup.freeze 1) counts as paused: unpause thaws it.
+ * The change gets the event the killed daemon did not send.
+ */
+export function syncPaused(ctx: Pick<ContainerContext, 'store' | 'events' | 'log' | 'freezerState'>, c: Container): void {
+  if (!ctx.freezerState) return;
+  let frozen: boolean;
+  try {
+    frozen = ctx.freezerState(c) !== 'thawed';
+  } catch (err) {
+    ctx.log.warn({ err, ctr: c.id }, 'cannot read the freezer of an adopted container: its recorded state is kept');
+    return;
+  }
+  if (frozen === (c.state === 'paused')) return;
+  const to = frozen ? 'paused' : 'running';
+  ctx.log.warn({ ctr: c.id, recorded: c.state, state: to }, `the adopted container's cgroup is ${frozen ? 'frozen' : 'thawed'}: recorded ${to}`);
+  setState(ctx, c, to);
+  publish(ctx, c, frozen ? 'pause' : 'unpause');
 }
 
 /** Exited but not reaped yet (state Z or X in /proc/<pid>/stat), or gone. */
@@ -143,6 +166,7 @@ export async function adopt(ctx: AdoptContext, holder: HolderClient, c: Containe
     release: () => { for (const s of sockets) s.destroy(); },
   };
   const task = ctx.runtime.adopt(proc, { parent: c.hostConfig.CgroupParent || ctx.config.cgroupParent, name: cgroupNameOf(c) });
+  syncPaused(ctx, c);
   const hub = new StdioHub({ tty: c.config.Tty, openStdin: c.config.OpenStdin, closeStdinOnEof: c.config.StdinOnce, log });
   if (pty) hub.setOutput(pty.stream, null);
   else hub.setOutput(stdout, stderr);

@@ -12,7 +12,7 @@ import type { KeyedLock } from '../../lib/index.js';
 import type { StdioHub } from '../stdio.js';
 import type { LogSink } from '../logs/index.js';
 import type { VolumeService } from '../volumes.js';
-import type { ImagePort, NetworkPort, RootfsMount, RuntimePort, Task } from './ports.js';
+import type { FreezerState, ImagePort, NetworkPort, RootfsMount, RuntimePort, Task } from './ports.js';
 import type { Container, RuntimeState } from './types.js';
 import { transition, type ContainerState, type WaitCondition, type Waiters } from './state.js';
 import type { ExecManager } from './exec.js';
@@ -59,6 +59,8 @@ export interface ContainerContext {
   readonly status: { shuttingDown: boolean };
   /** the container's cgroup as its files read (tsctl explain's view), kept at the exit; null: no cgroup */
   readonly exitCounters?: (c: Container) => NonNullable<RuntimeState['lastRun']>['cgroup'] | null;
+  /** the freezer of the container's cgroup as the kernel has it (adoption: paused is what the cgroup says) */
+  readonly freezerState?: (c: Container) => FreezerState;
   /** --live-restore: the holder that keeps containers' stdio and exit statuses while the daemon is away (null: off) */
   readonly restore: HolderClient | null;
   /** starts in progress, by container id: `rm -f` aborts one (its init is killed) instead of waiting behind the lock */

@@ -3,7 +3,7 @@
 // may pass fakes for the parts that cannot run in a unit test.
 import type { Readable } from 'node:stream';
 import type { Process, Runtime, Task } from '../../runtime/index.js';
-import type { Resources } from '../../cgroupfs/index.js';
+import type { FreezerState, Resources } from '../../cgroupfs/index.js';
 import type { NetworkController } from '../../netctl/index.js';
 import type { Container } from './types.js';
 
@@ -51,7 +51,7 @@ export interface Change { Path: string; Kind: number }
 export type RuntimePort = Pick<Runtime, 'launch' | 'removeLeftovers'> & Partial<Pick<Runtime, 'adopt'>>;
 
 export type NetworkPort = NetworkController;
-export type { Process, Resources, Task };
+export type { FreezerState, Process, Resources, Task };
 
 /**
  * What exec sessions and health checks need of the containers: a lookup, and the

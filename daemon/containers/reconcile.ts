@@ -21,7 +21,7 @@ import { logSinkOf } from './start.js';
 import { replaySpool, type HeldExit } from '../restore/index.js';
 import { cgroupNameOf, type Container } from './types.js';
 
-type ReconcileContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'live' | 'lock' | 'list' | 'get' | 'removeNow' | 'restore' | 'health' | 'taskExited'>;
+type ReconcileContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'live' | 'lock' | 'list' | 'get' | 'removeNow' | 'restore' | 'health' | 'taskExited' | 'freezerState'>;
 
 /** Live restore: adopts `c` (true), or records the exit the holder saw (false with `exit`), or leaves it to the old path. */
 async function restoreOne(ctx: ReconcileContext, c: Container): Promise<{ adopted: boolean; exit: HeldExit | null }> {

@@ -68,6 +68,8 @@ export interface ContainerServiceDeps {
   exitCounters?: ContainerContext['exitCounters'];
   /** --live-restore's holder (null without live restore) */
   restore?: HolderClient | null;
+  /** the freezer state of a container's cgroup (adoption records a frozen task paused, a thawed one running) */
+  freezerState?: ContainerContext['freezerState'];
 }
 
 export class ContainerService {
@@ -94,7 +96,7 @@ export class ContainerService {
     const ctx: ContainerContext = {
       store, config: d.config, events: d.events, log: d.log, images: d.images, runtime: d.runtime, network: d.network, volumes: d.volumes,
       lock, live, pendingHubs: new Map(), waiters: new Waiters(), restarts: { timers: new Map(), lastDelayMs: new Map() },
-      execs: this.execs, health, status: { shuttingDown: false }, exitCounters: d.exitCounters, restore: d.restore ?? null, starting: new Map(),
+      execs: this.execs, health, status: { shuttingDown: false }, exitCounters: d.exitCounters, freezerState: d.freezerState, restore: d.restore ?? null, starting: new Map(),
       get: (ref) => this.get(ref),
       tryGet: (ref) => this.tryGet(ref),
       list: () => this.list(),

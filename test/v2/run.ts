@@ -18,6 +18,8 @@ const FILES = [
   '../integration/runtime/parent-death.test.js',
   // through the docker CLI: limits, OOM, cpu.max, pause, update, devices, 20 starts, a clean stop, a crash
   '../integration/containers/cgroups.test.js',
+  // live restore: an adopted container is paused or running as its cgroup.freeze/cgroup.events say
+  '../integration/daemon/live-restore-paused.test.js',
   // --exec-opt native.cgroupdriver=systemd against a real systemd (booted as PID 1 of a PID namespace in the guest)
   '../integration/containers/systemd.test.js',
 ];

@@ -107,6 +107,19 @@ t.test('stats parse the v1 files', async (t) => {
   t.equal(s.oomKills, 0);
 });
 
+t.test('freezerState reads freezer.state: FROZEN, FREEZING (a freeze under way), THAWED', async (t) => {
+  const fs = await import('node:fs');
+  const { mgr, d } = setup(t);
+  const f = path.join(d('freezer'), 'freezer.state');
+  t.equal(mgr.freezerState(), 'thawed', 'no freezer.state written yet');
+  for (const [file, state] of [['FROZEN\n', 'frozen'], ['FREEZING\n', 'freezing'], ['THAWED\n', 'thawed']] as const) {
+    fs.writeFileSync(f, file);
+    t.equal(mgr.freezerState(), state, file.trim());
+  }
+  fs.rmSync(d('freezer'), { recursive: true });
+  t.equal(mgr.freezerState(), 'thawed', 'the cgroup is gone');
+});
+
 t.test('freezer.state round trip and procs files for every hierarchy', async (t) => {
   const { mgr, d } = setup(t);
   await mgr.freeze();

@@ -199,6 +199,19 @@ t.test('freeze writes cgroup.freeze and waits for cgroup.events', async (t) => {
   t.notOk(mgr.isFrozen());
 });
 
+t.test('freezerState: cgroup.events frozen 1, cgroup.freeze 1 before it (freezing), else thawed', async (t) => {
+  const { mgr, dir } = setup(t);
+  fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0\n');
+  fs.writeFileSync(path.join(dir, 'cgroup.events'), 'populated 1\nfrozen 0\n');
+  t.equal(mgr.freezerState(), 'thawed');
+  fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '1\n');
+  t.equal(mgr.freezerState(), 'freezing', 'asked, not frozen yet');
+  fs.writeFileSync(path.join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
+  t.equal(mgr.freezerState(), 'frozen');
+  fs.rmSync(dir, { recursive: true });
+  t.equal(mgr.freezerState(), 'thawed', 'the cgroup is gone');
+});
+
 t.test('procsFiles and addProcess use the one directory', async (t) => {
   const { mgr, dir } = setup(t);
   t.same(mgr.procsFiles(), [path.join(dir, 'cgroup.procs')]);
