@@ -17,10 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { SyscallError } from '../errors/index.js';
 import { sealedMemfd } from '../sys/index.js';
 import { capMask } from './caps.js';
-import { cwdFailed, execFailed, execNotFound } from './init/messages.js';
+import { cwdFailed, execFailed, execNotFound, sysctlFailed } from './init/messages.js';
+import { cgroupHierarchies } from './init/steps/rootfs.js';
 import { ETC_FILE_MAX } from './init/steps/process.js';
 import { resolveUser, UserLookupError } from './user.js';
-import type { InitPlan } from './types.js';
+import type { InitPlan, MountOp } from './types.js';
 
 /** Where scripts/build-static.sh puts the helper (next to this module in dist/). */
 export const NSEXEC_BUILT = fileURLToPath(new URL('./nsexec/tsd-nsexec', import.meta.url));
@@ -114,10 +115,132 @@ export function encodeExecPlan(plan: InitPlan, v1 = isV1Dir): Buffer {
   return frame(r);
 }
 
+// ---- create plans -------------------------------------------------------------
+
+const S_IFCHR = 0o020000, S_IFBLK = 0o060000, MS_BIND = 4096;
+
+/** An rlimit value as the helper's u64 (RLIM_INFINITY for a negative or infinite one, as LinuxSyscalls.setrlimit). */
+const rlim = (v: number): string => (v < 0 || !Number.isFinite(v) ? '18446744073709551615' : BigInt(Math.floor(v)).toString());
+
+const devMajor = (rdev: number) => Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
+const devMinor = (rdev: number) => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
+const HOST_DEV_SKIP = new Set(['/pts', '/shm', '/mqueue', '/fd', '/stdin', '/stdout', '/stderr', '/ptmx', '/core', '/console']);
+
+/** Privileged: the host's /dev as the Node init walks it (rootfs.ts hostDevices): directories first, then their nodes. */
+function hostDevRecords(out: Array<[string, string | number]>, dir = '/dev'): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const src = `${dir}/${e.name}`;
+    const rel = src.slice('/dev'.length);
+    if (HOST_DEV_SKIP.has(rel)) continue;
+    if (e.isDirectory()) {
+      out.push(['o.hdir', NO_NUL('device', rel.slice(1))]);
+      hostDevRecords(out, src);
+      continue;
+    }
+    if (!e.isCharacterDevice() && !e.isBlockDevice()) continue;
+    const st = fs.statSync(src);
+    out.push(['o.hdev', `${st.mode}:${devMajor(st.rdev)}:${devMinor(st.rdev)}:${st.uid}:${st.gid}:${NO_NUL('device', rel.slice(1))}`]);
+  }
+}
+
+/** The host's cgroup hierarchies and /sys/fs/cgroup's symlinks (host data: read here, mounted by the helper). */
+function cgroupRecords(out: Array<[string, string | number]>): void {
+  const hier = cgroupHierarchies();
+  for (const h of hier) out.push(['o.cgh', `${h.fstype}:${h.name}:${h.data ?? ''}`]);
+  if (!hier.length || (hier.length === 1 && hier[0]!.name === '')) return;
+  for (const e of fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+    if (e.isSymbolicLink()) out.push(['o.cgl', `${e.name}:${fs.readlinkSync(`/sys/fs/cgroup/${e.name}`)}`]);
+  }
+}
+
+function opRecords(op: MountOp, out: Array<[string, string | number]>): void {
+  out.push(['op', op.op], ['o.dst', NO_NUL('mount destination', op.destination)]);
+  switch (op.op) {
+    case 'mount': {
+      let create: string = op.create;
+      if (create === 'auto') {
+        // the bind source's kind: host data, looked at here (a missing one is reported in its turn, as the Node init does)
+        try {
+          create = fs.statSync(op.source!).isDirectory() ? 'dir' : 'file';
+        } catch {
+          create = 'missing';
+        }
+      }
+      out.push(['o.create', create], ['o.flags', op.flags]);
+      if (op.source !== null) out.push(['o.src', NO_NUL('mount source', op.source)]);
+      if (!(op.flags & MS_BIND)) out.push(['o.fstype', NO_NUL('fstype', op.fstype ?? '')]);
+      if (op.data !== null) out.push(['o.data', NO_NUL('mount data', op.data)]);
+      if (op.remount !== undefined) out.push(['o.remount', op.remount]);
+      if (op.propagation !== undefined) out.push(['o.prop', op.propagation]);
+      return;
+    }
+    case 'mknod':
+      out.push(['o.mode', (op.type === 'b' ? S_IFBLK : S_IFCHR) | op.mode], ['o.major', op.major], ['o.minor', op.minor]);
+      if (op.uid !== undefined) out.push(['o.owner', `${op.uid}:${op.gid ?? 0}`]);
+      return;
+    case 'symlink':
+      out.push(['o.target', NO_NUL('symlink target', op.target)]);
+      return;
+    case 'cgroupfs':
+      out.push(['o.ro', op.readonly ? 1 : 0]);
+      cgroupRecords(out);
+      return;
+    case 'hostDevices':
+      hostDevRecords(out);
+      return;
+    case 'mask':
+    case 'readonly':
+      return;
+  }
+}
+
+const NS_FLAG = { mnt: 0x00020000, uts: 0x04000000, ipc: 0x08000000, cgroup: 0x02000000 } as const;
+
+/**
+ * A container's create plan (buildInitPlan's InitPlan, as the launcher hands it to an
+ * init) as the helper reads it: the steps of runtime/init/steps.ts in their order, with
+ * the host data the Node init would have looked up itself (bind sources' kinds, the
+ * cgroup hierarchies, the host's /dev for --privileged) read here.
+ */
+export function encodeCreatePlan(plan: InitPlan, v1 = isV1Dir): Buffer {
+  if (plan.mode !== 'create') throw new Error('encodeCreatePlan: not a create plan');
+  if (!plan.rootfs) throw new Error('encodeCreatePlan: no rootfs in plan');
+  const r: Array<[string, string | number]> = [['mode', 'create']];
+  if (plan.oomScoreAdj !== null && plan.oomScoreAdj !== undefined) r.push(['oom', plan.oomScoreAdj]);
+  if (plan.stdio?.stdinNull) r.push(['stdinnull', 1]);
+  for (const f of plan.cgroupProcs) r.push(cgroupRecord(NO_NUL('cgroup', f), v1));
+  if (plan.network === 'new') r.push(['net', 'new']);
+  else if (plan.network !== 'host') r.push(['netjoin', NO_NUL('network namespace', plan.network.join)]);
+  const flags = plan.unshare.reduce((f, n) => f | NS_FLAG[n], 0);
+  if (flags) r.push(['unshare', flags.toString(16)]);
+  for (const j of plan.join) r.push(['join', `${j.type}:${NO_NUL('namespace', j.path)}`]);
+  if (plan.hostname) r.push(['hostname', NO_NUL('hostname', plan.hostname)]);
+  if (plan.domainname) r.push(['domainname', NO_NUL('domainname', plan.domainname)]);
+  for (const s of plan.sysctls ?? []) r.push(['sysctl', NO_NUL('sysctl', s.path)], ['sysctlv', NO_NUL('sysctl', s.value)]);
+  r.push(['rootfs', NO_NUL('rootfs', plan.rootfs)]);
+  for (const op of plan.mounts) opRecords(op, r);
+  if (plan.readonlyRootfs) r.push(['rofs', 1]);
+  for (const l of plan.rlimits) r.push(['rlimit', `${l.resource}:${rlim(l.soft)}:${rlim(l.hard)}`]);
+  r.push(['cwd', NO_NUL('cwd', plan.cwd)]);
+  r.push(['caps', capMask(plan.capabilities).toString(16)], ['lastcap', plan.lastCap]);
+  if (plan.noNewPrivileges) r.push(['nnp', 1]);
+  if (plan.seccomp && !plan.seccompBpf) throw new Error('tsd-nsexec: the seccomp filter was not compiled');
+  if (plan.seccompBpf) r.push(['bpf', Buffer.from(plan.seccompBpf, 'base64').toString('hex')]);
+  if (plan.tty) r.push(['tty', 1]);
+  if (plan.tty && plan.consoleSize) r.push(['console', `${plan.consoleSize[0]}x${plan.consoleSize[1]}`]);
+  for (const e of plan.env) r.push(['env', NO_NUL('env', e)]);
+  for (const a of plan.args) r.push(['arg', NO_NUL('argument', a)]);
+  return frame(r);
+}
+
 /** The helper's {t:'etc'} message: the container's files it read (null: missing). */
 export interface EtcMessage { t: 'etc'; passwd: string | null; group: string | null }
 /** The helper's {t:'fail'} message: the step, the call that failed and its errno. */
-export interface FailMessage { t: 'fail'; step: string; call: string; errno: number; path?: string; detail?: string }
+export interface FailMessage {
+  t: 'fail'; step: string; call: string; errno: number; path?: string; detail?: string;
+  /** create: the index of the mount op that failed, the kind of its failure (its words' wrapper) and the inner failure's own */
+  op?: number; kind?: 'mount' | 'mknod' | 'cgroupfs'; inner?: 'symlinks' | 'deep' | 'isdir' | 'nosource' | 'nullopen' | 'notnull' | 'procfs';
+}
 
 /** The identity the helper switches to, resolved with runc's rules (resolveUser), or the Node init's error. */
 export function userReply(plan: InitPlan, m: EtcMessage): { frame: Buffer } | { error: { step: string; message: string; exitCode: number } } {
@@ -152,6 +275,16 @@ export function describeFailure(m: FailMessage, plan: InitPlan): { step: string;
       if (m.call === 'open-ns') return out(`failed to open namespace ${m.path}: ${nodeFsMessage(m.errno, 'open', m.path)}`);
       if (m.call === 'open') return out(nodeFsMessage(m.errno, 'open', m.path));
       break;
+    case 'network':
+      if (m.call === 'open-netns') return out(`failed to open network namespace ${m.path}: ${nodeFsMessage(m.errno, 'open', m.path)}`);
+      break;
+    case 'sysctl':
+      return out(sysctlFailed(m.call, m.path ?? '', code));
+    case 'mounts':
+      return out(mountFailure(m, plan.mounts[m.op ?? -1], code));
+    case 'tty':
+      if (m.inner === 'isdir') return out(innerMessage(m, code));
+      break;
     case 'cwd_user':
       return out(cwdFailed(plan.cwd, code));
     case 'user':
@@ -172,4 +305,28 @@ export function describeFailure(m: FailMessage, plan: InitPlan): { step: string;
       break;
   }
   return out(new SyscallError(m.call, m.errno, code, m.path, m.detail).message);
+}
+
+/** The words of a failure inside a mount op, before the op's own wrapper (rootfs' DaemonErrors, the InitErrors of rootfs.ts, or the call's SyscallError). */
+function innerMessage(m: FailMessage, code: string): string {
+  switch (m.inner) {
+    case 'symlinks': return `too many levels of symbolic links: ${m.path}`;
+    case 'deep': return `path too deep: ${m.path}`;
+    case 'isdir': return `${m.path} is a directory, a file is mounted there`;
+    case 'nullopen': return `cannot mask paths: /dev/null: ${new SyscallError(m.call, m.errno, code, m.path, m.detail).message}`;
+    case 'notnull': return `cannot mask paths: /dev/null is not the null device (${m.detail})`;
+    default: return new SyscallError(m.call, m.errno, code, m.path, m.detail).message;
+  }
+}
+
+/** A failed mount op in the Node init's words (rootfs.ts runOp). */
+function mountFailure(m: FailMessage, op: MountOp | undefined, code: string): string {
+  if (m.inner === 'nosource' && op?.op === 'mount') return `invalid mount config for type "bind": bind source path does not exist: ${op.source}`;
+  const inner = innerMessage(m, code);
+  // InitErrors pass through the op's wrapper as they are
+  if (m.inner === 'isdir' || m.inner === 'nullopen' || m.inner === 'notnull' || !op) return inner;
+  if (m.kind === 'mount' && op.op === 'mount') return `error mounting ${op.label ?? `${op.fstype ?? 'bind'} on ${op.destination}`}: ${inner}`;
+  if (m.kind === 'mknod') return `error creating device node ${op.destination}: ${inner}`;
+  if (m.kind === 'cgroupfs') return `error mounting cgroup hierarchies on ${op.destination}: ${inner}`;
+  return inner;
 }

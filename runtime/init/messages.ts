@@ -19,3 +19,12 @@ export function execFailed(argv0: string, file: string, code: string): { message
   if (code === 'EACCES') return { message: `exec: "${argv0}": permission denied`, exitCode: 126 };
   return { message: `exec: "${argv0}": ${code}`, exitCode: 126 };
 }
+
+const SYSCTL_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory', EINVAL: 'invalid argument', EPERM: 'operation not permitted', EACCES: 'permission denied',
+  EROFS: 'read-only file system', EBUSY: 'device or resource busy', ERANGE: 'numerical result out of range', ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+};
+
+/** A sysctl the kernel refused, in runc's words as dockerd shows them: "open /proc/sys/net/ipv4/nope: no such file or directory". */
+export const sysctlFailed = (call: string, file: string, code: string): string => `${call} ${file}: ${SYSCTL_TEXT[code] ?? code}`;

@@ -173,7 +173,7 @@ function hostDevices(ctx: InitContext, destFd: number, dir = '/dev'): void {
 }
 
 /** Host cgroup hierarchies under `base` from /proc/self/mountinfo: name (dir), fstype, controller options. */
-function cgroupHierarchies(base = '/sys/fs/cgroup'): Array<{ name: string; fstype: 'cgroup' | 'cgroup2'; data: string | null }> {
+export function cgroupHierarchies(base = '/sys/fs/cgroup'): Array<{ name: string; fstype: 'cgroup' | 'cgroup2'; data: string | null }> {
   const out: Array<{ name: string; fstype: 'cgroup' | 'cgroup2'; data: string | null }> = [];
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [pre, post] = line.split(' - ');

@@ -9,12 +9,7 @@
 // controls is on the path.
 import { InitError } from '../context.js';
 import type { InitContext } from '../context.js';
-
-const STRERROR: Record<string, string> = {
-  ENOENT: 'no such file or directory', EINVAL: 'invalid argument', EPERM: 'operation not permitted', EACCES: 'permission denied',
-  EROFS: 'read-only file system', EBUSY: 'device or resource busy', ERANGE: 'numerical result out of range', ENOTDIR: 'not a directory',
-  EISDIR: 'is a directory',
-};
+import { sysctlFailed } from '../messages.js';
 
 export function sysctls(ctx: InitContext): void {
   for (const s of ctx.plan.sysctls ?? []) {
@@ -23,7 +18,7 @@ export function sysctls(ctx: InitContext): void {
     } catch (e) {
       const { syscall = 'write', errnoCode = 'EIO' } = e as { syscall?: string; errnoCode?: string };
       // runc's wording, as dockerd shows it: "open /proc/sys/net/ipv4/nope: no such file or directory"
-      throw new InitError(`${syscall} ${s.path}: ${STRERROR[errnoCode] ?? errnoCode}`, 128, errnoCode);
+      throw new InitError(sysctlFailed(syscall, s.path, errnoCode), 128, errnoCode);
     }
   }
 }
