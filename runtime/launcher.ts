@@ -23,7 +23,7 @@ import { startError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';
 import { buildExecPlan, buildInitPlan } from './spec.js';
 import { vspawn } from './vspawn.js';
-import { describeFailure, encodeExecPlan, nsexecPath, ptyAck, userReply, type EtcMessage, type FailMessage } from './nsexec.js';
+import { describeFailure, encodeCreatePlan, encodeExecPlan, nsexecPath, ptyAck, userReply, type EtcMessage, type FailMessage } from './nsexec.js';
 import type { ExecSpec, HostInfo, InitPlan, Process, RuntimeSpec } from './types.js';
 
 const INIT_MAIN = fileURLToPath(new URL('./init/main.js', import.meta.url));
@@ -202,9 +202,11 @@ interface Spawned {
   stage: string | null;
   /** warm inits: resolves to that staging cgroup once made */
   staging: Promise<string | null>;
+  /** the init is tsd-nsexec (binary frames), not the Node init (a JSON plan) */
+  helper: boolean;
 }
 
-function track(child: ChildProcess): Spawned {
+function track(child: ChildProcess, helper = false): Spawned {
   const proto = child.stdio[3] as Duplex;
   // Node discards unread child output when the child exits (flushStdio resumes the
   // streams); a short-lived container can exit before the caller attaches, so the
@@ -221,7 +223,7 @@ function track(child: ChildProcess): Spawned {
       child.once('exit', (code, signal) => resolve({ exitCode: code ?? 128 + signalNumber(signal), signal }));
       child.once('error', () => resolve({ exitCode: 128, signal: null }));
     }),
-    onMessage: () => {}, onClose: () => {}, spawnError: null, closed: false, stage: null, staging: Promise.resolve(null),
+    onMessage: () => {}, onClose: () => {}, spawnError: null, closed: false, stage: null, staging: Promise.resolve(null), helper,
   };
   child.once('error', (e) => { sp.spawnError = e; });
   let buf = '';
@@ -362,10 +364,35 @@ function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}, helperFram
   });
 }
 
+/** How a create plan's init is started: tsd-nsexec when built and not turned off (TSD_NSEXEC=0), else the Node init. */
+const helperExe = (): { file: string; args: string[]; vfork: boolean } | undefined => {
+  const helper = nsexecPath();
+  return helper ? { file: helper, args: [], vfork: true } : undefined;
+};
+
+/** The plan as the init reads it: the helper's frame, or undefined for the Node init (start() sends it the JSON plan). */
+function planFrame(sp: Spawned, plan: InitPlan): Buffer | undefined {
+  if (!sp.helper) return undefined;
+  try {
+    return encodeCreatePlan(plan);
+  } catch (e) {
+    sp.proto.destroy();
+    sp.child.kill('SIGKILL');
+    throw e;
+  }
+}
+
 async function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boolean, opts: LaunchOptions = {}): Promise<Process> {
   const s = (sys ??= new LinuxSyscalls());
-  const child = spawnInit(s, pidns, coldStdio(plan.tty, openStdin));
-  const sp = track(child);
+  const exe = helperExe();
+  let child: ChildProcess;
+  try {
+    child = spawnInit(s, pidns, coldStdio(plan.tty, openStdin), [], exe);
+  } catch (e) {
+    if (!exe) throw e;
+    throw systemError(`failed to start tsd-nsexec: ${(e as Error).message}`, e);
+  }
+  const sp = track(child, exe !== undefined);
   if (opts.spawned && child.pid) {
     try {
       await opts.spawned(child.pid);
@@ -375,7 +402,7 @@ async function run(plan: InitPlan, pidns: number | null | 'host', openStdin: boo
       throw e;
     }
   }
-  return start(sp, plan, opts);
+  return start(sp, plan, opts, planFrame(sp, plan));
 }
 
 // ---- warm pool -------------------------------------------------------------
@@ -418,12 +445,14 @@ const pool: { size: number; idle: Spawned[]; ready: Set<Spawned>; refilling: boo
 function spawnWarm(): void {
   const s = (sys ??= new LinuxSyscalls());
   let child: ChildProcess;
+  // a warm tsd-nsexec costs ~1 ms of CPU and a few hundred KiB; a warm Node init 60-90 ms and ~40 MiB
+  const exe = helperExe();
   try {
-    child = spawnInit(s, null, ['pipe', 'pipe', 'pipe', 'pipe'], ['--warm']);
+    child = spawnInit(s, null, ['pipe', 'pipe', 'pipe', 'pipe'], ['--warm'], exe);
   } catch {
     return; // the cold path still works
   }
-  const sp = track(child);
+  const sp = track(child, exe !== undefined);
   child.unref();
   for (const x of child.stdio) (x as { unref?: () => void } | null)?.unref?.();
   const staged = pool.hooks.stage && child.pid ? pool.hooks.stage(child.pid).catch(() => null) : Promise.resolve(null);
@@ -549,7 +578,14 @@ function runWarm(sp: Spawned, plan: InitPlan, openStdin: boolean, opts: LaunchOp
     sp.child.stdin?.destroy();
   }
   // refill once this one runs: a Node start competes for the CPU with this container's init
-  const started = start(sp, plan, opts);
+  let frame: Buffer | undefined;
+  try {
+    frame = planFrame(sp, plan);
+  } catch (e) {
+    refill();
+    throw e;
+  }
+  const started = start(sp, plan, opts, frame);
   started.then(refill, refill);
   return started.then((task) => (openStdin && !plan.tty ? task : { ...task, stdin: null }));
 }

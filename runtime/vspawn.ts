@@ -18,6 +18,15 @@ let listening = false;
  */
 let backstop: NodeJS.Timeout | null = null;
 
+/** The backstop holds the event loop open while a child is ref'd (Node's own child handles do; the warm pool unrefs its idle inits). */
+function updateBackstop(): void {
+  if (!backstop) return;
+  let any = false;
+  for (const c of live.values()) if (c.refd) { any = true; break; }
+  if (any) backstop.ref();
+  else backstop.unref();
+}
+
 function reapAll(): void {
   for (const [pid, c] of live) {
     let r;
@@ -31,6 +40,7 @@ function reapAll(): void {
     c.exited(r.exitCode, r.signal);
   }
   if (live.size === 0) stopListening();
+  else updateBackstop();
 }
 
 function startListening(): void {
@@ -77,8 +87,15 @@ class VChild extends EventEmitter {
     }
   }
 
-  ref(): void { /* never unref'd */ }
-  unref(): void { /* never unref'd */ }
+  refd = true;
+  ref(): void {
+    this.refd = true;
+    updateBackstop();
+  }
+  unref(): void {
+    this.refd = false;
+    updateBackstop();
+  }
 }
 
 /**
@@ -107,6 +124,7 @@ export function vspawn(file: string, args: string[], stdio: Array<'pipe' | 'igno
     const fds = theirs.slice(0, 3).concat(theirs.slice(3).filter((x) => x !== null));
     c.pid = posixSpawn(file, [file, ...args], [], fds);
     live.set(c.pid, c);
+    updateBackstop();
   } catch (e) {
     for (const fd of [...ours, ...theirs]) if (fd !== null) closeFd(fd);
     if (live.size === 0) stopListening();
