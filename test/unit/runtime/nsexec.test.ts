@@ -3,7 +3,8 @@
 // integration test (test/integration/runtime/exec-paths.test.ts) runs both paths.
 import t from 'tap';
 import { buildExecPlan } from '../../../runtime/index.js';
-import { encodeExecPlan, describeFailure, userReply, frame, cgroupRecord } from '../../../runtime/nsexec.js';
+import { encodeExecPlan, encodeCreatePlan, describeFailure, userReply, frame, cgroupRecord } from '../../../runtime/nsexec.js';
+import type { FailMessage } from '../../../runtime/nsexec.js';
 import type { ExecSpec } from '../../../runtime/index.js';
 
 const host = { kernel: '6.18.0', arch: 'amd64', lastCap: 40 };
@@ -65,4 +66,50 @@ t.test('joining a cgroup: a v1 directory\'s tasks file, written "0" by the helpe
   const plan = { ...buildExecPlan(42, spec({ cgroupProcs: ['/v1/cpu/c/cgroup.procs', '/v2/c/cgroup.procs', '/v1/fifo'] }), host), seccomp: null };
   t.same(records(encodeExecPlan(plan, v1)).filter((x) => /^cg/.test(x)), ['cgtask=/v1/cpu/c/tasks', 'cgroup=/v2/c/cgroup.procs', 'cgroup=/v1/fifo']);
   t.same(cgroupRecord('/nonexistent/c/cgroup.procs'), ['cgroup', '/nonexistent/c/cgroup.procs'], 'no tasks file beside it: the pid into cgroup.procs');
+});
+
+t.test('a create plan: its steps\' records in order, host data looked up by the daemon', async (t) => {
+  const { buildInitPlan } = await import('../../../runtime/index.js');
+  const base = {
+    id: 'x', rootfs: '/r', args: ['sh'], env: [], cwd: '', user: '', hostname: 'h', tty: false, openStdin: false, readonlyRootfs: true,
+    privileged: false, capAdd: [], capDrop: [], securityOpt: ['seccomp=unconfined'], ulimits: [{ name: 'nofile', soft: 10, hard: -1 }],
+    network: { mode: 'none' as const }, cgroupProcs: ['/sys/fs/cgroup/pids/x/cgroup.procs'],
+    mounts: [{ type: 'bind' as const, source: '/nonexistent-tsd-src', destination: '/a', readonly: true }, { type: 'bind' as const, source: '/etc', destination: '/b', readonly: false }],
+  };
+  const plan = buildInitPlan(base, host);
+  const r = records(encodeCreatePlan({ ...plan, stdio: { stdinNull: true } }, () => false));
+  t.same(r.slice(0, 6), ['mode=create', 'stdinnull=1', 'cgroup=/sys/fs/cgroup/pids/x/cgroup.procs', 'net=new', 'unshare=e020000', 'hostname=h']);
+  t.ok(r.includes('rootfs=/r') && r.includes('rofs=1') && r.includes('rlimit=7:10:18446744073709551615'), 'rootfs, read-only, an unlimited hard limit');
+  const a = r.indexOf('o.dst=/a');
+  t.same(r.slice(a - 1, a + 6), ['op=mount', 'o.dst=/a', 'o.create=missing', 'o.flags=20480', 'o.src=/nonexistent-tsd-src', 'o.remount=1', `o.prop=${r[a + 5]!.slice(7)}`], 'a missing bind source is marked, not refused');
+  t.ok(r.includes('o.create=dir'), 'a directory source: a directory target');
+  t.ok(r.some((x) => x.startsWith('o.cgh=')), 'the host\'s cgroup hierarchies');
+  t.throws(() => encodeCreatePlan(buildExecPlan(42, spec(), host)), /not a create plan/);
+});
+
+t.test('create failures in the Node init\'s words', async (t) => {
+  const { buildInitPlan } = await import('../../../runtime/index.js');
+  const plan = buildInitPlan({
+    id: 'x', rootfs: '/r', args: ['sh'], env: [], cwd: '', user: '', hostname: 'h', tty: false, openStdin: false, readonlyRootfs: false,
+    privileged: false, capAdd: [], capDrop: [], securityOpt: [], ulimits: [], network: { mode: 'none' }, cgroupProcs: [],
+    mounts: [{ type: 'bind', source: '/src', destination: '/a', readonly: false }, { type: 'tmpfs', destination: '/t' }],
+  }, host);
+  const idx = (pred: (o: (typeof plan.mounts)[number]) => boolean) => plan.mounts.findIndex(pred);
+  const bind = idx((o) => o.op === 'mount' && o.destination === '/a');
+  const proc = idx((o) => o.op === 'mount' && o.destination === '/proc');
+  const cg = idx((o) => o.op === 'cgroupfs');
+  const nul = idx((o) => o.op === 'mknod' && o.destination === '/dev/null');
+  const msg = (m: Partial<FailMessage>) => describeFailure({ t: 'fail', step: 'mounts', call: 'move_mount', errno: 22, ...m } as FailMessage, plan).message;
+  t.equal(msg({ op: bind, inner: 'nosource', call: 'stat', errno: 2, path: '/src' }), 'invalid mount config for type "bind": bind source path does not exist: /src');
+  t.equal(msg({ op: bind, kind: 'mount' }), 'error mounting bind mount /src to /a: move_mount: EINVAL');
+  t.equal(msg({ op: proc, kind: 'mount', call: 'fsopen', errno: 19, path: 'proc' }), 'error mounting proc on /proc: fsopen proc: ENODEV');
+  t.equal(msg({ op: bind, kind: 'mount', inner: 'symlinks', path: '/a' }), 'error mounting bind mount /src to /a: too many levels of symbolic links: /a');
+  t.equal(msg({ op: bind, kind: 'mount', inner: 'isdir', path: 'hosts' }), 'hosts is a directory, a file is mounted there');
+  t.equal(msg({ op: cg, kind: 'cgroupfs', call: 'mkdirat', errno: 30, path: 'cpu' }), 'error mounting cgroup hierarchies on /sys/fs/cgroup: mkdirat cpu: EROFS');
+  t.equal(msg({ op: nul, kind: 'mknod', call: 'mknodat', errno: 17, path: 'null' }), 'error creating device node /dev/null: mknodat null: EEXIST');
+  t.equal(msg({ op: 0, inner: 'nullopen', call: 'openat2', errno: 2, path: 'dev/null' }), 'cannot mask paths: /dev/null: openat2 dev/null: ENOENT');
+  t.equal(msg({ op: 0, inner: 'notnull', call: 'fstat', errno: 19, detail: 'symlink 0:0' }), 'cannot mask paths: /dev/null is not the null device (symlink 0:0)');
+  t.equal(describeFailure({ t: 'fail', step: 'sysctl', call: 'open', errno: 2, path: '/proc/sys/net/x' }, plan).message, 'open /proc/sys/net/x: no such file or directory');
+  t.equal(describeFailure({ t: 'fail', step: 'network', call: 'open-netns', errno: 2, path: '/n' }, plan).message, 'failed to open network namespace /n: ENOENT: no such file or directory, open \'/n\'');
+  t.equal(describeFailure({ t: 'fail', step: 'private', call: 'mount', errno: 1, path: '/' }, plan).message, 'mount /: EPERM');
 });
