@@ -35,6 +35,21 @@ const fromRaw = (r: RawRow): ContainerRow => ({
   runtime: JSON.parse(r.runtime),
 });
 
+/** A row as a probe or an exec reads it: its JSON columns shared and frozen (never to be changed by the reader); no runtime column. */
+export type ContainerView = Readonly<Omit<ContainerRow, 'runtime'>>;
+
+/** Freezes `v` and everything in it (a shared parse must not be changed by one of its readers). */
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** The last parse of one container's config and host_config columns, kept with the text it came from. */
+interface SharedParse { configText: string; config: unknown; hostConfigText: string; hostConfig: unknown }
+
 const columns: Record<keyof Omit<ContainerRow, 'id'>, string> = {
   name: 'name', imageId: 'image_id', imageRef: 'image_ref', createdAt: 'created_at', state: 'state', pid: 'pid', pidStart: 'pid_start',
   exitCode: 'exit_code', oomKilled: 'oom_killed', error: 'error', startedAt: 'started_at', finishedAt: 'finished_at',
@@ -47,6 +62,8 @@ const toDb = (k: string, v: unknown): unknown =>
 export class ContainerStore {
   /** prepared statements by SQL text: compiled once, not on every call (a lookup is on every request, probe and exec) */
   private readonly statements = new Map<string, Statement>();
+  /** view()'s parses, by id: reused while the column's text is the same (so never stale), dropped with the row */
+  private readonly shared = new Map<string, SharedParse>();
 
   constructor(private readonly db: DB) {}
 
@@ -82,6 +99,44 @@ export class ContainerStore {
     return r && fromRaw(r);
   }
 
+  /**
+   * The row of `id` for readers that only read (a healthcheck probe, an exec): config and
+   * host_config are parsed again only when their text changed since the last view, and the
+   * objects are shared between views, deep-frozen. The runtime column is not read.
+   */
+  view(id: string): ContainerView | undefined {
+    const r = this.prepare(`SELECT id, name, image_id, image_ref, created_at, state, pid, pid_start, exit_code, oom_killed, error, started_at,
+      finished_at, restart_count, config, host_config FROM containers WHERE id = ?`).get(id) as Omit<RawRow, 'runtime'> | undefined;
+    if (!r) {
+      this.shared.delete(id);
+      return undefined;
+    }
+    let p = this.shared.get(id);
+    if (!p) {
+      p = { configText: r.config, config: deepFreeze(JSON.parse(r.config)), hostConfigText: r.host_config, hostConfig: deepFreeze(JSON.parse(r.host_config)) };
+      this.shared.set(id, p);
+    } else {
+      if (p.configText !== r.config) { p.configText = r.config; p.config = deepFreeze(JSON.parse(r.config)); }
+      if (p.hostConfigText !== r.host_config) { p.hostConfigText = r.host_config; p.hostConfig = deepFreeze(JSON.parse(r.host_config)); }
+    }
+    return Object.freeze({
+      id: r.id, name: r.name, imageId: r.image_id, imageRef: r.image_ref, createdAt: r.created_at, state: r.state, pid: r.pid,
+      pidStart: r.pid_start, exitCode: r.exit_code, oomKilled: !!r.oom_killed, error: r.error, startedAt: r.started_at,
+      finishedAt: r.finished_at, restartCount: r.restart_count, config: p.config, hostConfig: p.hostConfig,
+    });
+  }
+
+  /** The state and the runtime column's `health` of `id` (the health log's writer reads no more); undefined: no such row. */
+  health(id: string): { state: string; health: unknown } | undefined {
+    const r = this.prepare("SELECT state, json_extract(runtime, '$.health') AS health FROM containers WHERE id = ?").get(id) as { state: string; health: string | null } | undefined;
+    return r && { state: r.state, health: r.health === null ? undefined : JSON.parse(r.health) };
+  }
+
+  /** Sets the runtime column's `health` alone, in one statement (the rest of the column is not rewritten by JavaScript). */
+  setHealth(id: string, health: unknown): void {
+    this.prepare("UPDATE containers SET runtime = json_set(runtime, '$.health', json(?)) WHERE id = ?").run(JSON.stringify(health), id);
+  }
+
   byName(name: string): ContainerRow | undefined {
     const r = this.prepare('SELECT * FROM containers WHERE name = ?').get(name) as RawRow | undefined;
     return r && fromRaw(r);
@@ -97,6 +152,7 @@ export class ContainerStore {
   }
 
   delete(id: string): void {
+    this.shared.delete(id);
     this.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 

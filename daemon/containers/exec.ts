@@ -2,12 +2,12 @@
 // dockerd does); they die with their container.
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { conflict, invalidParameter, notFound } from '../../errors/index.js';
+import { NoSuchContainerError, conflict, invalidParameter, notFound } from '../../errors/index.js';
 import { containerEventAttrs, type EventBus } from '../events.js';
 import { StdioHub } from '../stdio.js';
 import type { ExecSpec } from '../../runtime/index.js';
 import type { ContainerLookup, Process } from './ports.js';
-import type { Container } from './types.js';
+import type { ContainerView } from './types.js';
 import { canExec } from './state.js';
 import { mergeEnv, withPath } from './plan.js';
 import { within } from '../deadline.js';
@@ -51,7 +51,7 @@ export class ExecManager {
 
   constructor(private readonly containers: ContainerLookup, private readonly events: EventBus, private readonly log: Logger) {}
 
-  create(c: Container, config: ExecConfig): string {
+  create(c: Pick<ContainerView, 'id' | 'name' | 'config'>, config: ExecConfig): string {
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidParameter('No exec command specified');
     const id = crypto.randomBytes(32).toString('hex');
     let resolveDone!: () => void;
@@ -69,6 +69,11 @@ export class ExecManager {
     return s;
   }
 
+  /** Drops a session (a healthcheck probe's, once its result is read). */
+  forget(id: string): void {
+    this.sessions.delete(id);
+  }
+
   idsOf(containerId: string): string[] {
     return [...this.sessions.values()].filter((s) => s.containerId === containerId).map((s) => s.id);
   }
@@ -80,7 +85,9 @@ export class ExecManager {
   async start(id: string, opts: { tty?: boolean; detach?: boolean }): Promise<{ session: ExecSession; hub: StdioHub }> {
     const s = this.get(id);
     if (s.started) throw conflict(`Error: Exec command ${id} has already run`);
-    const c = this.containers.get(s.containerId);
+    // read only here: the row's shared parse (store view()), not a fresh copy of every column
+    const c = this.containers.view(s.containerId);
+    if (!c) throw new NoSuchContainerError(s.containerId);
     const main = this.containers.task(c.id);
     canExec(c, !!main);
     const spec = execSpec(c, s.config);
@@ -137,19 +144,20 @@ export class ExecManager {
 }
 
 /** The spec an exec runs with: the container's security profile, the exec's own process settings (the task adds its cgroup). */
-export function execSpec(c: Container, e: ExecConfig): Omit<ExecSpec, 'cgroupProcs'> {
+export function execSpec(c: Pick<ContainerView, 'config' | 'hostConfig'>, e: ExecConfig): Omit<ExecSpec, 'cgroupProcs'> {
+  // the container's lists are copied: a view's are shared and frozen (store view())
   return {
     args: e.Cmd,
     env: withPath(mergeEnv(c.config.Env, e.Env ?? []), c.config.Hostname, !!e.Tty),
     cwd: e.WorkingDir || c.config.WorkingDir || '/',
     user: e.User || c.config.User,
-    groupAdd: c.hostConfig.GroupAdd ?? [],
+    groupAdd: [...(c.hostConfig.GroupAdd ?? [])],
     tty: !!e.Tty,
     openStdin: !!e.AttachStdin,
     privileged: c.hostConfig.Privileged || !!e.Privileged,
-    capAdd: c.hostConfig.CapAdd ?? [],
-    capDrop: c.hostConfig.CapDrop ?? [],
-    securityOpt: c.hostConfig.SecurityOpt ?? [],
+    capAdd: [...(c.hostConfig.CapAdd ?? [])],
+    capDrop: [...(c.hostConfig.CapDrop ?? [])],
+    securityOpt: [...(c.hostConfig.SecurityOpt ?? [])],
     consoleSize: e.ConsoleSize && e.ConsoleSize[0] ? [e.ConsoleSize[0], e.ConsoleSize[1]] : undefined,
     // moby runs an exec with the container's process spec, OOMScoreAdj included
     oomScoreAdj: c.hostConfig.OomScoreAdj ?? 0,

@@ -6,18 +6,24 @@ import type { Logger } from 'pino';
 import { containerEventAttrs, type EventBus } from '../events.js';
 import type { ExecManager } from './exec.js';
 import type { ContainerLookup } from './ports.js';
-import type { Container, HealthState } from './types.js';
+import type { ContainerView, HealthState } from './types.js';
+import type { ContainerState } from './state.js';
 import { keepsHealthTimer, probesHealth } from './state.js';
 import { within } from '../deadline.js';
 
-/** Writes the next health state of a container, computed from its current row, under its lock. */
-export type HealthRecorder = (id: string, next: (c: Container) => HealthState) => Promise<void>;
+/**
+ * Writes the next health state of a container, computed from its current state and health,
+ * under its lock; resolves to the state it saw (null: the container is gone).
+ */
+export type HealthRecorder = (id: string, next: (cur: { state: ContainerState; health: HealthState | undefined }) => HealthState) => Promise<ContainerState | null>;
 
 const NS = 1e6; // Docker durations are nanoseconds; timers are ms
 const DEFAULTS = { interval: 30_000, timeout: 30_000, startPeriod: 0, retries: 3 };
 
 export class HealthMonitor {
   private timers = new Map<string, NodeJS.Timeout>();
+  /** each container's current schedule: a probe of an earlier one (a restart while it ran) does not arm a timer again */
+  private schedules = new Map<string, object>();
 
   constructor(
     private readonly containers: ContainerLookup,
@@ -33,36 +39,41 @@ export class HealthMonitor {
   /** Schedules the probes of a container that just started with HealthMonitor.initial as its health. */
   start(id: string): void {
     this.stop(id);
-    const c = this.containers.get(id);
-    const hc = c.config.Healthcheck;
+    const c = this.containers.view(id);
+    const hc = c?.config.Healthcheck;
     if (!hc?.Test?.length || hc.Test[0] === 'NONE') return;
     const interval = hc.Interval ? hc.Interval / NS : DEFAULTS.interval;
     const startedAt = Date.now();
+    const schedule = {};
+    this.schedules.set(id, schedule);
     const tick = async () => {
       this.timers.delete(id);
-      const cur = this.containers.tryGet(id);
+      if (this.schedules.get(id) !== schedule) return;
+      // one read of the row per probe (its parsed config shared, store view()); the recorder reads the state again under the lock
+      const cur = this.containers.view(id);
       if (!cur || !probesHealth(cur.state)) return;
-      await this.probe(id, startedAt).catch((err) => this.log.debug({ err, ctr: id }, 'health probe failed'));
-      const now = this.containers.tryGet(id);
-      if (now && keepsHealthTimer(now.state)) {
+      const state = await this.probe(cur, startedAt).catch((err) => { this.log.debug({ err, ctr: id }, 'health probe failed'); return this.containers.view(id)?.state ?? null; });
+      if (state && keepsHealthTimer(state) && this.schedules.get(id) === schedule) {
         this.timers.set(id, setTimeout(tick, interval).unref());
       }
     };
     this.timers.set(id, setTimeout(tick, Math.min(interval, hc.StartInterval ? hc.StartInterval / NS : interval)).unref());
   }
 
-  private async probe(id: string, startedAt: number): Promise<void> {
-    const c = this.containers.get(id);
+  /** Runs one probe and records its result; resolves to the state the recorder saw. */
+  private async probe(c: ContainerView, startedAt: number): Promise<ContainerState | null> {
+    const id = c.id;
     const hc = c.config.Healthcheck!;
     const test = hc.Test!;
-    const cmd = test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test.slice(1).join(' ')] : test[0] === 'CMD' ? test.slice(1) : test;
+    const cmd = test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test.slice(1).join(' ')] : test[0] === 'CMD' ? test.slice(1) : [...test];
     const timeout = hc.Timeout ? hc.Timeout / NS : DEFAULTS.timeout;
     const retries = hc.Retries || DEFAULTS.retries;
     const start = new Date();
     let exitCode = -1;
     let output = '';
+    let execId: string | null = null;
     try {
-      const execId = this.execs.create(c, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      execId = this.execs.create(c, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
       const { session, hub } = await this.execs.start(execId, {});
       const chunks: Buffer[] = [];
       hub.attach({
@@ -78,16 +89,20 @@ export class HealthMonitor {
         output = `Health check exceeded timeout (${timeout / 1000}s)`;
       } else {
         exitCode = session.exitCode ?? -1;
-        output = Buffer.concat(chunks).toString('utf8').slice(0, 4096);
+        output = chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8').slice(0, 4096);
       }
     } catch (e) {
       output = (e as Error).message;
+    } finally {
+      // a probe's exec is not kept once its result is read (inspect's ExecIDs would grow by one per probe)
+      if (execId) this.execs.forget(execId);
     }
     const end = new Date();
     const inStartPeriod = end.getTime() - startedAt < (hc.StartPeriod ? hc.StartPeriod / NS : DEFAULTS.startPeriod);
-    await this.record(id, (cur) => {
-      const prev = cur.runtime.health ?? HealthMonitor.initial;
-      const log = [...prev.Log, { Start: start.toISOString(), End: end.toISOString(), ExitCode: exitCode, Output: output }].slice(-5);
+    return this.record(id, (cur) => {
+      const prev = cur.health ?? HealthMonitor.initial;
+      const log = prev.Log.length >= 5 ? prev.Log.slice(prev.Log.length - 4) : prev.Log.slice();
+      log.push({ Start: start.toISOString(), End: end.toISOString(), ExitCode: exitCode, Output: output });
       let status = prev.Status;
       let streak = prev.FailingStreak;
       if (exitCode === 0) {
@@ -98,7 +113,9 @@ export class HealthMonitor {
         if (streak >= retries) status = 'unhealthy';
       }
       if (status !== prev.Status) {
-        this.events.publish('container', `health_status: ${status}`, id, containerEventAttrs(cur), cur.config.Image);
+        // the row as it is now (a rename during the probe shows in the event)
+        const now = this.containers.view(id) ?? c;
+        this.events.publish('container', `health_status: ${status}`, id, containerEventAttrs(now), now.config.Image);
       }
       return { Status: status, FailingStreak: streak, Log: log };
     });
@@ -108,10 +125,12 @@ export class HealthMonitor {
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
+    this.schedules.delete(id);
   }
 
   stopAll(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    this.schedules.clear();
   }
 }

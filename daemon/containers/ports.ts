@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Process, Runtime, Task } from '../../runtime/index.js';
 import type { FreezerState, Resources } from '../../cgroupfs/index.js';
 import type { NetworkController } from '../../netctl/index.js';
-import type { Container } from './types.js';
+import type { Container, ContainerView } from './types.js';
 
 /** The parts of an image a container is made of. */
 export interface ImageForContainer {
@@ -60,6 +60,8 @@ export type { FreezerState, Process, Resources, Task };
 export interface ContainerLookup {
   get(ref: string): Container;
   tryGet(ref: string): Container | null;
+  /** by full id, to read only (the store's shared parse, ContainerView); null when gone */
+  view(id: string): ContainerView | null;
   /** the running task of a container, for an exec to join; null without one */
   task(id: string): Task | null;
 }

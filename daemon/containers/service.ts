@@ -30,9 +30,9 @@ import type { LogEntry } from '../logs/index.js';
 import type { VolumeService } from '../volumes.js';
 import type { Readable } from 'node:stream';
 import type { Change, ContainerLookup, ImageForContainer, ImagePort, NetworkPort, Resources, RootfsMount, RuntimePort } from './ports.js';
-import type { Container, HostConfig, RuntimeState } from './types.js';
+import type { Container, ContainerView, HealthState, HostConfig, RuntimeState } from './types.js';
 import { containerDir, type ContainerContext } from './context.js';
-import { Waiters, canExec, parseWaitCondition, type WaitResult } from './state.js';
+import { Waiters, canExec, parseWaitCondition, type ContainerState, type WaitResult } from './state.js';
 import { ExecManager, type ExecConfig } from './exec.js';
 import { HealthMonitor } from './health.js';
 import { createContainer, type CreateInput } from './create.js';
@@ -85,13 +85,18 @@ export class ContainerService {
     const lookup: ContainerLookup = {
       get: (ref) => this.get(ref),
       tryGet: (ref) => this.tryGet(ref),
+      view: (id) => (store.view(id) as ContainerView | undefined) ?? null,
       task: (id) => live.get(id)?.task ?? null,
     };
     this.execs = new ExecManager(lookup, d.events, d.log);
     // Health results are written under the container's lock: one writer of the row at a time.
+    // It reads the state and the health only, and writes the health alone (one statement, store.setHealth).
     const health = new HealthMonitor(lookup, this.execs, d.events, d.log, (id, next) => lock.run(id, () => {
-      const c = this.tryGet(id);
-      if (c) store.update(id, { runtime: { ...c.runtime, health: next(c) } as RuntimeState });
+      const cur = store.health(id);
+      if (!cur) return null;
+      const state = cur.state as ContainerState;
+      store.setHealth(id, next({ state, health: cur.health as HealthState | undefined }));
+      return state;
     }));
     const ctx: ContainerContext = {
       store, config: d.config, events: d.events, log: d.log, images: d.images, runtime: d.runtime, network: d.network, volumes: d.volumes,

@@ -197,3 +197,9 @@ export type Container = Omit<ContainerRow, 'state' | 'config' | 'hostConfig' | '
 };
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/**
+ * A container as a probe or an exec reads it (store view()): no runtime column, the
+ * config and host config shared between readers and frozen. Read only.
+ */
+export type ContainerView = Readonly<Omit<Container, 'runtime'>>;

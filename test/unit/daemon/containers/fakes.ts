@@ -35,6 +35,10 @@ export interface Harness {
   failLaunch: Error | null;
   /** an exec exits at once and writes this 50 ms later (a pipe read late under load); null: exec fails */
   execOutput: string | null;
+  /** the exit code of an exec (0 unless set) */
+  execExitCode: number;
+  /** the pid of the task each exec joined, in order */
+  execsInto: number[];
   create(body?: Record<string, unknown>, name?: string): Promise<string>;
   state(id: string): string;
   cleanup(): Promise<void>;
@@ -67,7 +71,7 @@ export function harness(): Harness {
   };
 
   const h: Harness = {
-    svc: undefined as unknown as ContainerService, db, events, cgroupLog, tasks, failLaunch: null, execOutput: null,
+    svc: undefined as unknown as ContainerService, db, events, cgroupLog, tasks, failLaunch: null, execOutput: null, execExitCode: 0, execsInto: [],
     async create(body = {}, name) {
       const req = fromDockerCreate({ Image: 'busybox', ...body });
       return (await h.svc.create({ name, config: req.config, hostConfig: req.hostConfig, endpointsConfig: req.endpointsConfig, resources: {} })).id;
@@ -119,8 +123,9 @@ export function harness(): Harness {
         exec: async () => {
           if (h.execOutput === null) throw new Error('no exec in the fake runtime');
           const out = h.execOutput;
+          h.execsInto.push(ft.pid);
           const [xo, xe] = [new PassThrough(), new PassThrough()];
-          const xexited = Promise.resolve({ exitCode: 0, signal: null });
+          const xexited = Promise.resolve({ exitCode: h.execExitCode, signal: null });
           setTimeout(() => { xo.end(out); xe.end(); }, 50);
           return { pid: nextPid++, stdin: null, stdout: xo, stderr: xe, pty: null, exited: xexited, wait: () => xexited, kill: () => {} } as unknown as Awaited<ReturnType<Task['exec']>>;
         },

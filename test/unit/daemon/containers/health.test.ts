@@ -1,0 +1,82 @@
+// Healthchecks over fake ports: what inspect shows of .State.Health (the last 5
+// results, FailingStreak, Status) and the health_status events, as dockerd keeps
+// them; the probe reads the row through the store's shared view, so a rename, an
+// update or a restart must show in what the next probe uses.
+import t from 'tap';
+import { harness, until, type Harness } from './fakes.js';
+import type { HealthState } from '../../../../daemon/containers/types.js';
+
+const MS = 1e6; // Docker durations are nanoseconds
+
+const health = (h: Harness, id: string): HealthState => h.svc.get(id).runtime.health!;
+const statusEvents = (h: Harness, id: string) => h.events.filter((e) => e.actor.id === id && e.action.startsWith('health_status'));
+
+t.test('status, FailingStreak, the last 5 results and health_status events', async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  h.execOutput = 'probe-out\n';
+  const id = await h.create({ Healthcheck: { Test: ['CMD-SHELL', 'check it'], Interval: 20 * MS, Retries: 2 }, Labels: { team: 'a' } }, 'hc');
+  await h.svc.start(id);
+  t.same(health(h, id), { Status: 'starting', FailingStreak: 0, Log: [] }, 'starting, with no result yet');
+  const before = h.svc.get(id).runtime;
+
+  await until(() => health(h, id).Status === 'healthy', 'healthy');
+  const first = health(h, id);
+  t.equal(first.FailingStreak, 0);
+  t.same(first.Log[0]!.ExitCode, 0);
+  t.equal(first.Log[0]!.Output, 'probe-out\n', 'the output of the probe');
+  t.ok(Date.parse(first.Log[0]!.Start) <= Date.parse(first.Log[0]!.End), 'Start, then End');
+  const { health: _h, ...rest } = h.svc.get(id).runtime;
+  const { health: _b, ...restBefore } = before;
+  t.same(rest, restBefore, 'the health writer changes nothing else of the runtime column');
+
+  h.execExitCode = 1;
+  await until(() => health(h, id).Status === 'unhealthy', 'unhealthy');
+  await until(() => health(h, id).Log.length === 5 && health(h, id).Log.every((l) => l.ExitCode === 1), 'five failed probes');
+  const bad = health(h, id);
+  t.ok(bad.FailingStreak >= 5, `FailingStreak counts every failed probe (${bad.FailingStreak})`);
+  t.equal(bad.Log.length, 5, 'the last 5 results only');
+  const starts = bad.Log.map((l) => Date.parse(l.Start));
+  t.same(starts, [...starts].sort((a, b) => a - b), 'oldest first');
+  t.same(statusEvents(h, id).map((e) => e.action), ['health_status: healthy', 'health_status: unhealthy'], 'one event per change of status');
+  t.equal(statusEvents(h, id)[0]!.actor.attributes.name, 'hc');
+  t.equal(statusEvents(h, id)[0]!.actor.attributes.team, 'a', 'with the labels');
+  t.equal(statusEvents(h, id)[0]!.actor.attributes.image, 'busybox');
+
+  // probes are execs: their events are published, their sessions are not kept
+  const actions = h.events.filter((e) => e.actor.id === id).map((e) => e.action);
+  t.ok(actions.includes('exec_create: /bin/sh -c check it') && actions.includes('exec_start: /bin/sh -c check it') && actions.includes('exec_die'), 'exec_create, exec_start, exec_die');
+  t.ok(h.svc.execs.idsOf(id).length <= 1, `no finished probe is kept as an exec (${h.svc.execs.idsOf(id).length})`);
+
+  // a rename during the probes: the next health_status event has the new name (no stale row)
+  await h.svc.rename(id, 'hc2');
+  h.execExitCode = 0;
+  await until(() => health(h, id).Status === 'healthy', 'healthy again');
+  t.equal(statusEvents(h, id).at(-1)!.actor.attributes.name, 'hc2', 'the event has the name the container has now');
+  t.equal(health(h, id).FailingStreak, 0);
+});
+
+t.test('a restart, an update: the probe uses the container as it is now', async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  h.execOutput = '';
+  const id = await h.create({ Healthcheck: { Test: ['CMD', 'true'], Interval: 20 * MS, Retries: 1 } }, 'hcr');
+  await h.svc.start(id);
+  await until(() => health(h, id).Status === 'healthy', 'healthy');
+  t.equal(h.execsInto.at(-1), h.tasks[0]!.pid, 'the probe joins the task');
+
+  // an update rewrites the host config: the view is parsed again, the probes go on
+  await h.svc.update(id, { memory: 64 << 20 }, undefined, { Memory: 64 << 20 });
+  t.equal((h.svc.store.view(id)!.hostConfig as { Memory: number }).Memory, 64 << 20, 'the view shows the update');
+  const n = h.execsInto.length;
+  await until(() => h.execsInto.length > n + 2, 'probes after the update');
+
+  h.execExitCode = 1;
+  await until(() => health(h, id).Status === 'unhealthy', 'unhealthy');
+  await h.svc.restart(id, { timeout: 1 });
+  t.equal(h.tasks.length, 2, 'a second task');
+  h.execExitCode = 0;
+  await until(() => h.execsInto.at(-1) === h.tasks[1]!.pid, 'a probe into the new task');
+  await until(() => health(h, id).Status === 'healthy', 'healthy after the restart');
+  t.notOk(h.execsInto.slice(h.execsInto.indexOf(h.tasks[1]!.pid)).includes(h.tasks[0]!.pid), 'no probe into the old task after the restart');
+});
