@@ -51,8 +51,10 @@ export class HealthMonitor {
       if (this.schedules.get(id) !== schedule) return;
       // one read of the row per probe (its parsed config shared, store view()); the recorder reads the state again under the lock
       const cur = this.containers.view(id);
-      if (!cur || !probesHealth(cur.state)) return;
-      const state = await this.probe(cur, startedAt).catch((err) => { this.log.debug({ err, ctr: id }, 'health probe failed'); return this.containers.view(id)?.state ?? null; });
+      if (!cur || !keepsHealthTimer(cur.state)) return;
+      let state: ContainerState | null = cur.state;
+      // paused: no probe, the timer goes on (dockerd's monitor starts again at the unpause)
+      if (probesHealth(cur.state)) state = await this.probe(cur, startedAt).catch((err) => { this.log.debug({ err, ctr: id }, 'health probe failed'); return this.containers.view(id)?.state ?? null; });
       if (state && keepsHealthTimer(state) && this.schedules.get(id) === schedule) {
         this.timers.set(id, setTimeout(tick, interval).unref());
       }

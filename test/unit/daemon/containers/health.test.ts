@@ -80,3 +80,22 @@ t.test('a restart, an update: the probe uses the container as it is now', async 
   await until(() => health(h, id).Status === 'healthy', 'healthy after the restart');
   t.notOk(h.execsInto.slice(h.execsInto.indexOf(h.tasks[1]!.pid)).includes(h.tasks[0]!.pid), 'no probe into the old task after the restart');
 });
+
+t.test('paused: no probe while paused, probes again after the unpause', async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  h.execOutput = '';
+  const id = await h.create({ Healthcheck: { Test: ['CMD', 'true'], Interval: 20 * MS } }, 'hcp');
+  await h.svc.start(id);
+  await until(() => h.execsInto.length >= 2, 'probes');
+  await h.svc.pause(id);
+  const n = h.execsInto.length;
+  // wait for several intervals by the probes' own timers: the health log does not change while paused
+  const log = JSON.stringify(health(h, id).Log);
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(h.execsInto.length <= n + 1, 'at most the probe already running when the pause came');
+  const m = h.execsInto.length;
+  await h.svc.unpause(id);
+  await until(() => h.execsInto.length > m + 2, 'probes after the unpause (before: the first tick while paused ended the probes for good)');
+  t.not(JSON.stringify(health(h, id).Log), log, 'new results after the unpause');
+});
