@@ -144,7 +144,9 @@ export function createMetrics(d: MetricsDeps): Metrics {
     },
     async render() {
       sample();
-      return registry.metrics();
+      // prom-client spells a NaN sample "Nan" (the event-loop histogram between two scrapes less than a
+      // sampling period apart has no samples); the exposition format's spelling is "NaN"
+      return (await registry.metrics()).replace(/ Nan$/gm, ' NaN');
     },
     close() {
       off();
