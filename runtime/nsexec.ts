@@ -102,6 +102,12 @@ export function encodeExecPlan(plan: InitPlan, v1 = isV1Dir): Buffer {
   for (const f of plan.cgroupProcs) r.push(cgroupRecord(NO_NUL('cgroup', f), v1));
   for (const j of plan.join) r.push(['join', `${j.type}:${NO_NUL('namespace', j.path)}`]);
   if (plan.root) r.push(['root', NO_NUL('root', plan.root)]);
+  processRecords(plan, r);
+  return frame(r);
+}
+
+/** The records both modes end with, in the steps' order: cwd, capabilities, no_new_privs, seccomp, tty, env, argv. */
+function processRecords(plan: InitPlan, r: Array<[string, string | number]>): void {
   r.push(['cwd', NO_NUL('cwd', plan.cwd)]);
   r.push(['caps', capMask(plan.capabilities).toString(16)], ['lastcap', plan.lastCap]);
   if (plan.noNewPrivileges) r.push(['nnp', 1]);
@@ -112,7 +118,6 @@ export function encodeExecPlan(plan: InitPlan, v1 = isV1Dir): Buffer {
   if (plan.tty && plan.consoleSize) r.push(['console', `${plan.consoleSize[0]}x${plan.consoleSize[1]}`]);
   for (const e of plan.env) r.push(['env', NO_NUL('env', e)]);
   for (const a of plan.args) r.push(['arg', NO_NUL('argument', a)]);
-  return frame(r);
 }
 
 // ---- create plans -------------------------------------------------------------
@@ -221,15 +226,7 @@ export function encodeCreatePlan(plan: InitPlan, v1 = isV1Dir): Buffer {
   for (const op of plan.mounts) opRecords(op, r);
   if (plan.readonlyRootfs) r.push(['rofs', 1]);
   for (const l of plan.rlimits) r.push(['rlimit', `${l.resource}:${rlim(l.soft)}:${rlim(l.hard)}`]);
-  r.push(['cwd', NO_NUL('cwd', plan.cwd)]);
-  r.push(['caps', capMask(plan.capabilities).toString(16)], ['lastcap', plan.lastCap]);
-  if (plan.noNewPrivileges) r.push(['nnp', 1]);
-  if (plan.seccomp && !plan.seccompBpf) throw new Error('tsd-nsexec: the seccomp filter was not compiled');
-  if (plan.seccompBpf) r.push(['bpf', Buffer.from(plan.seccompBpf, 'base64').toString('hex')]);
-  if (plan.tty) r.push(['tty', 1]);
-  if (plan.tty && plan.consoleSize) r.push(['console', `${plan.consoleSize[0]}x${plan.consoleSize[1]}`]);
-  for (const e of plan.env) r.push(['env', NO_NUL('env', e)]);
-  for (const a of plan.args) r.push(['arg', NO_NUL('argument', a)]);
+  processRecords(plan, r);
   return frame(r);
 }
 
