@@ -74,8 +74,17 @@ export class ExecManager {
     this.sessions.delete(id);
   }
 
+  /** How many sessions are kept for a container, ended ones included (they stay inspectable by id). */
+  keptOf(containerId: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.containerId === containerId) n++;
+    return n;
+  }
+
+  /** inspect's ExecIDs: the container's execs not yet ended (created or running). As in dockerd, an exec
+   *  leaves its container's list when it exits, and stays inspectable by its id (GET /exec/{id}/json). */
   idsOf(containerId: string): string[] {
-    return [...this.sessions.values()].filter((s) => s.containerId === containerId).map((s) => s.id);
+    return [...this.sessions.values()].filter((s) => s.containerId === containerId && s.exitCode === null).map((s) => s.id);
   }
 
   /**

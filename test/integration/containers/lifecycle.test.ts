@@ -85,6 +85,27 @@ t.test('container lifecycle over the docker CLI', opts, async (t) => {
     t.pass('exec -d ran with its env and workdir');
   });
 
+  await t.test('inspect ExecIDs: created and running execs only, as dockerd', async (t) => {
+    const execIds = async () => (JSON.parse(await ok('inspect', '-f', '{{json .ExecIDs}}', web)) as string[] | null) ?? [];
+    const before = await execIds();
+    const created = (await d.request('POST', `/v1.44/containers/${web}/exec`, { Cmd: ['sleep', '30'] })).body.Id as string;
+    t.ok((await execIds()).includes(created), 'a created exec is listed');
+    const started = await d.request('POST', `/v1.44/exec/${created}/start`, { Detach: true });
+    t.equal(started.status, 200);
+    await waitFor(async () => (await d.request('GET', `/v1.44/exec/${created}/json`)).body.Running === true, 10_000, 'the exec to run');
+    t.ok((await execIds()).includes(created), 'a running exec is listed');
+    const pid = (await d.request('GET', `/v1.44/exec/${created}/json`)).body.Pid as number;
+    t.ok(pid > 0, 'the running exec has a host pid');
+    process.kill(pid, 'SIGTERM');
+    await waitFor(async () => (await d.request('GET', `/v1.44/exec/${created}/json`)).body.Running === false, 10_000, 'the exec to end');
+    const ended = await d.request('GET', `/v1.44/exec/${created}/json`);
+    t.equal(ended.status, 200, 'an ended exec is still inspectable by its id');
+    t.equal(ended.body.ExitCode, 143, 'with its exit code (SIGTERM)');
+    const after = await execIds();
+    t.notOk(after.includes(created), 'an ended exec has left the container\'s ExecIDs');
+    t.same(after.filter((x) => !before.includes(x)), [], 'and so have the execs the CLI ran meanwhile');
+  });
+
   await t.test('top and stats', async (t) => {
     const top = await ok('top', web);
     t.match(top, /PID\s+USER\s+TIME\s+COMMAND|UID\s+PID\s+PPID/);

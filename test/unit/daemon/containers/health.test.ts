@@ -46,7 +46,7 @@ t.test('status, FailingStreak, the last 5 results and health_status events', asy
   // probes are execs: their events are published, their sessions are not kept
   const actions = h.events.filter((e) => e.actor.id === id).map((e) => e.action);
   t.ok(actions.includes('exec_create: /bin/sh -c check it') && actions.includes('exec_start: /bin/sh -c check it') && actions.includes('exec_die'), 'exec_create, exec_start, exec_die');
-  t.ok(h.svc.execs.idsOf(id).length <= 1, `no finished probe is kept as an exec (${h.svc.execs.idsOf(id).length})`);
+  t.ok(h.svc.execs.keptOf(id) <= 1, `no finished probe is kept as an exec (${h.svc.execs.keptOf(id)})`);
 
   // a rename during the probes: the next health_status event has the new name (no stale row)
   await h.svc.rename(id, 'hc2');
