@@ -18,12 +18,12 @@ import { within } from '../deadline.js';
 export type HealthRecorder = (id: string, next: (cur: { state: ContainerState; health: HealthState | undefined }) => HealthState) => Promise<ContainerState | null>;
 
 const NS = 1e6; // Docker durations are nanoseconds; timers are ms
-const DEFAULTS = { interval: 30_000, timeout: 30_000, startPeriod: 0, retries: 3 };
+const DEFAULTS = { interval: 30_000, timeout: 30_000, startPeriod: 0, startInterval: 5_000, retries: 3 };
 
 export class HealthMonitor {
   private timers = new Map<string, NodeJS.Timeout>();
   /** each container's current schedule: a probe of an earlier one (a restart while it ran) does not arm a timer again */
-  private schedules = new Map<string, object>();
+  private schedules = new Map<string, { status: HealthState['Status'] }>();
 
   constructor(
     private readonly containers: ContainerLookup,
@@ -43,8 +43,16 @@ export class HealthMonitor {
     const hc = c?.config.Healthcheck;
     if (!hc?.Test?.length || hc.Test[0] === 'NONE') return;
     const interval = hc.Interval ? hc.Interval / NS : DEFAULTS.interval;
+    const startInterval = hc.StartInterval ? hc.StartInterval / NS : DEFAULTS.startInterval;
+    const startPeriod = hc.StartPeriod ? hc.StartPeriod / NS : DEFAULTS.startPeriod;
     const startedAt = Date.now();
-    const schedule = {};
+    const schedule: { status: HealthState['Status'] } = { status: HealthMonitor.initial.Status };
+    // dockerd's monitor: StartInterval between probes while the container is still 'starting' within its
+    // start period, Interval otherwise (and always once the start period is over)
+    const nextDelay = (): number => {
+      if (Date.now() - startedAt >= startPeriod) return interval;
+      return schedule.status === 'starting' ? startInterval : interval;
+    };
     this.schedules.set(id, schedule);
     const tick = async () => {
       this.timers.delete(id);
@@ -54,16 +62,16 @@ export class HealthMonitor {
       if (!cur || !keepsHealthTimer(cur.state)) return;
       let state: ContainerState | null = cur.state;
       // paused: no probe, the timer goes on (dockerd's monitor starts again at the unpause)
-      if (probesHealth(cur.state)) state = await this.probe(cur, startedAt).catch((err) => { this.log.debug({ err, ctr: id }, 'health probe failed'); return this.containers.view(id)?.state ?? null; });
+      if (probesHealth(cur.state)) state = await this.probe(cur, startedAt, schedule).catch((err) => { this.log.debug({ err, ctr: id }, 'health probe failed'); return this.containers.view(id)?.state ?? null; });
       if (state && keepsHealthTimer(state) && this.schedules.get(id) === schedule) {
-        this.timers.set(id, setTimeout(tick, interval).unref());
+        this.timers.set(id, setTimeout(tick, nextDelay()).unref());
       }
     };
-    this.timers.set(id, setTimeout(tick, Math.min(interval, hc.StartInterval ? hc.StartInterval / NS : interval)).unref());
+    this.timers.set(id, setTimeout(tick, nextDelay()).unref());
   }
 
   /** Runs one probe and records its result; resolves to the state the recorder saw. */
-  private async probe(c: ContainerView, startedAt: number): Promise<ContainerState | null> {
+  private async probe(c: ContainerView, startedAt: number, schedule: { status: HealthState['Status'] }): Promise<ContainerState | null> {
     const id = c.id;
     const hc = c.config.Healthcheck!;
     const test = hc.Test!;
@@ -100,7 +108,9 @@ export class HealthMonitor {
       if (execId) this.execs.forget(execId);
     }
     const end = new Date();
-    const inStartPeriod = end.getTime() - startedAt < (hc.StartPeriod ? hc.StartPeriod / NS : DEFAULTS.startPeriod);
+    // as dockerd: a failure does not count while the container has never been healthy ('starting') and the
+    // probe began within the start period; once healthy, every failure counts
+    const inStartPeriod = start.getTime() - startedAt < (hc.StartPeriod ? hc.StartPeriod / NS : DEFAULTS.startPeriod);
     return this.record(id, (cur) => {
       const prev = cur.health ?? HealthMonitor.initial;
       const log = prev.Log.length >= 5 ? prev.Log.slice(prev.Log.length - 4) : prev.Log.slice();
@@ -110,7 +120,7 @@ export class HealthMonitor {
       if (exitCode === 0) {
         status = 'healthy';
         streak = 0;
-      } else if (!inStartPeriod) {
+      } else if (!(inStartPeriod && prev.Status === 'starting')) {
         streak++;
         if (streak >= retries) status = 'unhealthy';
       }
@@ -119,6 +129,7 @@ export class HealthMonitor {
         const now = this.containers.view(id) ?? c;
         this.events.publish('container', `health_status: ${status}`, id, containerEventAttrs(now), now.config.Image);
       }
+      schedule.status = status;
       return { Status: status, FailingStreak: streak, Log: log };
     });
   }

@@ -99,3 +99,44 @@ t.test('paused: no probe while paused, probes again after the unpause', async (t
   await until(() => h.execsInto.length > m + 2, 'probes after the unpause (before: the first tick while paused ended the probes for good)');
   t.not(JSON.stringify(health(h, id).Log), log, 'new results after the unpause');
 });
+
+t.test('start period and start interval, as dockerd 25: a failure counts once the container was healthy', async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  h.execOutput = '';
+  h.execExitCode = 1;
+  // a long start period probed every 20 ms (StartInterval); Interval is 10 s
+  const id = await h.create({ Healthcheck: { Test: ['CMD', 'check'], Interval: 10_000 * MS, StartInterval: 20 * MS, StartPeriod: 60_000 * MS, Retries: 1 } }, 'hsp');
+  await h.svc.start(id);
+  await until(() => health(h, id).Log.length >= 3, 'three failed probes at the start interval');
+  t.equal(health(h, id).Status, 'starting', 'failures within the start period, never healthy: still starting');
+  t.equal(health(h, id).FailingStreak, 0, 'and not counted');
+  h.execExitCode = 0;
+  await until(() => health(h, id).Status === 'healthy', 'healthy');
+  const n = h.execsInto.length;
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(h.execsInto.length, n, 'once healthy, the next probe waits for Interval (10 s), not StartInterval');
+
+  // within the start period but healthy before: the failure counts (Retries 1: unhealthy at once)
+  const h2 = harness();
+  t.teardown(() => h2.cleanup());
+  h2.execOutput = '';
+  const id2 = await h2.create({ Healthcheck: { Test: ['CMD', 'check'], Interval: 20 * MS, StartPeriod: 60_000 * MS, StartInterval: 20 * MS, Retries: 1 } }, 'hsp2');
+  await h2.svc.start(id2);
+  await until(() => health(h2, id2).Status === 'healthy', 'healthy');
+  h2.execExitCode = 1;
+  await until(() => health(h2, id2).Log.at(-1)!.ExitCode === 1, 'a failed probe');
+  t.equal(health(h2, id2).FailingStreak, 1, 'a failure after healthy counts, start period or not');
+  t.equal(health(h2, id2).Status, 'unhealthy', 'and with Retries 1 makes it unhealthy');
+});
+
+t.test('no start period: StartInterval is not used, the first probe waits for Interval', async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  h.execOutput = '';
+  const id = await h.create({ Healthcheck: { Test: ['CMD', 'check'], Interval: 10_000 * MS, StartInterval: 20 * MS, Retries: 1 } }, 'hsi');
+  await h.svc.start(id);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(h.execsInto.length, 0, 'no probe within 300 ms');
+  t.equal(health(h, id).Status, 'starting');
+});
