@@ -77,6 +77,7 @@ export class BridgeNetworkController implements NetworkController {
   reconcile(live: Set<string>): Promise<void> {
     return this.lock.write(async () => {
       const { ctx } = this;
+      await this.eps.settle();
       for (const cid of ctx.store.containersWithEndpoints()) {
         if (!live.has(cid)) await this.eps.detach(cid);
       }
@@ -92,6 +93,7 @@ export class BridgeNetworkController implements NetworkController {
     return this.lock.write(async () => {
       const { ctx } = this;
       await this.eps.closeAllProxies();
+      await this.eps.settle();
       if (!o.removeBridge) return;
       for (const cid of ctx.store.containersWithEndpoints()) await this.eps.detach(cid);
       for (const f of safeReaddir(ctx.netnsDir)) removeNetnsFile(ctx.sys, path.join(ctx.netnsDir, f));
@@ -116,11 +118,16 @@ export class BridgeNetworkController implements NetworkController {
   }
 
   remove(idOrName: string): Promise<void> {
-    return this.lock.write(() => removeNetwork(this.ctx, findNetwork(this.ctx, idOrName)));
+    return this.lock.write(async () => {
+      const n = findNetwork(this.ctx, idOrName);
+      await this.eps.settle(); // no port of its bridge still being deleted
+      await removeNetwork(this.ctx, n);
+    });
   }
 
   prune(filters: { label?: string[]; until?: number } = {}): Promise<string[]> {
     return this.lock.write(async () => {
+      await this.eps.settle();
       const removed: string[] = [];
       for (const n of this.list({ label: filters.label })) {
         if (n.predefined || n.endpoints.length > 0) continue;
@@ -146,8 +153,12 @@ export class BridgeNetworkController implements NetworkController {
     return this.lock.read(() => this.perContainer.run(containerId, () => this.eps.attach(containerId, req)));
   }
 
-  detach(containerId: string, network?: string): Promise<void> {
-    return this.lock.read(() => this.perContainer.run(containerId, () => this.eps.detach(containerId, network)));
+  detach(containerId: string, network?: string, opts?: { deferUnlink?: boolean }): Promise<void> {
+    return this.lock.read(() => this.perContainer.run(containerId, () => this.eps.detach(containerId, network, opts)));
+  }
+
+  settle(): Promise<void> {
+    return this.eps.settle();
   }
 
   // ---- /etc files ------------------------------------------------------

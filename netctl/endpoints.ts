@@ -19,6 +19,13 @@ import type { AttachRequest, Endpoint, PublishedPort } from './types.js';
 export class Endpoints {
   /** Port proxies by `${containerId}/${networkId}`. */
   private readonly proxies = new Map<string, PortProxy[]>();
+  /**
+   * Host veths whose deletion runs in the background (a container's exit: the kernel takes ~20 ms, an
+   * RCU grace period or two, to delete a link, and `docker run --rm` waited for it), with the network
+   * and address they were for. An attach waits for the deletion of a veth of the same name, and never
+   * takes an address still on its way out; rm, network rm and shutdown wait for them all (settle()).
+   */
+  private readonly unlinking = new Map<string, { done: Promise<void>; networkId: string; ip: string }>();
   private netnsDirReady = false;
 
   constructor(
@@ -58,10 +65,14 @@ export class Endpoints {
     const hostname = req.domainname ? `${req.hostname}.${req.domainname}` : req.hostname;
     if (req.mac && !isMac(req.mac)) throw invalidParameter(`invalid MAC address: ${req.mac}`);
     const ipRange = toNetworkRange(n);
+    // a veth of this name, or the address asked for, still on its way out: wait for it
+    const hostVeth = hostVethName(containerId, n.id);
+    for (const [name, u] of this.unlinking) if (name === hostVeth || (u.networkId === n.id && u.ip === req.ipv4)) await u.done;
 
     // Reserve the address and interface name synchronously (the row is the reservation).
     const { r, first } = store.transaction(() => {
-      const used = [n.gateway, ...store.listEndpoints({ networkId: n.id }).map((e) => e.ip)];
+      const leaving = [...this.unlinking.values()].filter((u) => u.networkId === n.id).map((u) => u.ip);
+      const used = [n.gateway, ...store.listEndpoints({ networkId: n.id }).map((e) => e.ip), ...leaving];
       let ip: string | null;
       if (req.ipv4) {
         const why = checkRequestedIp(n.subnet, req.ipv4, used);
@@ -91,7 +102,6 @@ export class Endpoints {
     });
 
     const file = this.netnsPath(containerId);
-    const hostVeth = hostVethName(containerId, n.id);
     const prefixLen = parseCidr(n.subnet).prefix;
     const created = !isBoundNetns(file);
     const proxies: PortProxy[] = [];
@@ -145,8 +155,11 @@ export class Endpoints {
     return toEndpoint(store.getEndpoint(containerId, n.id)!, n);
   }
 
-  /** Under the container's lock. Undoes attach for one network, or for all (then the netns file goes too). */
-  async detach(containerId: string, network?: string): Promise<void> {
+  /**
+   * Under the container's lock. Undoes attach for one network, or for all (then the netns file goes too).
+   * deferUnlink (a container that exited): the host veths are deleted in the background (see unlinking).
+   */
+  async detach(containerId: string, network?: string, opts: { deferUnlink?: boolean } = {}): Promise<void> {
     const { ctx } = this;
     const { store } = ctx;
     let eps = store.listEndpoints({ containerId });
@@ -165,8 +178,18 @@ export class Endpoints {
       return n && !n.internal ? portRules(n.bridge, e.ip, e.ports) : [];
     });
     if (rules.length) await ctx.fw.delete(rules).catch((err) => ctx.log.warn({ err, container: containerId }, 'cannot delete published-port rules'));
-    const dels = eps.map((e) => hostVethName(containerId, e.networkId)).filter((v) => ctx.existsLink(v));
-    if (dels.length) await ctx.ip.host(dels.map((v) => `link del ${v}`), true);
+    const dels = eps.map((e) => ({ veth: hostVethName(containerId, e.networkId), e })).filter((d) => ctx.existsLink(d.veth));
+    if (dels.length) {
+      const deleting = ctx.ip.host(dels.map((d) => `link del ${d.veth}`), true);
+      if (opts.deferUnlink) {
+        const done: Promise<void> = deleting
+          .catch((err) => ctx.log.warn({ err, container: containerId }, 'cannot delete the veth of an exited container'))
+          .finally(() => { for (const d of dels) if (this.unlinking.get(d.veth)?.done === done) this.unlinking.delete(d.veth); });
+        for (const d of dels) this.unlinking.set(d.veth, { done, networkId: d.e.networkId, ip: d.e.ip });
+      } else {
+        await deleting;
+      }
+    }
     store.transaction(() => {
       for (const e of eps) store.deleteEndpoint(containerId, e.networkId);
     });
@@ -180,6 +203,11 @@ export class Endpoints {
       network === undefined ? [] : [containerId],
     );
     if (network === undefined) store.deleteHostsFile(containerId);
+  }
+
+  /** Resolves once every background veth deletion has ended. */
+  async settle(): Promise<void> {
+    while (this.unlinking.size) await Promise.all([...this.unlinking.values()].map((u) => u.done));
   }
 
   async closeProxies(key: string): Promise<void> {

@@ -190,8 +190,13 @@ export interface NetworkController {
   netnsPath(containerId: string): string;
   /** Endpoints of a container (all its networks). */
   endpoints(containerId: string): Endpoint[];
-  /** Undo attach for one network, or for all (then the netns file goes too). Idempotent. */
-  detach(containerId: string, network?: string): Promise<void>;
+  /**
+   * Undo attach for one network, or for all (then the netns file goes too). Idempotent. deferUnlink (the
+   * exit of a container): the host veths are deleted in the background, and settle() waits for them.
+   */
+  detach(containerId: string, network?: string, opts?: { deferUnlink?: boolean }): Promise<void>;
+  /** Resolves once no veth deletion runs in the background (rm and the like answer after it). */
+  settle(): Promise<void>;
   /** Write hosts, hostname and resolv.conf into containerDir; returns their paths. */
   writeEtcFiles(containerDir: string, opts: EtcFilesOptions): EtcFiles;
   /** At boot: collect everything of containers not in the set; restart port proxies of live ones. */

@@ -46,7 +46,8 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   }
   try { await withDeadline(live.task.delete(), EXIT_STEP_MS, 'cgroup destroy'); } catch (err) { ctx.log.warn({ err, ctr: id }, 'cgroup destroy failed'); }
   mark('cgroup');
-  if (ctx.network) await withDeadline(ctx.network.detach(id), EXIT_STEP_MS, 'network detach').catch((err) => ctx.log.warn({ err, ctr: id }, 'network detach failed'));
+  // the veths are deleted in the background (~20 ms of the kernel's); rm waits for them, an auto-remove does not
+  if (ctx.network) await withDeadline(ctx.network.detach(id, undefined, { deferUnlink: true }), EXIT_STEP_MS, 'network detach').catch((err) => ctx.log.warn({ err, ctr: id }, 'network detach failed'));
   mark('network');
   try { ctx.images.unmountRootfs(live.rootfs.target); } catch (err) { ctx.log.warn({ err, ctr: id }, 'unmount failed'); }
   mark('rootfs');

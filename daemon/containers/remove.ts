@@ -7,7 +7,7 @@ import { cancelRestart, containerDir, notify, publish, setState, updateRuntime, 
 import { canPrune, canRemove } from './state.js';
 import type { Container } from './types.js';
 
-type RemoveContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'volumes' | 'live' | 'pendingHubs' | 'waiters' | 'restarts' | 'get'>;
+type RemoveContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'volumes' | 'live' | 'pendingHubs' | 'waiters' | 'restarts' | 'get' | 'network'>;
 
 export interface RemoveOptions { force?: boolean; volumes?: boolean }
 
@@ -27,6 +27,8 @@ export async function remove(ctx: RemoveContext, c: Container, opts: RemoveOptio
     await live.done;
   }
   await removeNow(ctx, ctx.get(c.id), opts);
+  // as dockerd's rm: answered once the container's veths are gone (its exit deletes them in the background)
+  await ctx.network?.settle().catch(() => {});
 }
 
 /** Under the container's lock, with no live task: the row goes 'removing', then the files, then the row. */

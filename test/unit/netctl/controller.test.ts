@@ -194,3 +194,49 @@ t.test('prune and reconcile', async (t) => {
   t.same(h.ctl.endpoints(C2), [], 'shutdown(removeBridge) detaches everything');
   t.ok(tornDown(h.fwLog).includes('filter/TSD-tsdu0'), 'default bridge chains deleted');
 });
+
+t.test('detach of an exited container (deferUnlink): the veth goes in the background, its name and address wait', async (t) => {
+  const h = harness();
+  t.teardown(h.cleanup);
+  await h.ctl.init();
+  h.addContainer(C1, 'one');
+  h.addContainer(C2, 'two');
+  const e1 = await h.ctl.attach(C1, { network: 'bridge', hostname: 'one' });
+  const release = h.holdDeletes();
+  const tick = () => new Promise((r) => setTimeout(r, 20));
+  let detached = false;
+  void h.ctl.detach(C1, undefined, { deferUnlink: true }).then(() => (detached = true));
+  await tick();
+  t.ok(detached, 'detach answers while the link deletion still runs');
+  t.same(h.ctl.endpoints(C1), [], 'the endpoint row is gone');
+  t.notOk(fs.existsSync(h.ctl.netnsPath(C1)), 'and the netns file');
+
+  const e2 = await h.ctl.attach(C2, { network: 'bridge', hostname: 'two' });
+  t.not(e2.ip, e1.ip, `an address whose veth is still being deleted is not given out (${e2.ip})`);
+
+  let settled = false;
+  void h.ctl.settle().then(() => (settled = true));
+  let again = false;
+  const reattach = h.ctl.attach(C1, { network: 'bridge', hostname: 'one' }).then((e) => { again = true; return e; });
+  await tick();
+  t.notOk(settled, 'settle() waits for the deletion');
+  t.notOk(again, 'an attach that needs the same veth name waits for its deletion');
+  release();
+  const e1b = await reattach;
+  await tick();
+  t.ok(settled, 'settle() resolves once it is done');
+  t.equal(e1b.hostVeth, e1.hostVeth, 'the same host veth name');
+  const del = h.ipLog.findIndex((l) => l.lines.includes(`link del ${e1.hostVeth}`));
+  const add = h.ipLog.map((l, i) => (l.lines.some((x) => x.includes(`peer name ${e1.hostVeth} `)) ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
+  t.ok(del >= 0 && add > del, 'the old veth was deleted before the new one was made');
+
+  // without deferUnlink, detach answers after the deletion (rm, network disconnect)
+  const release2 = h.holdDeletes();
+  let done = false;
+  const d = h.ctl.detach(C2).then(() => (done = true));
+  await tick();
+  t.notOk(done, 'a plain detach waits for the link deletion');
+  release2();
+  await d;
+  t.ok(done);
+});

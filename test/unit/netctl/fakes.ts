@@ -20,6 +20,8 @@ export interface Harness {
   fwLog: FwCall[];
   sys: FakeSyscalls;
   addContainer(id: string, name: string): void;
+  /** Link deletions wait until the returned function is called (the kernel's RCU wait, made long). */
+  holdDeletes(): () => void;
   cleanup(): void;
 }
 
@@ -39,9 +41,11 @@ export function harness(opts: { pools?: { base: string; size: number }[]; hostRe
       if (del) links.delete(del[1]!);
     }
   };
+  let held: Promise<void> | null = null;
   const ip: IpExecutor = {
     host: async (lines) => {
       ipLog.push({ where: 'host', lines });
+      if (held && lines.some((l) => l.startsWith('link del '))) await held;
       track(lines);
     },
     inNetns: async (file, lines) => {
@@ -70,6 +74,11 @@ export function harness(opts: { pools?: { base: string; size: number }[]; hostRe
     sys,
     addContainer(id, name) {
       db.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created_at, state, config, host_config) VALUES (?, ?, 'i', 'r', 'now', 'running', '{}', '{}')`).run(id, '/' + name);
+    },
+    holdDeletes() {
+      let release!: () => void;
+      held = new Promise((r) => (release = r));
+      return () => { held = null; release(); };
     },
     cleanup() {
       db.close();
