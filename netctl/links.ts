@@ -8,7 +8,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { LinuxSyscalls, NetlinkError, RtnlSocket, rtnl } from '../sys/index.js';
+import { LinuxSyscalls, type NetlinkError, RtnlSocket, rtnl, type RtnlRequest as Request } from '../sys/index.js';
 
 const libcForNetns = () => (sysCalls ??= new LinuxSyscalls());
 let sysCalls: LinuxSyscalls | undefined;
@@ -136,14 +136,41 @@ export function parseLinkOp(line: string): LinkOp {
   throw bad();
 }
 
-/** Runs plan lines over an rtnetlink socket of the namespace they are for. */
+/**
+ * Runs plan lines over an rtnetlink socket of the namespace they are for. Lines go to the kernel in
+ * batches (one send for all of them up to the next one that needs a device's index first); the kernel
+ * runs a batch's requests in order, the rest of a batch even after one fails. force: every line is
+ * tried and the first error thrown at the end; else the first error is thrown once its batch is done.
+ */
 async function runOps(sock: RtnlSocket, lines: string[], force: boolean): Promise<void> {
   const sys = libcForNetns();
   let first: unknown;
   const index = new Map<string, number>();
+  let batch: Array<{ req: Request; ignore?: string; done?: () => void }> = [];
+  const failed = (e: unknown) => {
+    if (!force) throw e;
+    first ??= e;
+  };
+  const flush = async () => {
+    if (!batch.length) return;
+    const b = batch;
+    batch = [];
+    let results: Array<NetlinkError | null>;
+    try {
+      results = await sock.batch(b.map((x) => x.req));
+    } finally {
+      for (const x of b) x.done?.();
+    }
+    results.forEach((e, i) => {
+      if (e && e.code !== b[i]!.ignore) failed(e);
+    });
+  };
   const idx = async (dev: string) => {
     let i = index.get(dev);
-    if (i === undefined) index.set(dev, (i = await sock.linkIndex(dev)));
+    if (i === undefined) {
+      await flush(); // the device may be made by a line of this batch
+      index.set(dev, (i = await sock.linkIndex(dev)));
+    }
     return i;
   };
   for (const line of lines) {
@@ -151,44 +178,45 @@ async function runOps(sock: RtnlSocket, lines: string[], force: boolean): Promis
     try {
       switch (o.op) {
         case 'bridge':
-          await sock.do(rtnl.addBridge(o));
+          batch.push({ req: rtnl.addBridge(o) });
           break;
         case 'veth': {
           const nsFd = sys.open(o.peerNetns, 0o2000000, 0);
-          try {
-            await sock.do(rtnl.addVeth({ name: o.name, mac: o.mac, mtu: o.mtu, peer: o.peer, peerMtu: o.peerMtu, peerNetnsFd: nsFd }));
-          } finally {
-            sys.close(nsFd);
-          }
+          batch.push({ req: rtnl.addVeth({ name: o.name, mac: o.mac, mtu: o.mtu, peer: o.peer, peerMtu: o.peerMtu, peerNetnsFd: nsFd }), done: () => sys.close(nsFd) });
           break;
         }
-        case 'addr':
-          await sock.do(rtnl.addAddr({ index: await idx(o.dev), ip: o.ip, prefixLen: o.prefixLen, replace: o.replace, nodad: o.nodad }));
+        case 'addr': {
+          // the index first: idx() may flush, and `batch` is then a new array
+          const index = await idx(o.dev);
+          batch.push({ req: rtnl.addAddr({ index, ip: o.ip, prefixLen: o.prefixLen, replace: o.replace, nodad: o.nodad }) });
           break;
+        }
         case 'up':
-          await sock.do(rtnl.setUp(o.dev));
+          batch.push({ req: rtnl.setUp(o.dev) });
           break;
-        case 'master':
-          await sock.do(rtnl.setMaster(o.dev, await idx(o.master)));
+        case 'master': {
+          const master = await idx(o.master);
+          batch.push({ req: rtnl.setMaster(o.dev, master) });
           break;
+        }
         case 'hairpin':
-          await sock.do(rtnl.setHairpin(o.dev));
+          batch.push({ req: rtnl.setHairpin(o.dev) });
           break;
-        case 'default-route':
-          await sock.do(rtnl.replaceDefaultRoute({ gateway: o.gateway, index: await idx(o.dev) }));
+        case 'default-route': {
+          const index = await idx(o.dev);
+          batch.push({ req: rtnl.replaceDefaultRoute({ gateway: o.gateway, index }) });
           break;
+        }
         case 'del':
           index.delete(o.dev);
-          await sock.do(rtnl.delLink(o.dev)).catch((e) => {
-            if (!(e instanceof NetlinkError && e.code === 'ENODEV')) throw e; // already gone: done
-          });
+          batch.push({ req: rtnl.delLink(o.dev), ignore: 'ENODEV' }); // already gone: done
           break;
       }
     } catch (e) {
-      if (!force) throw e;
-      first ??= e;
+      failed(e);
     }
   }
+  await flush();
   if (first) throw first;
 }
 

@@ -24,6 +24,8 @@ const SO_RCVTIMEO = 20;
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
 const RECV_BUF = 64 * 1024;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
 
 let lib: ReturnType<typeof bind> | undefined;
 function bind() {
@@ -145,6 +147,18 @@ export class RtnlSocket {
     await this.request(req);
   }
 
+  /**
+   * Sends requests answered by an ACK in one send(2) and resolves with each one's error (null: done), in
+   * order. rtnetlink runs a buffer's requests one after the other in the sender's send(2), the next one
+   * even when one fails, so their ACKs are all queued when it returns: they are read without waiting.
+   * One worker-thread round trip for the batch, instead of two per request.
+   */
+  batch(reqs: Request[]): Promise<Array<NetlinkError | null>> {
+    const p = this.queue.then(() => this.exchangeBatch(reqs));
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
   /** The index of a device in this socket's namespace. */
   async linkIndex(name: string): Promise<number> {
     const [r] = await this.request(rtnl.getLink(name));
@@ -177,6 +191,35 @@ export class RtnlSocket {
         if (!(flags & 0x4) && !(r.flags & 0x2)) return out;
       }
     }
+  }
+
+  private async exchangeBatch(reqs: Request[]): Promise<Array<NetlinkError | null>> {
+    if (this.closed) throw new Error('netlink socket closed');
+    if (!reqs.length) return [];
+    const first = this.seq;
+    const msgs = reqs.map((r) => {
+      const m = message(r.type, r.flags | 0x4, this.seq++, r.body); // NLM_F_ACK: every request is answered
+      return m.length % 4 ? Buffer.concat([m, Buffer.alloc(4 - (m.length % 4))]) : m;
+    });
+    const all = Buffer.concat(msgs);
+    const sent = Number(await callAsync<number | bigint>(nl().send, this.fd, all, all.length, 0));
+    if (sent < 0) throw new NetlinkError(5, `${reqs[0]!.what} … (${reqs.length} requests, send)`);
+    const out: Array<NetlinkError | null | undefined> = reqs.map(() => undefined);
+    let left = reqs.length;
+    const buf = Buffer.alloc(RECV_BUF);
+    while (left > 0) {
+      let n = Number(nl().recv(this.fd, buf, buf.length, MSG_DONTWAIT));
+      if (n < 0 && errno() === EAGAIN) n = Number(await callAsync<number | bigint>(nl().recv, this.fd, buf, buf.length, 0));
+      if (n < 0) throw new NetlinkError(110, `${reqs[0]!.what} … (${reqs.length} requests, no answer within 10 s)`);
+      for (const r of parseMessages(Buffer.from(buf.subarray(0, n)))) {
+        const i = r.seq - first;
+        if (r.type !== NLMSG_ERROR || i < 0 || i >= reqs.length || out[i] !== undefined) continue; // a late answer to an earlier request
+        const e = errorOf(r);
+        out[i] = e === 0 ? null : new NetlinkError(e, reqs[i]!.what);
+        left--;
+      }
+    }
+    return out as Array<NetlinkError | null>;
   }
 
   close(): void {
