@@ -83,7 +83,10 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
     // wait for `live.done` (this handler), so taking the lock here would deadlock.
     void ctx.lock.run(id, async () => {
       const cur = ctx.tryGet(id);
-      if (cur && !hasProcess(cur.state) && !ctx.live.has(id)) await ctx.removeNow(cur, { volumes: true });
+      if (cur && !hasProcess(cur.state) && !ctx.live.has(id)) {
+        await ctx.removeNow(cur, { volumes: true });
+        ctx.waiters.autoRemoved(id, cur.name.replace(/^\//, ''), cur.exitCode);
+      }
     }).catch((err) => ctx.log.warn({ err, ctr: id }, 'auto-remove failed'));
   }
 }

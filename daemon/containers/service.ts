@@ -235,7 +235,12 @@ export class ContainerService {
   wait(ref: string, condition = 'not-running'): { result: Promise<WaitResult>; cancel(): void } {
     const cond = parseWaitCondition(condition);
     if (!cond) throw invalidParameter(`invalid condition: "${condition}"`);
-    return this.ctx.waiters.wait(this.get(ref), cond);
+    const c = this.tryGet(ref);
+    if (!c) {
+      const gone = this.ctx.waiters.waitRemoved(ref);
+      if (gone) return gone;
+    }
+    return this.ctx.waiters.wait(c ?? this.get(ref), cond);
   }
 
   // ------------------------------------------------------------ what a container shows

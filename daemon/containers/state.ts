@@ -151,9 +151,39 @@ export function parseWaitCondition(condition: string): WaitCondition | null {
 
 interface Waiter { condition: WaitCondition; resolve: (r: WaitResult) => void }
 
+/** How long a wait on an auto-removed container still answers with its exit code (see Waiters.autoRemoved). */
+export const AUTO_REMOVED_WAIT_MS = 30_000;
+
 /** `docker wait` and the CLI's wait-before-start: one list per container, resolved on exit or removal. */
 export class Waiters {
   private readonly byId = new Map<string, Waiter[]>();
+  /**
+   * Containers an AutoRemove took away lately, by id and by name: their exit code. docker-py's
+   * `containers.run(detach=True, auto_remove=True).wait()` asks for the wait after the start has
+   * answered; dockerd takes 100 ms and more from the exit to the removal, so the wait finds the
+   * container, where tsd may have removed it already (it would answer 404). A wait on one of these
+   * answers at once with its exit code, whatever the condition.
+   */
+  private readonly removed = new Map<string, { exitCode: number; at: number }>();
+
+  /** An AutoRemove removed container `id` (named `name`) that exited with `exitCode`. */
+  autoRemoved(id: string, name: string, exitCode: number, now = Date.now()): void {
+    for (const [k, v] of this.removed) if (now - v.at > AUTO_REMOVED_WAIT_MS) this.removed.delete(k); else break;
+    const rec = { exitCode, at: now };
+    this.removed.delete(id);
+    this.removed.set(id, rec);
+    if (name) {
+      this.removed.delete(name);
+      this.removed.set(name, rec);
+    }
+  }
+
+  /** The wait of a container that an AutoRemove took away lately (by full id or name), or null. */
+  waitRemoved(ref: string, now = Date.now()): { result: Promise<WaitResult>; cancel(): void } | null {
+    const r = this.removed.get(ref) ?? this.removed.get(ref.replace(/^\//, ''));
+    if (!r || now - r.at > AUTO_REMOVED_WAIT_MS) return null;
+    return { result: Promise.resolve({ StatusCode: r.exitCode, Error: null }), cancel: () => {} };
+  }
 
   /**
    * A wait on container `c`. `not-running` on a container that is not up answers at

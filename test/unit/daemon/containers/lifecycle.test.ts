@@ -105,6 +105,39 @@ t.test('rm: refused while running, -f kills first; --rm removes after the exit',
   t.ok(h.events.some((e) => e.action === 'destroy' && e.actor.id === tmp));
 });
 
+t.test('a wait that comes after an AutoRemove removed the container answers with its exit code (docker-py run(detach, auto_remove).wait())', async (t) => {
+  const h = harness();
+  t.teardown(() => h.cleanup());
+  const id = await h.create({ HostConfig: { AutoRemove: true } }, 'quick');
+  await h.svc.start(id);
+  h.tasks[0]!.exit(3);
+  await until(() => h.svc.tryGet(id) === null, 'auto-removed');
+  t.throws(() => h.svc.get(id), { code: 'TSD_ERR_NO_SUCH_CONTAINER' }, 'the container is gone');
+  for (const cond of ['not-running', 'next-exit', 'removed']) {
+    t.same(await h.svc.wait(id, cond).result, { StatusCode: 3, Error: null }, `wait?condition=${cond} by id: its exit code`);
+  }
+  t.same(await h.svc.wait('quick').result, { StatusCode: 3, Error: null }, 'by name');
+  t.throws(() => h.svc.wait(id, 'bogus'), { message: /invalid condition/ }, 'a bad condition is still refused');
+
+  // a new container with the name: a wait by name is the new one's
+  const again = await h.create({}, 'quick');
+  const w = h.svc.wait('quick', 'next-exit');
+  let answered = false;
+  void w.result.then(() => (answered = true));
+  await new Promise((r) => setTimeout(r, 20));
+  t.notOk(answered, 'the wait by name is for the new (created) container');
+  w.cancel();
+  await h.svc.remove(again, {});
+
+  // removed by hand (docker rm): no such container, as dockerd
+  const byHand = await h.create({}, 'byhand');
+  await h.svc.start(byHand);
+  h.tasks[1]!.exit(0);
+  await until(() => h.state(byHand) === 'exited', 'exited');
+  await h.svc.remove(byHand, {});
+  t.throws(() => h.svc.wait(byHand), { code: 'TSD_ERR_NO_SUCH_CONTAINER' }, 'a container removed by rm: 404');
+});
+
 t.test('a failed launch undoes the start and leaves the container created', async (t) => {
   const h = harness();
   t.teardown(() => h.cleanup());
