@@ -254,6 +254,22 @@ function fdOf(s: unknown): number | null {
 }
 
 /**
+ * Each shared (frozen: execPlans) plan's last user reply and the container's /etc files it
+ * was resolved from: resolveUser is pure, so the same files give the same reply, and a
+ * probe's files are the same every time. Other files (a passwd edited in the container)
+ * are resolved again.
+ */
+const userReplies = new WeakMap<InitPlan, { passwd: string | null; group: string | null; reply: ReturnType<typeof userReply> }>();
+
+function cachedUserReply(plan: InitPlan, m: EtcMessage): ReturnType<typeof userReply> {
+  const last = userReplies.get(plan);
+  if (last && last.passwd === m.passwd && last.group === m.group) return last.reply;
+  const reply = userReply(plan, m);
+  if (Object.isFrozen(plan)) userReplies.set(plan, { passwd: m.passwd, group: m.group, reply });
+  return reply;
+}
+
+/**
  * Sends the plan, waits for exec (clean close) or an error, and builds the Process.
  * `helperFrame`: the init is tsd-nsexec (runtime/nsexec.ts), which reads binary frames,
  * asks for its user to be resolved, and reports failures as calls and errnos.
@@ -295,7 +311,7 @@ function start(sp: Spawned, plan: InitPlan, opts: LaunchOptions = {}, helperFram
       if (m.t === 'error' && !failed) failed = m;
       if (m.t === 'fail' && helper && !failed) failed = { t: 'error', ...describeFailure(m, plan) };
       if (m.t === 'etc' && helper && !failed) {
-        const r = userReply(plan, m);
+        const r = cachedUserReply(plan, m);
         if ('error' in r) {
           failed = { t: 'error', ...r.error };
           child.kill('SIGKILL');
@@ -655,13 +671,50 @@ export async function launch(spec: RuntimeSpec, warmInit?: WarmInit | null, opts
 }
 
 /**
+ * Exec plans and their frames, by everything they are made from: a healthcheck probe
+ * (and a repeated docker exec) runs the same spec into the same container every time,
+ * and building the plan, compiling-or-finding its filter and encoding its frame (the
+ * filter alone is ~19 KB of hex) was a fifth of the daemon's CPU per probe. The key is
+ * the container's pid and the whole spec, seccomp files read: a plan is a pure function
+ * of them (buildExecPlan is pure, hostInfo() and v1 detection are fixed for the daemon's
+ * life), so an entry can never be stale, only unused. A docker update changes nothing
+ * an exec plan is made of; a restart gives the container a new pid (a new key); a reused
+ * pid with the same spec gets the same plan it would have been built anew. The plans are
+ * frozen: every exec of one key shares it.
+ */
+const execPlans = new Map<string, { plan: InitPlan; frame: Buffer | null }>();
+const EXEC_PLANS_MAX = 256;
+
+/** An exec's entry of execPlans (its plan built, or found); execFrame() gives its frame. Exported for its tests. */
+export function execPlan(containerPid: number, spec: ExecSpec): { plan: InitPlan; frame: Buffer | null } {
+  const full = { ...spec, securityOpt: readSeccompFiles(spec.securityOpt) };
+  const key = `${containerPid} ${JSON.stringify(full)}`;
+  let e = execPlans.get(key);
+  if (e) {
+    // most recently used last: the oldest goes first when the map is full
+    execPlans.delete(key);
+    execPlans.set(key, e);
+  } else {
+    const plan = Object.freeze(withBpf(buildExecPlan(containerPid, full, hostInfo())));
+    e = { plan, frame: null };
+    if (execPlans.size >= EXEC_PLANS_MAX) execPlans.delete(execPlans.keys().next().value!);
+    execPlans.set(key, e);
+  }
+  return e;
+}
+
+/** The frame of an execPlans entry, encoded on first use. */
+export const execFrame = (e: { plan: InitPlan; frame: Buffer | null }): Buffer => (e.frame ??= encodeExecPlan(e.plan));
+
+/**
  * Starts a process inside the running container whose PID 1 is `containerPid`
  * (a pid in the daemon's namespace): its PID namespace (entered at spawn), then
  * ipc, uts, net, cgroup and mount namespaces, its cgroup, with `spec`'s user, env,
  * cwd and security profile.
  */
 export async function execInContainer(containerPid: number, spec: ExecSpec, opts: LaunchOptions = {}): Promise<Process> {
-  const plan = withBpf(buildExecPlan(containerPid, { ...spec, securityOpt: readSeccompFiles(spec.securityOpt) }, hostInfo()));
+  const entry = execPlan(containerPid, spec);
+  const plan = entry.plan;
   let pidns: number;
   try {
     pidns = fs.openSync(`/proc/${containerPid}/ns/pid`, 'r');
@@ -672,7 +725,7 @@ export async function execInContainer(containerPid: number, spec: ExecSpec, opts
     const helper = nsexecPath();
     if (!helper) return await run(plan, pidns, spec.openStdin, opts);
     // the fast path: tsd-nsexec executes the same plan (runtime/nsexec.ts)
-    const frame = encodeExecPlan(plan);
+    const frame = execFrame(entry);
     let child: ChildProcess;
     try {
       child = spawnInit((sys ??= new LinuxSyscalls()), pidns, coldStdio(plan.tty, spec.openStdin), [], { file: helper, args: [], vfork: true });

@@ -62,3 +62,20 @@ t.test('exec joins the PID namespace, filesystem, hostname and profile', privile
   t.equal((await ctr.exited).exitCode, 137);
   t.equal((await long.exited).signal, 'SIGKILL', 'the kernel killed the exec with PID 1');
 });
+
+t.test('the same exec again (its plan and user reply reused) after the container\'s /etc/passwd changed: resolved again', privilegedOpts(), async (t) => {
+  const { rootfs } = overlayRootfs(t);
+  const ctr = guard(t, await launch(baseSpec(rootfs, ['sleep', '1000'])));
+  const id = async () => {
+    const task = guard(t, await execInContainer(ctr.pid, execSpec(['id', '-u'], { user: 'probe' })));
+    const [out] = await Promise.all([collect(task.stdout), task.exited, collect(task.stderr)]);
+    return { out: out.trim() };
+  };
+  const before = await execInContainer(ctr.pid, execSpec(['id', '-u'], { user: 'probe' })).then(() => null, (e: Error) => e.message);
+  t.match(before, /unable to find user probe/, 'no such user yet');
+  fs.appendFileSync(`${rootfs}/etc/passwd`, 'probe:x:4242:4242::/:/bin/sh\n');
+  t.equal((await id()).out, '4242', 'the new passwd line is used');
+  const passwd = fs.readFileSync(`${rootfs}/etc/passwd`, 'utf8');
+  fs.writeFileSync(`${rootfs}/etc/passwd`, passwd.replace('probe:x:4242:4242', 'probe:x:4343:4343'));
+  t.equal((await id()).out, '4343', 'and its change');
+});
