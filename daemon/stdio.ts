@@ -142,6 +142,9 @@ export class StdioHub {
       src.once('end', finish);
       src.once('close', finish);
       src.on('error', finish); // EIO on a pty master when the slave side closes is the normal end
+      // a socket whose EOF came before anyone read it (a process that wrote nothing and exited)
+      // has emitted 'end' and 'close' already: nothing more will come
+      if (src.readableEnded || src.destroyed) finish();
     }
   }
 

@@ -22,7 +22,7 @@ import type { Syscalls } from '../sys/index.js';
 import { startError } from './errors.js';
 import { encode, type InitMessage } from './protocol.js';
 import { buildExecPlan, buildInitPlan } from './spec.js';
-import { vspawn } from './vspawn.js';
+import { isVChild, vspawn } from './vspawn.js';
 import { describeFailure, encodeCreatePlan, encodeExecPlan, nsexecPath, ptyAck, userReply, type EtcMessage, type FailMessage } from './nsexec.js';
 import type { ExecSpec, HostInfo, InitPlan, Process, RuntimeSpec } from './types.js';
 
@@ -171,7 +171,7 @@ function coldStdio(ttyMode: boolean, openStdin: boolean): StdioOptions {
 function spawnInit(s: Syscalls, pidns: number | null | 'host', stdio: StdioOptions, extra: string[] = [], exe: { file: string; args: string[]; vfork?: boolean } = { file: initExe, args: [INIT_MAIN] }): ChildProcess {
   // vfork: posix_spawn instead of Node's fork, which copies the daemon's page tables (runtime/vspawn.ts)
   const go = () => exe.vfork && process.env.TSD_VSPAWN !== '0'
-    ? vspawn(exe.file, [...exe.args, ...extra], stdio as Array<'pipe' | 'ignore'>)
+    ? vspawn(exe.file, [...exe.args, ...extra], stdio as Array<'pipe' | 'ignore' | 'stdout'>)
     : spawn(exe.file, [...exe.args, ...extra], { stdio, detached: true, env: {}, cwd: '/' });
   if (pidns === 'host') return go();
   selfPidNs ??= fs.openSync('/proc/self/ns/pid', 'r');
@@ -210,9 +210,11 @@ function track(child: ChildProcess, helper = false): Spawned {
   const proto = child.stdio[3] as Duplex;
   // Node discards unread child output when the child exits (flushStdio resumes the
   // streams); a short-lived container can exit before the caller attaches, so the
-  // output is moved into our own buffers from the start.
+  // output is moved into our own buffers from the start. A vspawn child's sockets are
+  // not flushed: they keep their output until it is read, and are used as they are.
+  const vchild = isVChild(child);
   const keep = (r: Readable | null): Readable | null => {
-    if (!r) return null;
+    if (!r || vchild) return r;
     const p = new PassThrough();
     r.pipe(p);
     return p;
@@ -728,7 +730,11 @@ export async function execInContainer(containerPid: number, spec: ExecSpec, opts
     const frame = execFrame(entry);
     let child: ChildProcess;
     try {
-      child = spawnInit((sys ??= new LinuxSyscalls()), pidns, coldStdio(plan.tty, spec.openStdin), [], { file: helper, args: [], vfork: true });
+      // mergeOutput: fd 2 is fd 1's socket (vspawn only; Node's spawn has no such stdio)
+      const stdio = spec.mergeOutput && !plan.tty && process.env.TSD_VSPAWN !== '0'
+        ? [spec.openStdin ? 'pipe' : 'ignore', 'pipe', 'stdout', 'pipe'] as StdioOptions
+        : coldStdio(plan.tty, spec.openStdin);
+      child = spawnInit((sys ??= new LinuxSyscalls()), pidns, stdio, [], { file: helper, args: [], vfork: true });
     } catch (e) {
       throw systemError(`failed to start tsd-nsexec: ${(e as Error).message}`, e);
     }

@@ -99,6 +99,13 @@ export interface ExecSpec {
   consoleSize?: [rows: number, cols: number];
   /** The container's OomScoreAdj: an exec'd process gets it, as in dockerd (its process spec is the container's). */
   oomScoreAdj?: number;
+  /**
+   * No tty: stdout and stderr are one socket, read as the Process's stdout (stderr null),
+   * for a reader that takes both as one stream in the order written (a healthcheck's
+   * output). Where the exec is not started with vspawn (TSD_VSPAWN=0, the Node init),
+   * they stay two.
+   */
+  mergeOutput?: boolean;
 }
 
 /** Facts about the host that plans depend on (kept out of the pure planner). */

@@ -98,19 +98,27 @@ class VChild extends EventEmitter {
   }
 }
 
+/** Whether `c` was started by vspawn (its output stays in its sockets until read: no ChildProcess flushStdio). */
+export const isVChild = (c: unknown): boolean => c instanceof VChild;
+
 /**
  * Starts `file` with fds 0-2 and 3 as `stdio` says ('pipe': a socketpair whose
  * other end the caller gets as a stream; 'ignore': /dev/null, or nothing for fd
- * 3), an empty environment, cwd "/", in a new session. A failure to start is
+ * 3; 'stdout', for fd 2: the same socket as fd 1, whose stream then carries both),
+ * an empty environment, cwd "/", in a new session. A failure to start is
  * thrown (Node's spawn reports it as an 'error' event instead).
  */
-export function vspawn(file: string, args: string[], stdio: Array<'pipe' | 'ignore'>): ChildProcess {
+export function vspawn(file: string, args: string[], stdio: Array<'pipe' | 'ignore' | 'stdout'>): ChildProcess {
   const c = new VChild();
   const ours: Array<number | null> = [];
   const theirs: Array<number | null> = [];
   try {
-    for (const s of stdio) {
-      if (s === 'pipe') {
+    for (const [i, s] of stdio.entries()) {
+      if (s === 'stdout') {
+        if (i !== 2 || stdio[1] !== 'pipe') throw new Error("vspawn: 'stdout' is for fd 2, with fd 1 a pipe");
+        ours.push(null);
+        theirs.push(theirs[1]!);
+      } else if (s === 'pipe') {
         const [a, b] = socketPair();
         ours.push(a);
         theirs.push(b);
@@ -126,12 +134,15 @@ export function vspawn(file: string, args: string[], stdio: Array<'pipe' | 'igno
     live.set(c.pid, c);
     updateBackstop();
   } catch (e) {
-    for (const fd of [...ours, ...theirs]) if (fd !== null) closeFd(fd);
+    for (const fd of new Set([...ours, ...theirs])) if (fd !== null) closeFd(fd);
     if (live.size === 0) stopListening();
     throw e;
   }
-  for (const fd of theirs) if (fd !== null) closeFd(fd);
-  c.stdio = ours.map((fd, i) => (fd === null ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 || i === 3 })));
+  for (const fd of new Set(theirs)) if (fd !== null) closeFd(fd);
+  // the output sockets (1, 2) read nothing until their reader comes (manualStart, as Node's own
+  // process.stdin): output stays in the socket until then, and its end is not seen (and 'end' and
+  // 'close' emitted) before anyone listens, as Node's ChildProcess pipes behave while unread
+  c.stdio = ours.map((fd, i) => (fd === null ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 || i === 3, manualStart: i === 1 || i === 2 } as net.SocketConstructorOpts)));
   c.stdin = c.stdio[0] ?? null;
   c.stdout = c.stdio[1] ?? null;
   c.stderr = c.stdio[2] ?? null;

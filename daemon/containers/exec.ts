@@ -91,7 +91,7 @@ export class ExecManager {
    * Starts the process. The hub is returned so the caller can attach the
    * client's connection; output flows once the caller has attached.
    */
-  async start(id: string, opts: { tty?: boolean; detach?: boolean }): Promise<{ session: ExecSession; hub: StdioHub }> {
+  async start(id: string, opts: { tty?: boolean; detach?: boolean; mergeOutput?: boolean }): Promise<{ session: ExecSession; hub: StdioHub }> {
     const s = this.get(id);
     if (s.started) throw conflict(`Error: Exec command ${id} has already run`);
     // read only here: the row's shared parse (store view()), not a fresh copy of every column
@@ -101,6 +101,8 @@ export class ExecManager {
     canExec(c, !!main);
     const spec = execSpec(c, s.config);
     if (opts.tty !== undefined && !s.config.Tty) spec.tty = s.config.Tty ?? false;
+    // a reader of both streams as one (a healthcheck probe): one socket for both, written as stdout
+    if (opts.mergeOutput && !spec.tty) spec.mergeOutput = true;
     s.started = true;
     const hub = new StdioHub({ tty: spec.tty, openStdin: !!s.config.AttachStdin, closeStdinOnEof: true, log: null });
     s.hub = hub;

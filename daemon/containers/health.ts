@@ -84,7 +84,8 @@ export class HealthMonitor {
     let execId: string | null = null;
     try {
       execId = this.execs.create(c, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
-      const { session, hub } = await this.execs.start(execId, {});
+      // stdout and stderr go to one buffer (as dockerd's limitedBuffer): one socket carries both, in the order written
+      const { session, hub } = await this.execs.start(execId, { mergeOutput: true });
       const chunks: Buffer[] = [];
       hub.attach({
         write: (_s, b) => { chunks.push(b); return true; },

@@ -79,3 +79,25 @@ t.test('the same exec again (its plan and user reply reused) after the container
   fs.writeFileSync(`${rootfs}/etc/passwd`, passwd.replace('probe:x:4242:4242', 'probe:x:4343:4343'));
   t.equal((await id()).out, '4343', 'and its change');
 });
+
+t.test('exec output: stdout and stderr merged (mergeOutput), and a reader that comes after the exit', privilegedOpts(), async (t) => {
+  const { rootfs } = overlayRootfs(t);
+  const ctr = guard(t, await launch(baseSpec(rootfs, ['sleep', '1000'])));
+
+  // a healthcheck's: one stream, in the order written
+  const m = guard(t, await execInContainer(ctr.pid, execSpec(['sh', '-c', 'echo 1; echo 2 >&2; echo 3; echo 4 >&2'], { mergeOutput: true })));
+  t.equal(m.stderr, null, 'no stderr stream of its own');
+  const [merged, mx] = await Promise.all([collect(m.stdout), m.exited]);
+  t.equal(merged, '1\n2\n3\n4\n');
+  t.equal(mx.exitCode, 0);
+
+  // a process that writes nothing and exits before anyone reads its streams: they still end for a late reader
+  const quiet = guard(t, await execInContainer(ctr.pid, execSpec(['true'])));
+  await quiet.exited;
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(await Promise.all([collect(quiet.stdout), collect(quiet.stderr)]), ['', ''], 'both streams end, empty');
+  const late = guard(t, await execInContainer(ctr.pid, execSpec(['sh', '-c', 'echo late; echo err >&2'])));
+  await late.exited;
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(await Promise.all([collect(late.stdout), collect(late.stderr)]), ['late\n', 'err\n'], 'output kept for a late reader');
+});

@@ -249,3 +249,23 @@ t.test('drainOutput: output still in the pipes when the task exits reaches the c
   t.equal(c2.text(), 'early\n');
   t.ok(c2.closed);
 });
+
+t.test('a socket whose EOF came before the hub read it (a process that wrote nothing) ends the output at once', async (t) => {
+  // a real socketpair: net.Socket reads its EOF by itself and emits 'end' and 'close' with nobody listening
+  const sock = path.join(tmp(t), 's');
+  const [a, b] = await new Promise<[net.Socket, net.Socket]>((resolve) => {
+    const srv = net.createServer((s) => { srv.close(); resolve([s, c]); });
+    let c!: net.Socket;
+    srv.listen(sock, () => { c = net.connect(sock); });
+  });
+  b.end();
+  await new Promise((r) => a.once('close', r));
+  t.ok(a.readableEnded && a.destroyed, "the socket ended and closed before the hub saw it");
+  const hub = new StdioHub({ tty: false, openStdin: false, closeStdinOnEof: true });
+  const c = new FakeClient();
+  hub.attach(c, { stdout: true, stderr: true });
+  hub.setOutput(a, null);
+  t.ok(hub.ended, 'the output counts as ended (no drain grace waited for)');
+  await hub.closed;
+  t.ok(c.closed, 'the client was closed');
+});
