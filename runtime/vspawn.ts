@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable, Duplex } from 'node:stream';
-import { posixSpawn, reapSpawned, socketPair, closeFd } from '../sys/index.js';
+import { anyChildExited, posixSpawn, reapSpawned, socketPair, closeFd } from '../sys/index.js';
 
 const live = new Map<number, VChild>();
 let listening = false;
@@ -28,6 +28,9 @@ function updateBackstop(): void {
 }
 
 function reapAll(): void {
+  // one waitid for all when none has exited (the backstop's ticks, the check after a spawn, a
+  // SIGCHLD already handled): not one per live child, warm inits included
+  if (live.size > 0 && !anyChildExited()) return;
   for (const [pid, c] of live) {
     let r;
     try {

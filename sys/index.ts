@@ -16,4 +16,4 @@ export { setPipeSize, pipeSize, setNonBlocking } from './pipe.js';
 // fd-relative file and mount syscalls (openat2 RESOLVE_IN_ROOT, the new mount API); rootfs/ builds on them
 export * as fsat from './fsat.js';
 export type { FileStat, FileType } from './fsat.js';
-export { posixSpawn, reapSpawned, socketPair, closeFd, sealedMemfd } from './spawn.js';
+export { posixSpawn, reapSpawned, anyChildExited, socketPair, closeFd, sealedMemfd } from './spawn.js';

@@ -16,9 +16,11 @@ const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
 const O_RDWR = 2;
+const P_ALL = 0;
 const P_PID = 1;
 const WEXITED = 4;
 const WNOHANG = 1;
+const WNOWAIT = 0x01000000;
 const CLD_EXITED = 1;
 
 let lib: ReturnType<typeof bind> | undefined;
@@ -71,26 +73,44 @@ export function closeFd(fd: number): void {
  * `env`; `fds[i]` becomes the child's fd i (null: /dev/null). Returns the pid.
  * The calling thread's PID namespace for children applies (setns before).
  */
-export function posixSpawn(file: string, argv: string[], env: string[], fds: Array<number | null>): number {
+/** The spawn attributes, the same for every child (made once: glibc's attr holds no allocation). */
+let spawnAttr: Buffer | undefined;
+/** The file actions' storage, reused (posixSpawn is synchronous; the actions are made and destroyed in each call). */
+const fileActions = Buffer.alloc(256);
+
+function attributes(): Buffer {
+  if (spawnAttr) return spawnAttr;
   const l = f();
-  const fa = Buffer.alloc(256);
   const attr = Buffer.alloc(1024);
   const all = Buffer.alloc(256);
   const none = Buffer.alloc(256);
-  l.fa_init(fa);
   l.attr_init(attr);
+  l.sigfillset(all);
+  l.sigemptyset(none);
+  let e = 0;
+  e ||= l.attr_sigdefault(attr, all);
+  e ||= l.attr_sigmask(attr, none);
+  e ||= l.attr_flags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  if (e) {
+    l.attr_destroy(attr);
+    fail('posix_spawn', e, 'attributes');
+  }
+  return (spawnAttr = attr);
+}
+
+export function posixSpawn(file: string, argv: string[], env: string[], fds: Array<number | null>): number {
+  const l = f();
+  const attr = attributes();
+  const fa = fileActions;
+  l.fa_init(fa);
   try {
     let e = 0;
-    for (const [i, fd] of fds.entries()) {
+    for (let i = 0; i < fds.length; i++) {
+      const fd = fds[i] ?? null;
       // the sources are the daemon's close-on-exec fds, all above the targets: dup2 clears the flag on the copy
       e ||= fd === null ? l.fa_open(fa, i, '/dev/null', O_RDWR, 0) : l.fa_dup2(fa, fd, i);
     }
     e ||= l.fa_chdir(fa, '/');
-    l.sigfillset(all);
-    l.sigemptyset(none);
-    e ||= l.attr_sigdefault(attr, all);
-    e ||= l.attr_sigmask(attr, none);
-    e ||= l.attr_flags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     if (e) fail('posix_spawn', e, 'attributes');
     const pid = [0];
     // posix_spawn returns the error (the child's failed execve included) rather than setting errno
@@ -99,13 +119,27 @@ export function posixSpawn(file: string, argv: string[], env: string[], fds: Arr
     return pid[0]!;
   } finally {
     l.fa_destroy(fa);
-    l.attr_destroy(attr);
   }
+}
+
+/** siginfo_t for waitid, reused (the calls are synchronous). */
+const info = Buffer.alloc(128);
+
+/**
+ * Whether any child of this process has exited and is still unreaped (waitid P_ALL with
+ * WNOWAIT: it stays waitable, for whoever reaps it; libuv's children included): false
+ * when none has, so a caller looking for its own can skip asking for each.
+ */
+export function anyChildExited(): boolean {
+  info.fill(0, 0, 32);
+  // a failure (ECHILD: no child at all, the caller's reaped by someone else): let the caller ask for each
+  if (f().waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT) < 0) return true;
+  return info.readInt32LE(16) !== 0;
 }
 
 /** waitid(P_PID, pid, WEXITED|WNOHANG): null while it runs, else how it ended (it is reaped). */
 export function reapSpawned(pid: number): { exitCode: number | null; signal: number | null } | null {
-  const info = Buffer.alloc(128);
+  info.fill(0, 0, 32);
   if (f().waitid(P_PID, pid, info, WEXITED | WNOHANG) < 0) {
     const err = koffi.errno();
     if (err === 10 /* ECHILD: reaped already, or not ours */) return { exitCode: null, signal: null };
