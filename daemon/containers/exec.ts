@@ -15,6 +15,18 @@ import { within } from '../deadline.js';
 /** How long an exited exec's output may take to reach the end of its pipes (as the container's exit). */
 const EXEC_OUTPUT_DRAIN_MS = 2_000;
 
+/** Random bytes for exec ids, 64 ids' worth drawn at a time (a healthcheck probe makes one per probe). */
+let idBytes = Buffer.alloc(0);
+let idOffset = 0;
+function newExecId(): string {
+  if (idOffset + 32 > idBytes.length) {
+    idBytes = crypto.randomBytes(32 * 64);
+    idOffset = 0;
+  }
+  idOffset += 32;
+  return idBytes.toString('hex', idOffset - 32, idOffset);
+}
+
 export interface ExecConfig {
   Cmd: string[];
   Env?: string[];
@@ -53,7 +65,7 @@ export class ExecManager {
 
   create(c: Pick<ContainerView, 'id' | 'name' | 'config'>, config: ExecConfig): string {
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidParameter('No exec command specified');
-    const id = crypto.randomBytes(32).toString('hex');
+    const id = newExecId();
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     let resolveExited!: () => void;
@@ -91,11 +103,12 @@ export class ExecManager {
    * Starts the process. The hub is returned so the caller can attach the
    * client's connection; output flows once the caller has attached.
    */
-  async start(id: string, opts: { tty?: boolean; detach?: boolean; mergeOutput?: boolean }): Promise<{ session: ExecSession; hub: StdioHub }> {
+  async start(id: string, opts: { tty?: boolean; detach?: boolean; mergeOutput?: boolean; view?: ContainerView }): Promise<{ session: ExecSession; hub: StdioHub }> {
     const s = this.get(id);
     if (s.started) throw conflict(`Error: Exec command ${id} has already run`);
-    // read only here: the row's shared parse (store view()), not a fresh copy of every column
-    const c = this.containers.view(s.containerId);
+    // read only here: the row's shared parse (store view()), not a fresh copy of every column; `view`: the
+    // caller read it in this same synchronous run (a healthcheck's tick), so it is what reading again would give
+    const c = opts.view?.id === s.containerId ? opts.view : this.containers.view(s.containerId);
     if (!c) throw new NoSuchContainerError(s.containerId);
     const main = this.containers.task(c.id);
     canExec(c, !!main);

@@ -85,7 +85,8 @@ export class HealthMonitor {
     try {
       execId = this.execs.create(c, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
       // stdout and stderr go to one buffer (as dockerd's limitedBuffer): one socket carries both, in the order written
-      const { session, hub } = await this.execs.start(execId, { mergeOutput: true });
+      // `c`: read by the tick that called this, with no await between (the same row as a read now)
+      const { session, hub } = await this.execs.start(execId, { mergeOutput: true, view: c });
       const chunks: Buffer[] = [];
       hub.attach({
         write: (_s, b) => { chunks.push(b); return true; },
