@@ -228,7 +228,9 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
 
 /** The image service as the container service sees it. */
 function imagePortOf(images: ImageService): ImagePort {
-  const toContainerImage = (img: Image): ImageForContainer => ({ id: img.id, runConfig: img.runConfig as ImageForContainer['runConfig'], layerDirs: img.layerDirs });
+  const toContainerImage = (img: Image): ImageForContainer => ({
+    id: img.id, runConfig: img.runConfig as ImageForContainer['runConfig'], layerDirs: img.layerDirs, topLayer: img.layers.at(-1)?.chainId ?? null,
+  });
   const full = (id: string) => images.resolveImage(id);
   const plan = (containerDir: string, image: ImageForContainer): RootfsMount => images.prepareRootfs(path.basename(containerDir), full(image.id));
   return {

@@ -20,19 +20,21 @@ export interface ContainerRow {
   config: unknown;
   hostConfig: unknown;
   runtime: unknown;
+  /** the top layer of its image (chain ID) when it was created: held for the container's life; null for an image without layers */
+  layer?: string | null;
 }
 
 interface RawRow {
   id: string; name: string; image_id: string; image_ref: string; created_at: string; state: string; pid: number; pid_start: string;
   exit_code: number; oom_killed: number; error: string; started_at: string; finished_at: string; restart_count: number;
-  config: string; host_config: string; runtime: string;
+  config: string; host_config: string; runtime: string; layer: string | null;
 }
 
 const fromRaw = (r: RawRow): ContainerRow => ({
   id: r.id, name: r.name, imageId: r.image_id, imageRef: r.image_ref, createdAt: r.created_at, state: r.state, pid: r.pid,
   pidStart: r.pid_start, exitCode: r.exit_code, oomKilled: !!r.oom_killed, error: r.error, startedAt: r.started_at,
   finishedAt: r.finished_at, restartCount: r.restart_count, config: JSON.parse(r.config), hostConfig: JSON.parse(r.host_config),
-  runtime: JSON.parse(r.runtime),
+  runtime: JSON.parse(r.runtime), layer: r.layer,
 });
 
 /** A row as a probe or an exec reads it: its JSON columns shared and frozen (never to be changed by the reader); no runtime column. */
@@ -53,7 +55,7 @@ interface SharedParse { configText: string; config: unknown; hostConfigText: str
 const columns: Record<keyof Omit<ContainerRow, 'id'>, string> = {
   name: 'name', imageId: 'image_id', imageRef: 'image_ref', createdAt: 'created_at', state: 'state', pid: 'pid', pidStart: 'pid_start',
   exitCode: 'exit_code', oomKilled: 'oom_killed', error: 'error', startedAt: 'started_at', finishedAt: 'finished_at',
-  restartCount: 'restart_count', config: 'config', hostConfig: 'host_config', runtime: 'runtime',
+  restartCount: 'restart_count', config: 'config', hostConfig: 'host_config', runtime: 'runtime', layer: 'layer',
 };
 
 const toDb = (k: string, v: unknown): unknown =>
@@ -79,9 +81,9 @@ export class ContainerStore {
 
   insert(c: ContainerRow): void {
     this.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created_at, state, pid, pid_start, exit_code, oom_killed, error,
-      started_at, finished_at, restart_count, config, host_config, runtime) VALUES (@id, @name, @imageId, @imageRef, @createdAt, @state, @pid,
-      @pidStart, @exitCode, @oomKilled, @error, @startedAt, @finishedAt, @restartCount, @config, @hostConfig, @runtime)`).run({
-      ...c, oomKilled: c.oomKilled ? 1 : 0, config: JSON.stringify(c.config), hostConfig: JSON.stringify(c.hostConfig), runtime: JSON.stringify(c.runtime),
+      started_at, finished_at, restart_count, config, host_config, runtime, layer) VALUES (@id, @name, @imageId, @imageRef, @createdAt, @state, @pid,
+      @pidStart, @exitCode, @oomKilled, @error, @startedAt, @finishedAt, @restartCount, @config, @hostConfig, @runtime, @layer)`).run({
+      ...c, layer: c.layer ?? null, oomKilled: c.oomKilled ? 1 : 0, config: JSON.stringify(c.config), hostConfig: JSON.stringify(c.hostConfig), runtime: JSON.stringify(c.runtime),
     });
   }
 

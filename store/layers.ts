@@ -31,9 +31,10 @@ export class LayerStore {
     this.db.prepare('UPDATE layers SET blob_digest = ? WHERE chain_id = ?').run(digest, chainId);
   }
 
-  /** Layers no image references and no other layer has as parent. */
+  /** Layers no image references, no container holds (its image's top layer) and no other layer has as parent. */
   unreferenced(): LayerRow[] {
     return (this.db.prepare(`SELECT * FROM layers l WHERE NOT EXISTS (SELECT 1 FROM image_layers il WHERE il.chain_id = l.chain_id)
+      AND NOT EXISTS (SELECT 1 FROM containers k WHERE k.layer = l.chain_id)
       AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)`).all() as RawLayer[]).map(toRow);
   }
 

@@ -83,6 +83,7 @@ export async function createContainer(ctx: CreateContext, input: CreateInput): P
       ctx.store.insert({
         id, name, imageId: image.id, imageRef: input.config.Image, createdAt: now, state: 'created', pid: 0, pidStart: '', exitCode: 0,
         oomKilled: false, error: '', startedAt: ZERO_TIME, finishedAt: ZERO_TIME, restartCount: 0, config, hostConfig: input.hostConfig, runtime,
+        layer: image.topLayer ?? null,
       });
     } catch (e) {
       // Another create took the name between the check above and the insert (better-sqlite3's code, not its message).

@@ -18,6 +18,8 @@ export interface ImageForContainer {
   };
   /** Layer directories, bottom first. */
   layerDirs: string[];
+  /** The top layer's chain ID (null: no layers): the container's row holds it, so the layer store keeps the chain while the container exists. */
+  topLayer?: string | null;
 }
 
 export interface RootfsMount {

@@ -117,4 +117,18 @@ CREATE TABLE build_cache (                      -- which image a build step prod
 CREATE INDEX build_cache_image ON build_cache(image_id);
 `,
   },
+  {
+    version: 4,
+    name: 'container-layer',
+    sql: `
+-- the top layer of the image a container was made from: the layer store keeps it and its parents while the
+-- container exists, whatever becomes of the image (as dockerd's RWLayer holds its parent chain); the foreign
+-- key makes SQLite refuse to delete a layer row a container still holds
+ALTER TABLE containers ADD COLUMN layer TEXT REFERENCES layers(chain_id);
+UPDATE containers SET layer = (SELECT il.chain_id FROM image_layers il WHERE il.image_id = containers.image_id ORDER BY il.idx DESC LIMIT 1);
+CREATE INDEX containers_layer ON containers(layer);
+CREATE INDEX layers_parent ON layers(parent);
+CREATE INDEX image_layers_chain ON image_layers(chain_id);
+`,
+  },
 ];
