@@ -91,6 +91,12 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
     return { containerId: (running ?? users[0]!).id, running: !!running };
   };
   const images = createImageService({ db, dataRoot: config.dataRoot, events, log, insecureRegistries: config.insecureRegistries, containerUsage });
+  // what a daemon killed in a pull, load, commit or rmi left: before anything else reads the layer store
+  const swept = images.sweep();
+  if (swept.rows.length || swept.dirs.length || swept.temp || swept.links) {
+    log.info({ rows: swept.rows.length, dirs: swept.dirs.length, temp: swept.temp, links: swept.links }, 'layer store: removed what an interrupted operation left');
+  }
+  if (swept.missing.length) log.warn({ layers: swept.missing }, 'layer store: layers in use whose files are gone (pull the image again)');
 
   const cgroupMode = detectCgroupMode();
   const systemd = config.cgroupDriver === 'systemd';

@@ -21,6 +21,20 @@ export interface StagedLayer {
 
 export const SHORT_LEN = 12;
 
+/** What a boot's sweep found and removed (or mended). */
+export interface SweepResult {
+  /** entries of tmp/ removed (extractions and staging cut short) */
+  temp: number;
+  /** layer rows nothing used any more, removed with their files */
+  rows: string[];
+  /** layer dirs (hex) without a row, removed */
+  dirs: string[];
+  /** short links removed (dangling) or made again (missing) */
+  links: number;
+  /** rows still in use whose diff dir is gone */
+  missing: string[];
+}
+
 export class LayerFiles {
   readonly layersDir: string;
   readonly linkDir: string;
@@ -103,7 +117,11 @@ export class LayerFiles {
     this.rows.insert(row);
   }
 
-  /** Removes every layer no image references. Returns the chain IDs removed. */
+  /**
+   * Removes every layer nothing uses: no image lists it, no container holds it (a container holds its
+   * image's top layer, and so the chain below it, even once that image is gone) and no kept layer has
+   * it as parent. Returns the chain IDs removed.
+   */
   collect(): string[] {
     const removed: string[] = [];
     for (;;) {
@@ -111,7 +129,7 @@ export class LayerFiles {
       if (dead.length === 0) break;
       for (const l of dead) {
         // the row first: a crash before the files are gone leaves a dir without a row, which the
-        // next boot's cleanTemp removes (files first left a row whose dir was gone or half gone)
+        // next boot's sweep removes (files first left a row whose dir was gone or half gone)
         this.rows.remove(l.chainId);
         fs.rmSync(this.shortPath(l.chainId), { force: true });
         fs.rmSync(this.dirOf(l.chainId), { recursive: true, force: true });
@@ -121,17 +139,51 @@ export class LayerFiles {
     return removed;
   }
 
-  /** Removes leftovers of interrupted operations: temp dirs, layer dirs without a row, dangling short links. */
-  cleanTemp(): void {
-    for (const e of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, e), { recursive: true, force: true });
-    const known = new Set(this.rows.all().map((r) => hexOf(r.chainId)));
+  /**
+   * At boot, before anything else uses the store: puts the rows and the files back in agreement
+   * after the daemon was killed (SIGKILL, OOM) in the middle of a pull, load, commit or rmi. (Not a
+   * power cut: layer files and renames are not fsynced, so a row may outlive unwritten files then.)
+   * - tmp/: extractions and staging cut short. A layer is unpacked in tmp/ and renamed into
+   *   layers/ whole, then its row written, so a half-extracted layer is only ever found here.
+   * - rows nothing uses (collect()): an rmi cut short between the image's row and its layers,
+   *   or a pull between its committed layers and its image's row.
+   * - layer dirs without a row: a commit cut short between the rename and the row, or a
+   *   collect between the row and the files (its dir may be half removed).
+   * - short links in l/: dangling ones removed, a kept layer's missing one made again.
+   * - a row whose diff dir is gone while something still uses it cannot be mended here: it is
+   *   reported (and `has()` is false for it, so the next pull of it unpacks it again).
+   */
+  sweep(): SweepResult {
+    const out: SweepResult = { temp: 0, rows: [], dirs: [], links: 0, missing: [] };
+    for (const e of fs.readdirSync(this.tmpDir)) {
+      fs.rmSync(path.join(this.tmpDir, e), { recursive: true, force: true });
+      out.temp++;
+    }
+    out.rows = this.collect();
+    const rows = this.rows.all();
+    const known = new Set(rows.map((r) => hexOf(r.chainId)));
     for (const e of fs.readdirSync(this.layersDir)) {
-      if (!known.has(e)) fs.rmSync(path.join(this.layersDir, e), { recursive: true, force: true });
+      if (known.has(e)) continue;
+      fs.rmSync(path.join(this.layersDir, e), { recursive: true, force: true });
+      out.dirs.push(e);
     }
     for (const e of fs.readdirSync(this.linkDir)) {
       const l = path.join(this.linkDir, e);
-      if (!fs.existsSync(l)) fs.rmSync(l, { force: true });
+      if (fs.existsSync(l)) continue;
+      fs.rmSync(l, { force: true });
+      out.links++;
     }
+    for (const r of rows) {
+      if (!fs.existsSync(this.diffDir(r.chainId))) { out.missing.push(r.chainId); continue; }
+      const link = this.shortPath(r.chainId);
+      let there = false;
+      try { fs.lstatSync(link); there = true; } catch { /* missing */ }
+      if (!there) {
+        fs.symlinkSync(path.join('..', 'layers', hexOf(r.chainId), 'diff'), link);
+        out.links++;
+      }
+    }
+    return out;
   }
 
   randomName(): string {

@@ -11,7 +11,7 @@ import { NoSuchImageError, invalidParameter } from '../errors/index.js';
 import { AMBIGUOUS_PREFIX, resolveRef } from '../lib/index.js';
 import { LinuxSyscalls, type Syscalls } from '../sys/index.js';
 import { parseReference, withDefaultTag, referenceString, familiarString, fullName, familiarize, type Reference } from './reference.js';
-import { LayerFiles } from './layer-store.js';
+import { LayerFiles, type SweepResult } from './layer-store.js';
 import { hostPlatform, type Platform, type Descriptor } from './platform.js';
 import type { EventSink, ImageContext, Log } from './context.js';
 import * as pull from './pull.js';
@@ -56,7 +56,6 @@ export class ImageService {
     this.layerRows = new LayerStore(opts.db);
     this.sys = opts.sys ?? new LinuxSyscalls();
     this.layers = new LayerFiles(opts.dataRoot, this.layerRows, this.sys);
-    this.layers.cleanTemp();
     const events = opts.events;
     this.ctx = {
       images: this.images,
@@ -274,8 +273,16 @@ export class ImageService {
     return build.layerDirs(this.ctx);
   }
 
-  /** Collects layers no image references. */
+  /** Collects layers no image and no container uses. */
   collectLayers(): string[] {
     return this.layers.collect();
+  }
+
+  /**
+   * At boot, before any other use of the store: removes what a crash left half done (temp
+   * extractions, layer rows nothing uses, layer dirs without a row, dangling short links).
+   */
+  sweep(): SweepResult {
+    return this.layers.sweep();
   }
 }

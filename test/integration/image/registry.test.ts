@@ -259,7 +259,7 @@ t.test('a restart removes half-written layers and temp dirs', async (t) => {
   fs.mkdirSync(path.join(dir, 'layers', 'a'.repeat(64), 'diff'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'tmp', 'layer-x'), { recursive: true });
   fs.symlinkSync('../layers/' + 'b'.repeat(64) + '/diff', path.join(dir, 'l', 'bbbbbbbbbbbb'));
-  createImageService({ db, dataRoot: dir });
+  createImageService({ db, dataRoot: dir }).sweep();
   t.same(fs.readdirSync(path.join(dir, 'layers')), []);
   t.same(fs.readdirSync(path.join(dir, 'tmp')), []);
   t.same(fs.readdirSync(path.join(dir, 'l')), []);
