@@ -6,7 +6,7 @@
 // are checked against the kernel and the files: every container tsd says is up has
 // its live process (pid, start time, cgroup); every process and cgroup under the
 // cgroup parent belongs to one; no mount, netns file, veth, iptables rule, container
-// dir, volume dir or layer dir without its owner; every object a client was told was
+// dir, volume dir or layer dir without its owner, no layer row nothing uses; every object a client was told was
 // created exists, and removed ones are gone. Then operations work again (run with a
 // port, exec, stop, rm -f of an adopted container, network create/rm).
 //
@@ -120,6 +120,8 @@ interface DbView {
   endpoints: Array<{ containerId: string; networkId: string; ip: string; ports: Array<{ hostIp: string; hostPort: number; containerPort: number; protocol: string }> }>;
   volumes: string[];
   layers: string[];
+  /** layer rows no image lists, no container holds and no layer has as parent */
+  unusedLayers: string[];
 }
 function readDb(dataRoot: string): DbView {
   const db = new Database(path.join(dataRoot, 'tsd.db'), { readonly: true, fileMustExist: true });
@@ -132,7 +134,10 @@ function readDb(dataRoot: string): DbView {
     const endpoints = (db.prepare('SELECT container_id, network_id, ip, ports FROM endpoints').all() as Array<Record<string, any>>).map((r) => ({ containerId: r.container_id, networkId: r.network_id, ip: r.ip, ports: JSON.parse(r.ports || '[]') }));
     const volumes = (db.prepare('SELECT name FROM volumes').all() as Array<{ name: string }>).map((r) => r.name);
     const layers = (db.prepare('SELECT chain_id FROM layers').all() as Array<{ chain_id: string }>).map((r) => r.chain_id.replace(/^sha256:/, ''));
-    return { containers, networks, endpoints, volumes, layers };
+    const unusedLayers = (db.prepare(`SELECT chain_id FROM layers l WHERE NOT EXISTS (SELECT 1 FROM image_layers il WHERE il.chain_id = l.chain_id)
+      AND NOT EXISTS (SELECT 1 FROM containers k WHERE k.layer = l.chain_id) AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)`).all() as Array<{ chain_id: string }>)
+      .map((r) => r.chain_id.replace(/^sha256:/, ''));
+    return { containers, networks, endpoints, volumes, layers, unusedLayers };
   } finally {
     db.close();
   }
@@ -277,6 +282,8 @@ async function checkKernel(d: TestDaemon): Promise<string[]> {
   const layers = new Set(v.layers);
   for (const f of listDir(path.join(d.dataRoot, 'layers'))) if (!layers.has(f)) bad.push(`layer dir ${f} without its row`);
   for (const l of v.layers) if (!fs.existsSync(path.join(d.dataRoot, 'layers', l, 'diff'))) bad.push(`layer row ${l} without its dir`);
+  for (const l of v.unusedLayers) bad.push(`layer row ${l} that no image, container or layer uses`);
+  for (const f of listDir(path.join(d.dataRoot, 'tmp'))) bad.push(`tmp/${f} left by an interrupted pull or load`);
   for (const f of listDir(path.join(d.dataRoot, 'l'))) {
     const target = path.resolve(path.join(d.dataRoot, 'l'), fs.readlinkSync(path.join(d.dataRoot, 'l', f)));
     if (!fs.existsSync(target)) bad.push(`layer link l/${f} to nothing`);
