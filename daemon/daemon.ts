@@ -237,13 +237,19 @@ function imagePortOf(images: ImageService): ImagePort {
   const toContainerImage = (img: Image): ImageForContainer => ({
     id: img.id, runConfig: img.runConfig as ImageForContainer['runConfig'], layerDirs: img.layerDirs, topLayer: img.layers.at(-1)?.chainId ?? null,
   });
-  const full = (id: string) => images.resolveImage(id);
-  const plan = (containerDir: string, image: ImageForContainer): RootfsMount => images.prepareRootfs(path.basename(containerDir), full(image.id));
+  // the image's layers, or (the image removed under a container) the chain the container holds
+  const layersOf = (image: ImageForContainer) => images.findImage(image.id)?.layers ?? (image.topLayer ? images.layerChain(image.topLayer) : null) ?? [];
+  const plan = (containerDir: string, image: ImageForContainer): RootfsMount => images.prepareRootfs(path.basename(containerDir), { layers: layersOf(image) });
   return {
     resolve: (ref) => toContainerImage(images.resolveImage(ref)),
-    byId: (id) => {
+    byId: (id, layer) => {
       const img = images.findImage(id);
-      return img ? toContainerImage(img) : null;
+      if (img) return toContainerImage(img);
+      const chain = layer ? images.layerChain(layer) : null;
+      return chain ? { id, runConfig: {}, layerDirs: chain.map((l) => l.dir), topLayer: layer } : null;
+    },
+    released: (imageId, layer) => {
+      if (layer && !images.images.get(imageId)) images.collectLayers();
     },
     prepareRootfs: (containerDir, image) => {
       const p = plan(containerDir, image);
@@ -252,7 +258,7 @@ function imagePortOf(images: ImageService): ImagePort {
     },
     mountRootfs: (m) => images.mountRootfs(m as Parameters<ImageService['mountRootfs']>[0]),
     unmountRootfs: (target) => images.unmountRootfs(target),
-    changes: (m, image) => images.changes(m.upperdir, full(image.id)),
+    changes: (m, image) => images.changes(m.upperdir, image),
     exportRootfs: (target) => images.exportRootfs(target),
     commit: (m, base, o) => images.commit({
       upperdir: m.upperdir, baseImageId: base.id, config: o.config as Partial<ImageRunConfig>, changes: o.changes, author: o.author, comment: o.comment,

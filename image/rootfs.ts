@@ -11,11 +11,12 @@ import { register, setTag, type ImageContext } from './context.js';
 import type { Change, CommitOptions, Image, ImageConfigJson, ImageRunConfig, RootfsPlan } from './types.js';
 
 /** The short layer paths (bottom first) used in overlay mounts. */
-export function shortLayerDirs(ctx: ImageContext, image: Image): string[] {
+export function shortLayerDirs(ctx: ImageContext, image: Pick<Image, 'layers'>): string[] {
   return image.layers.map((l) => ctx.layers.shortPath(l.chainId));
 }
 
-export function prepareRootfs(ctx: ImageContext, containerId: string, image: Image): RootfsPlan {
+/** `image`: an image, or the layer chain a container holds (its image removed). */
+export function prepareRootfs(ctx: ImageContext, containerId: string, image: Pick<Image, 'layers'>): RootfsPlan {
   return planRootfs(path.join(ctx.dataRoot, 'containers', containerId), shortLayerDirs(ctx, image), ctx.dataRoot);
 }
 
@@ -28,7 +29,7 @@ export function unmountRootfs(ctx: ImageContext, target: string): void {
 }
 
 /** docker diff: the upper dir against the image's layers (topmost first). */
-export function changes(upperdir: string, image: Image): Change[] {
+export function changes(upperdir: string, image: Pick<Image, 'layerDirs'>): Change[] {
   return diffChanges(upperdir, image.layerDirs.slice().reverse());
 }
 

@@ -214,11 +214,12 @@ export class ImageService {
   }
 
   /** The short layer paths (bottom first) used in overlay mounts. */
-  shortLayerDirs(image: Image): string[] {
+  shortLayerDirs(image: Pick<Image, 'layers'>): string[] {
     return rootfs.shortLayerDirs(this.ctx, image);
   }
 
-  prepareRootfs(containerId: string, image: Image): RootfsPlan {
+  /** `image`: an image, or a layer chain (layerChain()) a container holds. */
+  prepareRootfs(containerId: string, image: Pick<Image, 'layers'>): RootfsPlan {
     return rootfs.prepareRootfs(this.ctx, containerId, image);
   }
 
@@ -230,7 +231,7 @@ export class ImageService {
     rootfs.unmountRootfs(this.ctx, target);
   }
 
-  changes(upperdir: string, image: Image): Change[] {
+  changes(upperdir: string, image: Pick<Image, 'layerDirs'>): Change[] {
     return rootfs.changes(upperdir, image);
   }
 
@@ -271,6 +272,22 @@ export class ImageService {
   /** Directories for a writable layer of the builder's (under the data root). */
   builderLayerDir(): string {
     return build.layerDirs(this.ctx);
+  }
+
+  /**
+   * The chain of layers below and including `top` (bottom first), as a container holds it once its
+   * image is removed; null if a layer of it is missing from the store.
+   */
+  layerChain(top: string): LayerInfo[] | null {
+    const out: LayerInfo[] = [];
+    let c: string | null = top;
+    while (c) {
+      const row = this.layerRows.get(c);
+      if (!row || out.length > 4096) return null; // missing, or a parent loop (no store this daemon wrote)
+      out.unshift({ chainId: c, diffId: row.diffId, size: row.size, blobDigest: row.blobDigest, dir: this.layers.diffDir(c) });
+      c = row.parent;
+    }
+    return out;
   }
 
   /** Collects layers no image and no container uses. */

@@ -96,7 +96,6 @@ export function remove(ctx: ImageContext, refOrId: string, opts: { force?: boole
   const byId = /^(sha256:)?[a-f0-9]{1,64}$/.test(refOrId) && (img.id === refOrId || hexOf(img.id).startsWith(hexOf(refOrId))) && ctx.images.tagTarget(referenceString(withDefaultTag(safeParse(refOrId) ?? { domain: '', path: '' }))) !== img.id;
   const use = usageOf(ctx, img.id);
   const tags = ctx.images.tagsOf(img.id);
-  const digests = ctx.images.digestsOf(img.id);
   if (!byId) {
     const ref = withDefaultTag(parseReference(refOrId));
     const key = ref.digest ? `${fullName(ref)}@${ref.digest}` : referenceString(ref);
@@ -106,10 +105,10 @@ export function remove(ctx: ImageContext, refOrId: string, opts: { force?: boole
       else ctx.images.removeTag(key);
       out.push({ Untagged: familiarString(ref) });
       ctx.publish('untag', img.id, { name: familiarString(ref) });
-      if (others > 0) return out;
-      return out;
-    }
-    if (use) {
+      // other tags left: the untag was the removal. A running container's image stays (dangling), as
+      // dockerd's (a hard conflict, ignored after an untag); a stopped one's image goes on below.
+      if (others > 0 || use?.running) return out;
+    } else if (use) {
       if (use.running) throw conflict(`conflict: unable to delete ${short(img.id)} (cannot be forced) - image is being used by running container ${short(use.containerId)}`);
       throw conflict(`conflict: unable to remove repository reference "${familiarString(ref)}" (must force) - container ${short(use.containerId)} is using its referenced image ${short(img.id)}`);
     }
@@ -120,16 +119,18 @@ export function remove(ctx: ImageContext, refOrId: string, opts: { force?: boole
     }
     if (tags.length > 1 && !opts.force) throw conflict(`conflict: unable to delete ${short(img.id)} (must be forced) - image is referenced in multiple repositories`);
   }
-  for (const t of tags) {
+  // what references are left (a forced untag above went already)
+  for (const t of ctx.images.tagsOf(img.id)) {
     ctx.images.removeTag(t);
     out.push({ Untagged: familiarize(t) });
     ctx.publish('untag', img.id, { name: familiarize(t) });
   }
-  for (const d of digests) {
+  for (const d of ctx.images.digestsOf(img.id)) {
     ctx.images.removeDigest(d);
     out.push({ Untagged: familiarize(d) });
   }
-  if (use) return out; // forced while a stopped container uses it: keep the image (dangling)
+  // Forced while a stopped container uses it: the image goes, as dockerd's, and its layers stay
+  // while the container holds them (its row names its image's top layer; collect() keeps that chain).
   ctx.images.remove(img.id);
   out.push({ Deleted: img.id });
   ctx.publish('delete', img.id, { name: img.id });

@@ -172,7 +172,7 @@ export async function adopt(ctx: AdoptContext, holder: HolderClient, c: Containe
   else hub.setOutput(stdout, stderr);
   hub.setStdin(pty ? pty.stream : stdin);
 
-  const image = ctx.images.byId(c.imageId);
+  const image = ctx.images.byId(c.imageId, c.layer);
   const rootfs: RootfsMount = image
     ? ctx.images.prepareRootfs(dir, image)
     : { lowerdirs: [], upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), target: path.join(dir, 'rootfs') };

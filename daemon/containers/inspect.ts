@@ -90,7 +90,7 @@ export function logs(ctx: InspectContext, c: Container, opts: LogsOptions): Asyn
 
 /** The container's overlay as planned (not mounted). */
 export function rootfsOf(ctx: Pick<ContainerContext, 'config' | 'images'>, c: Container): RootfsMount {
-  const image = ctx.images.byId(c.imageId);
+  const image = ctx.images.byId(c.imageId, c.layer);
   if (!image) throw systemError(`image ${c.imageId} of container ${c.id} is gone`);
   return ctx.images.prepareRootfs(containerDir(ctx, c.id), image);
 }
@@ -164,6 +164,6 @@ export async function withContainerFs<T>(ctx: InspectContext & Pick<ContainerCon
 /** SizeRw (the writable layer) and SizeRootFs (it plus the image's layers), as `ps -s` and inspect -s show them. */
 export function sizes(ctx: Pick<ContainerContext, 'config' | 'images'>, c: Container): { rw: number; rootFs: number } {
   const rw = dirSize(path.join(containerDir(ctx, c.id), 'upper'));
-  const img = ctx.images.byId(c.imageId);
+  const img = ctx.images.byId(c.imageId, c.layer);
   return { rw, rootFs: rw + (img ? img.layerDirs.reduce((n, d) => n + dirSize(d), 0) : 0) };
 }

@@ -33,7 +33,14 @@ export interface RootfsMount {
 export interface ImagePort {
   /** By name, digest reference or (short) id; throws NoSuchImageError. */
   resolve(ref: string): ImageForContainer;
-  byId(id: string): ImageForContainer | null;
+  /**
+   * The image a container was made from, by its full id; once that image is removed (rmi -f while the
+   * container was stopped), the layer chain the container holds (`layer`, its row's) with an empty config.
+   * null when neither is there.
+   */
+  byId(id: string, layer?: string | null): ImageForContainer | null;
+  /** A container holding `layer` went: collect its image's layers if nothing else uses them (the image is gone). */
+  released?(imageId: string, layer: string | null | undefined): void;
   /** Plans the container's overlay dirs under containerDir and creates upper/work (nothing mounted). */
   prepareRootfs(containerDir: string, image: ImageForContainer): RootfsMount;
   mountRootfs(m: RootfsMount): void;

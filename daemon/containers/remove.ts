@@ -42,6 +42,8 @@ export async function removeNow(ctx: Omit<RemoveContext, 'live' | 'restarts' | '
   const kept = removeTree(dir);
   if (kept.length) ctx.log.error({ ctr: c.id, mounts: kept }, 'still mounted: left in place, not removed');
   ctx.store.delete(c.id);
+  // the layers it held, if its image was removed under it (a crash before this: the boot's sweep)
+  ctx.images.released?.(c.imageId, c.layer);
   if (opts.volumes) {
     for (const m of c.runtime.mounts) {
       // Only anonymous volumes go with the container (docker rm -v).

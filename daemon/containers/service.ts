@@ -292,7 +292,7 @@ export class ContainerService {
   }
 
   imageOf(c: Container): ImageForContainer | null {
-    return this.ctx.images.byId(c.imageId);
+    return this.ctx.images.byId(c.imageId, c.layer);
   }
 
   /** docker diff: the changes of the writable layer against the image. */

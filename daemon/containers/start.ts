@@ -54,7 +54,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     }
   };
   const dir = containerDir(ctx, c.id);
-  const image = ctx.images.byId(c.imageId);
+  const image = ctx.images.byId(c.imageId, c.layer);
   if (!image) throw systemError(`image ${c.imageId} of container ${c.id} is gone`);
   // moby builds the runtime spec at start, and fails there when no device driver takes a request
   const noDevice = deviceRequestsError(c.hostConfig);

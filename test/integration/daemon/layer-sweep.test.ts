@@ -2,9 +2,10 @@
 // and the states an rmi or a layer commit cut short leave (made on the stopped
 // daemon's files exactly as the cut-short code leaves them: the image's rows gone
 // and its layers not yet collected; a layer dir renamed into place before its
-// row; a collect that removed a row and only part of its files). The next boot
-// removes what nothing uses and keeps what an image or a container uses, also a
-// container whose image was removed with rmi -f; then rows, dirs and short links
+// row; a collect that removed a row and only part of its files; a container rm
+// before it collected its removed image's layers). The next boot removes what
+// nothing uses and keeps what an image or a container uses, also a container
+// whose image was removed with rmi -f (as dockerd); then rows, dirs and short links
 // agree, and docker system df and docker image prune count what is on disk.
 import t from 'tap';
 import fs from 'node:fs';
@@ -72,7 +73,12 @@ function onStore(d: TestDaemon, fn: (db: Database.Database) => void): void {
   }
 }
 
-const hexOf = (id: string) => id.replace(/^sha256:/, '');
+
+/** The manifest digest the registry serves for a tag. */
+async function digestOf(reg: TestRegistry, tag: string): Promise<string> {
+  const r = await fetch(`${reg.url}/v2/sweep/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  return r.headers.get('docker-content-digest')!;
+}
 
 t.test('layer store crashes', opts, async (t) => {
   let reg: TestRegistry | null = await startRegistry();
@@ -170,41 +176,56 @@ t.test('layer store crashes', opts, async (t) => {
     await d2.stop();
   });
 
-  t.test('a container of an image removed with rmi -f keeps its layers through a crash and the boot, until it is removed', async (t) => {
+  t.test('a stopped container of an image removed with rmi -f keeps its layers through a crash and the boot, until it goes', async (t) => {
     const d = await startDaemon(t, []);
     await pull(d, 'small');
     const ref = `${reg!.host}/sweep:small`;
     const smallId = (await d.request('GET', `/images/${encodeURIComponent(ref)}/json`)).body.Id as string;
-    const c = await d.request('POST', '/containers/create?name=holder', { Image: ref, Cmd: ['cat', '/own/f0'] });
-    t.equal(c.status, 201);
+    for (const name of ['holder', 'crashed']) {
+      const c = await d.request('POST', `/containers/create?name=${name}`, { Image: ref, Cmd: ['cat', '/own/f0'] });
+      t.equal(c.status, 201, `create ${name}`);
+    }
     const rmi = await d.request('DELETE', `/images/${encodeURIComponent(ref)}?force=1`);
-    t.equal(rmi.status, 200, `rmi -f ${ref}: ${rmi.text}`);
+    t.same(rmi.body, [{ Untagged: ref }, { Untagged: `${reg!.host}/sweep@${(await digestOf(reg!, 'small'))}` }, { Deleted: smallId }],
+      'rmi -f: untagged (tag and digest) and deleted, as dockerd (the containers are stopped)');
+    t.equal((await d.request('GET', `/images/${smallId}/json`)).status, 404, 'the image is gone');
     const held = [...layerView(d).rows.keys()].sort();
-    t.equal(held.length, 2, 'busybox\'s layer and the image\'s own');
+    t.equal(held.length, 2, 'its layers stay: busybox\'s and its own');
     await d.stop('SIGKILL');
     const d2 = await startDaemon(t, [], {}, d);
     const v = layerView(d2);
-    t.same([...v.rows.keys()].sort(), held, 'the boot removed no layer: the container holds its image\'s chain');
+    t.same([...v.rows.keys()].sort(), held, 'the boot removed no layer: the containers hold their image\'s chain');
     t.same(disagreements(d2, v), []);
-    t.equal((await d2.request('POST', '/containers/holder/start')).status, 204, 'the container starts');
+    t.equal((await d2.request('POST', '/containers/holder/start')).status, 204, 'a container of the removed image starts');
     t.equal((await d2.request('POST', '/containers/holder/wait')).body.StatusCode, 0, 'and reads its image\'s own layer');
+    t.equal((await d2.request('GET', '/containers/holder/json')).body.Image, smallId, 'inspect names the removed image');
+    t.equal((await d2.request('GET', '/containers/holder/changes')).status, 200, 'docker diff works');
     const all = encodeURIComponent(JSON.stringify({ dangling: ['false'] }));
     const pruned = await d2.request('POST', `/images/prune?filters=${all}`);
     t.equal(pruned.status, 200);
-    t.notOk(JSON.stringify(pruned.body.ImagesDeleted ?? []).includes(hexOf(smallId)), 'image prune -a leaves what the container uses');
-    t.equal(pruned.body.SpaceReclaimed, 0, 'and reclaims nothing');
-    t.same([...layerView(d2).rows.keys()].sort(), held, 'its layers all stay');
+    t.equal(pruned.body.SpaceReclaimed, 0, 'image prune -a reclaims nothing the containers use');
+    t.same([...layerView(d2).rows.keys()].sort(), held, 'their layers all stay');
     t.equal(await dfLayers(d2), sum(v), 'system df: what is on disk');
-    t.equal((await d2.request('DELETE', '/containers/holder')).status, 204, 'the container goes');
-    const pruned2 = await d2.request('POST', '/images/prune');
-    t.equal(pruned2.status, 200);
-    t.match(JSON.stringify(pruned2.body.ImagesDeleted), hexOf(smallId), 'then image prune removes the dangling image');
-    const after = layerView(d2);
-    t.equal(after.rows.size, 0, 'and every layer row');
-    t.same(after.dirs, [], 'and every layer dir');
-    t.equal(pruned2.body.SpaceReclaimed, sum(v), 'reclaiming what system df counted');
-    t.equal(await dfLayers(d2), 0);
-    t.same(disagreements(d2, after), []);
-    await d2.stop();
+    t.equal((await d2.request('DELETE', '/containers/holder')).status, 204, 'one container goes');
+    t.same([...layerView(d2).rows.keys()].sort(), held, 'the other still holds the layers');
+    await d2.stop('SIGKILL');
+    // remove.ts: the row deleted, the crash comes before the layers it held are collected
+    const crashedId = (() => { let id = ''; onStore(d2, (db) => { id = (db.prepare("SELECT id FROM containers WHERE name = 'crashed'").get() as { id: string }).id; db.prepare('DELETE FROM containers WHERE id = ?').run(id); }); return id; })();
+    fs.rmSync(path.join(d2.dataRoot, 'containers', crashedId), { recursive: true, force: true });
+    const d3 = await startDaemon(t, [], {}, d);
+    const after = layerView(d3);
+    t.equal(after.rows.size, 0, 'the boot collects the layers no container holds any more');
+    t.same(after.dirs, [], 'and their dirs');
+    t.equal(await dfLayers(d3), 0, 'system df: nothing');
+    t.same(disagreements(d3, after), []);
+    // and without a crash: a container's rm collects them at once
+    await pull(d3, 'small');
+    const c = await d3.request('POST', '/containers/create?name=last', { Image: ref, Cmd: ['true'] });
+    t.equal((await d3.request('DELETE', `/images/${encodeURIComponent(ref)}?force=1`)).status, 200);
+    t.equal(layerView(d3).rows.size, 2);
+    t.equal((await d3.request('DELETE', `/containers/${c.body.Id}`)).status, 204);
+    t.equal(layerView(d3).rows.size, 0, 'rm of the last container of a removed image collects its layers');
+    t.same(disagreements(d3), []);
+    await d3.stop();
   });
 });

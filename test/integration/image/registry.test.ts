@@ -241,9 +241,16 @@ t.test('save -> rmi -> load round-trips; OCI layout loads; import makes an image
   // a container using the image blocks deletion unless forced
   usage = (iid) => (iid === id ? { containerId: 'f'.repeat(64), running: false } : null);
   t.throws(() => env.svc.remove(id), { kind: 'conflict', message: `conflict: unable to delete ${id.slice(7, 19)} (must be forced) - image is being used by stopped container ffffffffffff` });
-  const forced = env.svc.remove(id, { force: true });
-  t.same(forced, [{ Untagged: 'imported:1' }], 'forced: untagged, kept for the container');
-  t.equal(env.svc.resolveImage(id).id, id);
+  // forced: a running container's image is only untagged (dockerd's hard conflict, ignored after an untag);
+  // a stopped container's goes, as dockerd's (the container's row holds its layers, not the image)
+  usage = (iid) => (iid === id ? { containerId: 'f'.repeat(64), running: true } : null);
+  t.same(env.svc.remove('imported:1', { force: true }), [{ Untagged: 'imported:1' }], 'forced while running: untagged');
+  t.equal(env.svc.resolveImage(id).id, id, 'and kept (dangling)');
+  env.svc.tag(id, 'imported', '1');
+  usage = (iid) => (iid === id ? { containerId: 'f'.repeat(64), running: false } : null);
+  t.same(env.svc.remove('imported:1', { force: true }), [{ Untagged: 'imported:1' }, { Deleted: id }], 'forced while stopped: untagged and deleted');
+  t.throws(() => env.svc.resolveImage(id), { code: 'TSD_ERR_NO_SUCH_IMAGE' });
+  t.equal(env.svc.layerRows.all().length, 1, 'the layer busybox:fixture shares stays');
   usage = () => null;
   t.throws(() => env.svc.remove('nosuch:1'), { code: 'TSD_ERR_NO_SUCH_IMAGE', kind: 'not-found' });
 });
