@@ -199,6 +199,8 @@ async function loadImage(ctx: ImageContext, configBytes: Buffer, layerStreams: A
   if (diffIds.length !== layerStreams.length) throw invalidParameter(`invalid image: ${layerStreams.length} layers for ${diffIds.length} diff IDs`);
   const chains = chainIds(diffIds);
   const staged: Array<StagedLayer | null> = diffIds.map(() => null);
+  // the layers found present stay until the image's row holds them
+  const release = ctx.layers.lease(chains);
   try {
     for (let i = 0; i < diffIds.length; i++) {
       if (ctx.layers.has(chains[i]!)) continue;
@@ -217,11 +219,13 @@ async function loadImage(ctx: ImageContext, configBytes: Buffer, layerStreams: A
       }
     }
     commitLayers(ctx, diffIds, staged, diffIds.map(() => null));
+    return register(ctx, configBytes, null).id;
   } catch (e) {
     dropStaged(staged);
     throw e;
+  } finally {
+    release();
   }
-  return register(ctx, configBytes, null).id;
 }
 
 /** docker import: a rootfs tarball (plain or gzip) becomes a one-layer image. */

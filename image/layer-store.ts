@@ -39,6 +39,8 @@ export class LayerFiles {
   readonly layersDir: string;
   readonly linkDir: string;
   readonly tmpDir: string;
+  /** chain IDs an operation in progress counts on (leases, as containerd's): collect() leaves them */
+  private readonly leases = new Map<string, number>();
   constructor(readonly dataRoot: string, private readonly rows: LayerStore, private readonly sys: Syscalls) {
     this.layersDir = path.join(dataRoot, 'layers');
     this.linkDir = path.join(dataRoot, 'l');
@@ -118,14 +120,33 @@ export class LayerFiles {
   }
 
   /**
+   * Keeps `chainIds` from collect() until the returned function is called: a pull or load found them
+   * present ("Already exists") and registers its image over them only when its other layers are in,
+   * so an rmi or prune meanwhile must not take them away.
+   */
+  lease(chainIds: string[]): () => void {
+    for (const c of chainIds) this.leases.set(c, (this.leases.get(c) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const c of chainIds) {
+        const n = (this.leases.get(c) ?? 1) - 1;
+        if (n > 0) this.leases.set(c, n);
+        else this.leases.delete(c);
+      }
+    };
+  }
+
+  /**
    * Removes every layer nothing uses: no image lists it, no container holds it (a container holds its
    * image's top layer, and so the chain below it, even once that image is gone) and no kept layer has
-   * it as parent. Returns the chain IDs removed.
+   * it as parent, no operation in progress holds a lease on it. Returns the chain IDs removed.
    */
   collect(): string[] {
     const removed: string[] = [];
     for (;;) {
-      const dead = this.rows.unreferenced();
+      const dead = this.rows.unreferenced().filter((l) => !this.leases.has(l.chainId));
       if (dead.length === 0) break;
       for (const l of dead) {
         // the row first: a crash before the files are gone leaves a dir without a row, which the

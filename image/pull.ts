@@ -242,61 +242,68 @@ async function runPull(ctx: ImageContext, c: RegistryClient, ref: Reference, sco
   const name = familiarString(ref);
   progress({ status: `Pulling from ${familiarName(ref)}`, id: ref.tag ?? ref.digest });
   const chains = chainIds(diffIds);
-  const staged: Array<StagedLayer | null> = manifest.layers.map(() => null);
-  const todo: number[] = [];
-  manifest.layers.forEach((l, i) => {
-    if (ctx.layers.has(chains[i]!)) progress({ status: 'Already exists', id: short(l.digest) });
-    else {
-      progress({ status: 'Pulling fs layer', id: short(l.digest) });
-      todo.push(i);
-    }
-  });
+  // the layers found present ("Already exists") stay until the image's row holds them
+  const release = ctx.layers.lease(chains);
   try {
-    await limitAll(todo, ctx.concurrency, signal, async (i) => {
-      const l = manifest.layers[i]!;
-      const id = short(l.digest);
-      const res = await fetchBlob(c, ref, l, scope, signal);
-      const hs = new HashStream(l.digest, l.size);
-      let last = 0;
-      hs.on('data', () => {
-        if (hs.size - last >= 512 * 1024 || hs.size === l.size) {
-          last = hs.size;
-          progress({ status: 'Downloading', id, current: hs.size, total: l.size });
-        }
-      });
-      hs.on('end', () => {
-        progress({ status: 'Verifying Checksum', id });
-        progress({ status: 'Download complete', id });
-      });
-      const dec = decompressor(compressionOfMediaType(l.mediaType));
-      // one failure anywhere (the registry, the digest, the gzip, the unpack, a cancel) destroys the whole chain,
-      // so the registry's connection is closed and nothing keeps reading
-      stream.pipeline(res.body, hs, dec, () => { /* the stage below reports the error */ });
-      let lastX = 0;
-      staged[i] = await ctx.layers.stage(dec, diffIds[i], (n, total) => {
-        if (n - lastX >= 1024 * 1024 || n === total) {
-          lastX = n;
-          progress({ status: 'Extracting', id, current: n, total });
-        }
-      });
+    const staged: Array<StagedLayer | null> = manifest.layers.map(() => null);
+    const todo: number[] = [];
+    manifest.layers.forEach((l, i) => {
+      if (ctx.layers.has(chains[i]!)) progress({ status: 'Already exists', id: short(l.digest) });
+      else {
+        progress({ status: 'Pulling fs layer', id: short(l.digest) });
+        todo.push(i);
+      }
     });
-    signal.throwIfAborted();
-    commitLayers(ctx, diffIds, staged, manifest.layers.map((l) => l.digest));
-  } catch (e) {
-    dropStaged(staged);
-    ctx.layers.collect();
-    throw signal.aborted ? (signal.reason ?? e) : e;
+    try {
+      await limitAll(todo, ctx.concurrency, signal, async (i) => {
+        const l = manifest.layers[i]!;
+        const id = short(l.digest);
+        const res = await fetchBlob(c, ref, l, scope, signal);
+        const hs = new HashStream(l.digest, l.size);
+        let last = 0;
+        hs.on('data', () => {
+          if (hs.size - last >= 512 * 1024 || hs.size === l.size) {
+            last = hs.size;
+            progress({ status: 'Downloading', id, current: hs.size, total: l.size });
+          }
+        });
+        hs.on('end', () => {
+          progress({ status: 'Verifying Checksum', id });
+          progress({ status: 'Download complete', id });
+        });
+        const dec = decompressor(compressionOfMediaType(l.mediaType));
+        // one failure anywhere (the registry, the digest, the gzip, the unpack, a cancel) destroys the whole chain,
+        // so the registry's connection is closed and nothing keeps reading
+        stream.pipeline(res.body, hs, dec, () => { /* the stage below reports the error */ });
+        let lastX = 0;
+        staged[i] = await ctx.layers.stage(dec, diffIds[i], (n, total) => {
+          if (n - lastX >= 1024 * 1024 || n === total) {
+            lastX = n;
+            progress({ status: 'Extracting', id, current: n, total });
+          }
+        });
+      });
+      signal.throwIfAborted();
+      commitLayers(ctx, diffIds, staged, manifest.layers.map((l) => l.digest));
+    } catch (e) {
+      dropStaged(staged);
+      release();
+      ctx.layers.collect();
+      throw signal.aborted ? (signal.reason ?? e) : e;
+    }
+    for (const i of todo) progress({ status: 'Pull complete', id: short(manifest.layers[i]!.digest) });
+    const { id, isNew } = register(ctx, configBytes, manifestBytes.toString('utf8'));
+    const before = ref.tag ? ctx.images.tagTarget(referenceString(ref)) : null;
+    if (ref.tag) setTag(ctx, ref, id);
+    ctx.images.setDigest(`${fullName(ref)}@${topDigest}`, id);
+    progress({ status: `Digest: ${topDigest}` });
+    progress({ status: isNew || before !== id ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}` });
+    ctx.publish('pull', name, { name });
+    if (pullChannel.hasSubscribers) pullChannel.publish({ name, bytes: todo.reduce((n, i) => n + (manifest.layers[i]!.size ?? 0), 0) });
+    return { imageId: id, digest: topDigest };
+  } finally {
+    release();
   }
-  for (const i of todo) progress({ status: 'Pull complete', id: short(manifest.layers[i]!.digest) });
-  const { id, isNew } = register(ctx, configBytes, manifestBytes.toString('utf8'));
-  const before = ref.tag ? ctx.images.tagTarget(referenceString(ref)) : null;
-  if (ref.tag) setTag(ctx, ref, id);
-  ctx.images.setDigest(`${fullName(ref)}@${topDigest}`, id);
-  progress({ status: `Digest: ${topDigest}` });
-  progress({ status: isNew || before !== id ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}` });
-  ctx.publish('pull', name, { name });
-  if (pullChannel.hasSubscribers) pullChannel.publish({ name, bytes: todo.reduce((n, i) => n + (manifest.layers[i]!.size ?? 0), 0) });
-  return { imageId: id, digest: topDigest };
 }
 
 /** GET /distribution/{name}/json: the descriptor a pull would use, and its platforms. */

@@ -134,6 +134,35 @@ t.test('layer store crashes', opts, async (t) => {
     await d2.stop();
   });
 
+  t.test('an rmi while a pull extracts does not take the layers the pull found present', async (t) => {
+    const d = await startDaemon(t, []);
+    await pull(d, 'other'); // busybox's layer, used by this image only
+    const client = new Client('http://localhost', { socketPath: d.socket });
+    t.teardown(() => client.close().catch(() => {}));
+    const bigLayer = big.layers[1]!.digest.replace(/^sha256:/, '').slice(0, 12);
+    const res = await client.request({ method: 'POST', path: `/images/create?fromImage=${encodeURIComponent(`${reg!.host}/sweep`)}&tag=big` });
+    let seen = '';
+    let all = '';
+    let rmi: Awaited<ReturnType<TestDaemon['request']>> | null = null;
+    for await (const chunk of res.body) {
+      seen += chunk.toString();
+      all += chunk.toString();
+      const lines = seen.split('\n');
+      seen = lines.pop()!;
+      const msgs = lines.filter(Boolean).map((l) => JSON.parse(l) as { status?: string; id?: string });
+      if (!rmi && msgs.some((m) => m.status === 'Extracting' && m.id === bigLayer)) rmi = await d.request('DELETE', `/images/${encodeURIComponent(`${reg!.host}/sweep:other`)}`);
+    }
+    t.ok(rmi, 'the rmi ran while the big layer was extracting');
+    t.match(all, /Already exists/, 'the pull had found busybox\'s layer present');
+    t.equal(rmi!.status, 200, 'the rmi went through');
+    t.equal((rmi!.body as Array<{ Deleted?: string }>).filter((x) => x.Deleted).length, 2, 'deleting the image and its own layer, not busybox\'s');
+    t.notMatch(all, /errorDetail/, 'the pull went through');
+    const v = layerView(d);
+    t.equal(v.rows.size, 2, 'busybox\'s layer and the big one');
+    t.same(disagreements(d, v), []);
+    await d.stop();
+  });
+
   t.test('an rmi cut short before its layers were collected, a commit before its row, a collect before the files', async (t) => {
     const d = await startDaemon(t, []);
     await pull(d, 'small');

@@ -161,6 +161,22 @@ t.test('a used layer whose short link is missing gets it again; one whose files 
   t.notOk(e.svc.layers.has(b.chain), 'has() says it is not there, so a pull unpacks it again');
 });
 
+t.test('a lease (a pull or load that found the layers present) keeps them from a collect until it is released', async (t) => {
+  const e = env(t);
+  const base = await layer(e, []);
+  const img = image(e, 'a', base.diffIds);
+  const release = e.svc.layers.lease([base.chain]);
+  const again = e.svc.layers.lease([base.chain]);
+  e.svc.images.remove(img);
+  t.same(e.svc.collectLayers(), [], 'leased: kept (an rmi meanwhile)');
+  release();
+  release();
+  t.same(e.svc.collectLayers(), [], 'still held by the second lease (one release counts once)');
+  again();
+  t.same(e.svc.collectLayers(), [base.chain], 'released: collected');
+  t.same(disagreements(e), []);
+});
+
 t.test('the migration gives containers made before it their image\'s top layer', async (t) => {
   const { migrations } = await import('../../../store/index.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsd-test-sweep-${process.pid}-`));
