@@ -1,6 +1,6 @@
 // Data access for the build cache's records (table build_cache). No policy here:
 // the builder decides what a key is and what to prune.
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 
 export interface BuildCacheRow {
   key: string;
@@ -21,33 +21,33 @@ export class BuildCacheStore {
   constructor(private readonly db: DB) {}
 
   get(key: string): BuildCacheRow | null {
-    const r = this.db.prepare('SELECT * FROM build_cache WHERE key = ?').get(key) as Raw | undefined;
+    const r = prepared(this.db, 'SELECT * FROM build_cache WHERE key = ?').get(key) as Raw | undefined;
     return r ? toRow(r) : null;
   }
 
   /** Inserts or replaces the record of `key`. */
   put(row: Omit<BuildCacheRow, 'usageCount' | 'lastUsedAt' | 'createdAt'> & { now?: number }): void {
     const now = row.now ?? Date.now();
-    this.db.prepare(`INSERT INTO build_cache (key, parent_id, image_id, description, created_at, last_used_at, usage_count) VALUES (?, ?, ?, ?, ?, ?, 0)
+    prepared(this.db, `INSERT INTO build_cache (key, parent_id, image_id, description, created_at, last_used_at, usage_count) VALUES (?, ?, ?, ?, ?, ?, 0)
       ON CONFLICT(key) DO UPDATE SET parent_id = excluded.parent_id, image_id = excluded.image_id, description = excluded.description, last_used_at = excluded.last_used_at`)
       .run(row.key, row.parentId, row.imageId, row.description, now, now);
   }
 
   /** A hit: counts it and stamps the time. */
   touch(key: string, now = Date.now()): void {
-    this.db.prepare('UPDATE build_cache SET last_used_at = ?, usage_count = usage_count + 1 WHERE key = ?').run(now, key);
+    prepared(this.db, 'UPDATE build_cache SET last_used_at = ?, usage_count = usage_count + 1 WHERE key = ?').run(now, key);
   }
 
   remove(key: string): void {
-    this.db.prepare('DELETE FROM build_cache WHERE key = ?').run(key);
+    prepared(this.db, 'DELETE FROM build_cache WHERE key = ?').run(key);
   }
 
   list(): BuildCacheRow[] {
-    return (this.db.prepare('SELECT * FROM build_cache ORDER BY created_at').all() as Raw[]).map(toRow);
+    return (prepared(this.db, 'SELECT * FROM build_cache ORDER BY created_at').all() as Raw[]).map(toRow);
   }
 
   /** Is this image the result of some cached step? */
   hasImage(imageId: string): boolean {
-    return !!this.db.prepare('SELECT 1 FROM build_cache WHERE image_id = ? LIMIT 1').get(imageId);
+    return !!prepared(this.db, 'SELECT 1 FROM build_cache WHERE image_id = ? LIMIT 1').get(imageId);
   }
 }

@@ -4,6 +4,22 @@ import { migrations as defaultMigrations, type Migration } from './migrations/in
 
 export type DB = Database.Database;
 
+const statementCaches = new WeakMap<DB, Map<string, Database.Statement>>();
+
+/**
+ * `db.prepare(sql)`, compiled once per database and SQL text: better-sqlite3 compiles
+ * on every prepare (a start looked its image up four times, five statements each).
+ * For constant SQL only (the texts are the cache's keys, never bounded); the callers
+ * use run/get/all, which leave a statement as they found it.
+ */
+export function prepared(db: DB, sql: string): Database.Statement {
+  let cache = statementCaches.get(db);
+  if (!cache) statementCaches.set(db, (cache = new Map()));
+  let st = cache.get(sql);
+  if (!st) cache.set(sql, (st = db.prepare(sql)));
+  return st;
+}
+
 export function openDatabase(path: string, migrations: Migration[] = defaultMigrations): DB {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
