@@ -234,11 +234,21 @@ export async function createDaemon(config: DaemonConfig, log: Logger): Promise<D
 
 /** The image service as the container service sees it. */
 function imagePortOf(images: ImageService): ImagePort {
-  const toContainerImage = (img: Image): ImageForContainer => ({
-    id: img.id, runConfig: img.runConfig as ImageForContainer['runConfig'], layerDirs: img.layerDirs, topLayer: img.layers.at(-1)?.chainId ?? null,
-  });
+  // The record each port image was made from: a start asks byId, then prepareRootfs with its answer, which
+  // needs the image's layers again. An id names content (its layers never change under it), so they are the
+  // record's; only the names pointing at it may change, and the rootfs plan does not read them.
+  const records = new WeakMap<ImageForContainer, Image>();
+  const toContainerImage = (img: Image): ImageForContainer => {
+    const out = { id: img.id, runConfig: img.runConfig as ImageForContainer['runConfig'], layerDirs: img.layerDirs, topLayer: img.layers.at(-1)?.chainId ?? null };
+    records.set(out, img);
+    return out;
+  };
+  const loaded = (image: ImageForContainer) => {
+    const img = records.get(image);
+    return img && img.id === image.id ? img : images.findImage(image.id);
+  };
   // the image's layers, or (the image removed under a container) the chain the container holds
-  const layersOf = (image: ImageForContainer) => images.findImage(image.id)?.layers ?? (image.topLayer ? images.layerChain(image.topLayer) : null) ?? [];
+  const layersOf = (image: ImageForContainer) => loaded(image)?.layers ?? (image.topLayer ? images.layerChain(image.topLayer) : null) ?? [];
   const plan = (containerDir: string, image: ImageForContainer): RootfsMount => images.prepareRootfs(path.basename(containerDir), { layers: layersOf(image) });
   return {
     resolve: (ref) => toContainerImage(images.resolveImage(ref)),
