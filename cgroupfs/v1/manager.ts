@@ -20,8 +20,9 @@ import * as freezer from './freezer.js';
 import * as memory from './memory.js';
 import * as pids from './pids.js';
 
-export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'devices', 'freezer'] as const;
-export type V1Controller = (typeof V1_CONTROLLERS)[number];
+import { V1_CONTROLLERS, v1Layout, type V1Controller, type V1Layout } from './layout.js';
+
+export { V1_CONTROLLERS, type V1Controller } from './layout.js';
 
 /** Every write for `res`, in the order they must happen (cpuset first: tasks need cpus/mems). */
 export function planV1(res: Resources): CgroupWrite[] {
@@ -44,7 +45,8 @@ export class CgroupV1Manager implements CgroupManager {
   private readonly root: string;
   private readonly procRoot: string;
   /** controller → mount point (absolute) */
-  private readonly mounts = new Map<V1Controller, string>();
+  private readonly mounts: V1Layout['mounts'];
+  private readonly layout: V1Layout;
 
   private readonly realtimeParent: CgroupManagerOptions['realtimeParent'];
 
@@ -53,10 +55,9 @@ export class CgroupV1Manager implements CgroupManager {
     this.root = opts.root ?? '/sys/fs/cgroup';
     this.procRoot = opts.procRoot ?? '/proc';
     this.path = checkCgroupPath(opts.parent, opts.name);
-    for (const c of V1_CONTROLLERS) {
-      const m = path.join(this.root, c);
-      if (fs.existsSync(m)) this.mounts.set(c, m);
-    }
+    // read once per root while it stays as it was (layout.ts), not by every manager
+    this.layout = v1Layout(this.root);
+    this.mounts = this.layout.mounts;
   }
 
   /** controller → this cgroup's directory in that hierarchy */
@@ -67,27 +68,7 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** one entry per distinct hierarchy (co-mounted controllers resolve to the same real path). */
   private hierarchies(): { controllers: V1Controller[]; mount: string }[] {
-    // the mounts are read once (constructor): so are their real paths (8 realpaths on every exec and probe otherwise)
-    this.hier ??= this.readHierarchies();
-    return this.hier.map((h) => ({ controllers: [...h.controllers], mount: h.mount }));
-  }
-
-  private hier: { controllers: V1Controller[]; mount: string }[] | undefined;
-
-  private readHierarchies(): { controllers: V1Controller[]; mount: string }[] {
-    const byReal = new Map<string, { controllers: V1Controller[]; mount: string }>();
-    for (const [c, m] of this.mounts) {
-      let real = m;
-      try {
-        real = fs.realpathSync(m);
-      } catch {
-        /* keep m */
-      }
-      const h = byReal.get(real);
-      if (h) h.controllers.push(c);
-      else byReal.set(real, { controllers: [c], mount: m });
-    }
-    return [...byReal.values()];
+    return this.layout.hierarchies.map((h) => ({ controllers: [...h.controllers], mount: h.mount }));
   }
 
   private dirs(): string[] {
