@@ -30,8 +30,7 @@ export function writeError(file: string, value: string, e: unknown): DaemonError
 }
 
 /** Single-value files can be put back after a failed update; lists (devices, throttles, io.max) cannot. */
-function restorable(file: string, old: string | undefined): old is string {
-  if (old === undefined || old.includes('\n')) return false;
+function restorableFile(file: string): boolean {
   const base = path.basename(file);
   return !base.startsWith('devices.') && !base.startsWith('blkio.throttle.') && base !== 'io.max' && base !== 'cgroup.procs';
 }
@@ -63,15 +62,22 @@ export function applyWrites(writes: CgroupWrite[], dirFor: (w: CgroupWrite) => s
   return warnings;
 
   function writeAll(): void {
+    // a write neither makes nor removes a file: each is looked for once (a start writes devices.allow ~15 times)
+    const present = new Map<string, boolean>();
+    const exists = (f: string): boolean => {
+      let v = present.get(f);
+      if (v === undefined) present.set(f, (v = fs.existsSync(f)));
+      return v;
+    };
     for (let w of writes) {
       while (w.orElse) {
         const d = dirFor(w);
-        if (d !== undefined && fs.existsSync(path.join(d, w.file))) break;
+        if (d !== undefined && exists(path.join(d, w.file))) break;
         w = w.orElse;
       }
       const dir = dirFor(w);
       const file = dir === undefined ? undefined : path.join(dir, w.file);
-      if (file === undefined || !fs.existsSync(file)) {
+      if (file === undefined || !exists(file)) {
         const where = file ?? `${w.controller ?? '?'}/${w.file}`;
         if (w.unsupported) {
           throw new DaemonError('not-implemented', 'TSD_ERR_CGROUP_UNSUPPORTED', `${w.unsupported} (${where} does not exist)`);
@@ -82,19 +88,21 @@ export function applyWrites(writes: CgroupWrite[], dirFor: (w: CgroupWrite) => s
         }
         throw new DaemonError('system', 'TSD_ERR_CGROUP_WRITE', `cannot write ${JSON.stringify(w.value)} to ${where}: ENOENT`);
       }
+      // The first snapshot of a file is the one to go back to; files that cannot be put back are not read.
       let old: string | undefined;
-      try {
-        old = fs.readFileSync(file, 'utf8').trim();
-      } catch {
-        old = undefined;
+      if (restorableFile(file) && !done.some((d) => d.file === file)) {
+        try {
+          old = fs.readFileSync(file, 'utf8').trim();
+        } catch {
+          old = undefined;
+        }
       }
       try {
         fs.writeFileSync(file, w.value);
       } catch (e) {
         throw writeError(file, w.value, e);
       }
-      // The first snapshot of a file is the one to go back to.
-      if (restorable(file, old) && !done.some((d) => d.file === file)) done.push({ file, old });
+      if (old !== undefined && !old.includes('\n')) done.push({ file, old });
     }
   }
 }
