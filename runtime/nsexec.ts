@@ -18,7 +18,7 @@ import { SyscallError } from '../errors/index.js';
 import { sealedMemfd } from '../sys/index.js';
 import { capMask } from './caps.js';
 import { cwdFailed, execFailed, execNotFound, sysctlFailed } from './init/messages.js';
-import { cgroupHierarchies } from './init/steps/rootfs.js';
+import { hostCgroups } from './host-cgroups.js';
 import { ETC_FILE_MAX } from './init/steps/process.js';
 import { resolveUser, UserLookupError } from './user.js';
 import type { InitPlan, MountOp } from './types.js';
@@ -150,12 +150,9 @@ function hostDevRecords(out: Array<[string, string | number]>, dir = '/dev'): vo
 
 /** The host's cgroup hierarchies and /sys/fs/cgroup's symlinks (host data: read here, mounted by the helper). */
 function cgroupRecords(out: Array<[string, string | number]>): void {
-  const hier = cgroupHierarchies();
-  for (const h of hier) out.push(['o.cgh', `${h.fstype}:${h.name}:${h.data ?? ''}`]);
-  if (!hier.length || (hier.length === 1 && hier[0]!.name === '')) return;
-  for (const e of fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
-    if (e.isSymbolicLink()) out.push(['o.cgl', `${e.name}:${fs.readlinkSync(`/sys/fs/cgroup/${e.name}`)}`]);
-  }
+  const { hierarchies, links } = hostCgroups();
+  for (const h of hierarchies) out.push(['o.cgh', `${h.fstype}:${h.name}:${h.data ?? ''}`]);
+  for (const l of links) out.push(['o.cgl', `${l.name}:${l.target}`]);
 }
 
 function opRecords(op: MountOp, out: Array<[string, string | number]>): void {
