@@ -75,6 +75,9 @@ export class CgroupV1Manager implements CgroupManager {
     return this.hierarchies().map((h) => path.join(h.mount, this.path));
   }
 
+  /** set by a successful adopt(): every directory of the chain exists (the staging cgroup was renamed into it) */
+  private adopted = false;
+
   create(): void {
     const rt = this.realtimeParent;
     for (const h of this.hierarchies()) {
@@ -82,7 +85,8 @@ export class CgroupV1Manager implements CgroupManager {
       const chain = prefixes(this.path);
       for (const [i, rel] of chain.entries()) {
         const dir = path.join(h.mount, rel);
-        mkdirOne(dir);
+        // after an adoption each mkdir would fail EEXIST (16 refused mkdirs per start on a v1 host)
+        if (!this.adopted) mkdirOne(dir);
         if (h.controllers.includes('cpuset')) inheritCpuset(parentDir, dir);
         // ancestors only, top down (moby initCPURtController): the container's own values come with apply()
         if (rt && h.controllers.includes('cpu') && i < chain.length - 1) writeRealtime(dir, rt);
@@ -110,6 +114,7 @@ export class CgroupV1Manager implements CgroupManager {
         return false;
       }
     }
+    this.adopted = true;
     return true;
   }
 
