@@ -139,6 +139,15 @@ export class ContainerStore {
     this.prepare("UPDATE containers SET runtime = json_set(runtime, '$.health', json(?)) WHERE id = ?").run(JSON.stringify(health), id);
   }
 
+  /** The id of the row with this id or name, reading nothing else (undefined: none). */
+  idOf(id: string): string | undefined {
+    return (this.prepare('SELECT id FROM containers WHERE id = ?').get(id) as { id: string } | undefined)?.id;
+  }
+
+  idByName(name: string): string | undefined {
+    return (this.prepare('SELECT id FROM containers WHERE name = ?').get(name) as { id: string } | undefined)?.id;
+  }
+
   byName(name: string): ContainerRow | undefined {
     const r = this.prepare('SELECT * FROM containers WHERE name = ?').get(name) as RawRow | undefined;
     return r && fromRaw(r);

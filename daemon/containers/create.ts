@@ -27,8 +27,8 @@ type CreateContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'ima
 
 export async function createContainer(ctx: CreateContext, input: CreateInput): Promise<{ id: string; warnings: string[] }> {
   const name = input.name || uniqueRandomName(ctx);
-  const clash = ctx.store.byName(name);
-  if (clash) throw new NameConflictError(name, clash.id);
+  const clash = ctx.store.idByName(name);
+  if (clash) throw new NameConflictError(name, clash);
   const image = ctx.images.resolve(input.config.Image);
   const config = mergeImageConfig(input.config, image);
   const id = newId();
@@ -115,7 +115,7 @@ function checkStorageOpt(opts: Record<string, string> | null | undefined): void 
 function uniqueRandomName(ctx: Pick<ContainerContext, 'store'>): string {
   for (let i = 0; i < 20; i++) {
     const n = randomName(i > 5 ? 1 : 0);
-    if (!ctx.store.byName(n)) return n;
+    if (!ctx.store.idByName(n)) return n;
   }
   return `tsd_${newId().slice(0, 12)}`;
 }

@@ -158,9 +158,20 @@ export class ContainerService {
     });
   }
 
-  /** Resolves `ref`, takes the container's lock, and runs `fn` on its current row. */
+  /** The full id `ref` names, resolved as get() does, reading only ids (get()'s errors otherwise). */
+  private resolveId(ref: string): string {
+    const id = resolveRef(ref, {
+      byId: (r) => this.store.idOf(r) ?? null,
+      byName: (r) => this.store.idByName(r.replace(/^\//, '')) ?? null,
+      idsByPrefix: (p) => this.store.idsByPrefix(p),
+    }, { ambiguous: AMBIGUOUS_PREFIX });
+    if (!id) throw new NoSuchContainerError(ref);
+    return id;
+  }
+
+  /** Resolves `ref`, takes the container's lock, and runs `fn` on its current row (read once, under the lock). */
   private withContainer<T>(ref: string, fn: (c: Container) => Promise<T> | T): Promise<T> {
-    const id = this.get(ref).id;
+    const id = this.resolveId(ref);
     return this.ctx.lock.run(id, () => {
       const c = this.tryGet(id);
       if (!c) throw new NoSuchContainerError(ref);
