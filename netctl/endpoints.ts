@@ -72,7 +72,7 @@ export class Endpoints {
     // Reserve the address and interface name synchronously (the row is the reservation).
     const { r, first } = store.transaction(() => {
       const leaving = [...this.unlinking.values()].filter((u) => u.networkId === n.id).map((u) => u.ip);
-      const used = [n.gateway, ...store.listEndpoints({ networkId: n.id }).map((e) => e.ip), ...leaving];
+      const used = [n.gateway, ...store.endpointIps(n.id), ...leaving];
       let ip: string | null;
       if (req.ipv4) {
         const why = checkRequestedIp(n.subnet, req.ipv4, used);

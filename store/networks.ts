@@ -100,6 +100,8 @@ export interface NetworkStore {
   updateNetwork(n: NetworkRecord): void;
   deleteNetwork(id: string): void;
   listEndpoints(where?: { networkId?: string; containerId?: string }): EndpointRecord[];
+  /** The addresses of a network's endpoints, reading nothing else of them (address allocation, at every attach). */
+  endpointIps(networkId: string): string[];
   getEndpoint(containerId: string, networkId: string): EndpointRecord | undefined;
   insertEndpoint(e: Omit<EndpointRecord, 'containerName'>): void;
   setEndpointPorts(containerId: string, networkId: string, ports: PublishedPortRecord[]): void;
@@ -135,6 +137,7 @@ export function createNetworkStore(db: DB): NetworkStore {
     ),
     epPorts: db.prepare<[string, string, string]>('UPDATE endpoints SET ports = ? WHERE container_id = ? AND network_id = ?'),
     epDel: db.prepare<[string, string]>('DELETE FROM endpoints WHERE container_id = ? AND network_id = ?'),
+    epIps: db.prepare<[string], { ip: string }>('SELECT ip FROM endpoints WHERE network_id = ? ORDER BY rowid'),
     epCtrs: db.prepare<[], { container_id: string }>('SELECT DISTINCT container_id FROM endpoints'),
     ctrExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM containers WHERE id = ?'),
     hostsSet: db.prepare<[string, string]>('INSERT INTO net_hosts_files (container_id, path) VALUES (?, ?) ON CONFLICT(container_id) DO UPDATE SET path = excluded.path'),
@@ -176,6 +179,7 @@ export function createNetworkStore(db: DB): NetworkStore {
             ? q.epByNet.all(where.networkId)
             : q.epAll.all()
       ).map(toEndpoint),
+    endpointIps: (nid) => q.epIps.all(nid).map((r) => r.ip),
     getEndpoint: (cid, nid) => {
       const r = q.epOne.get(cid, nid);
       return r && toEndpoint(r);
