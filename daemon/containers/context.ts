@@ -30,6 +30,8 @@ export interface Live {
   /** resolves after the exit was recorded and everything torn down */
   done: Promise<void>;
   stopping: boolean;
+  /** --rm (HostConfig.AutoRemove, which no update changes): the exit removes the container unless the daemon is going down */
+  autoRemove?: boolean;
 }
 
 /** Restart timers and the backoff memory of each container (in memory, as dockerd's restart manager). */

@@ -38,7 +38,7 @@ export async function taskExited(ctx: ExitContext, id: string, live: Live, r: { 
   // the counters go with the cgroup: keep them for `tsctl explain` of the stopped container
   // (not for one --rm removes below: its row goes with them, and reading them cost ~30 file reads per exit)
   let lastRun: Container['runtime']['lastRun'];
-  const before = ctx.exitCounters ? ctx.tryGet(id) : null;
+  const before = ctx.exitCounters && !(live.autoRemove && !ctx.status.shuttingDown) ? ctx.tryGet(id) : null;
   if (before && !autoRemoved(ctx, before)) {
     try {
       const cgroup = ctx.exitCounters!(before);

@@ -131,7 +131,7 @@ export async function startTask(ctx: StartContext, c: Container): Promise<void> 
     ctx.log.debug({ ctr: c.id, ms: marks }, 'container started');
 
     const startedAt = new Date();
-    const live: Live = { task, hub, log, rootfs, startedAt: startedAt.getTime(), done: Promise.resolve(), stopping: false };
+    const live: Live = { task, hub, log, rootfs, startedAt: startedAt.getTime(), done: Promise.resolve(), stopping: false, autoRemove: !!c.hostConfig.AutoRemove };
     ctx.live.set(c.id, live);
     live.done = task.exited.then((r) => ctx.taskExited(c.id, live, r)).catch((err) => ctx.log.error({ err, ctr: c.id }, 'exit handling failed'));
     c.pid = task.pid;
