@@ -31,7 +31,8 @@ type StartContext = Pick<ContainerContext,
 export async function start(ctx: StartContext, c: Container): Promise<boolean> {
   if (!canStart(c)) return false;
   cancelRestart(ctx, c.id);
-  updateRuntime(ctx, c, { manuallyStopped: false });
+  // (a row write only when it changes: a created container's says false already)
+  if (c.runtime.manuallyStopped !== false) updateRuntime(ctx, c, { manuallyStopped: false });
   try {
     await startTask(ctx, c);
   } catch (e) {
