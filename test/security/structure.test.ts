@@ -59,7 +59,7 @@ const RULES: Rule[] = [
     pattern: /\b(realpath(Sync)?|resolveInRoot|secureJoin|followSymlinkInScope)\b/,
     allowed: {
       'cgroupfs/index.ts': 'the host\'s /sys/fs/cgroup hierarchies (controller links), no container path',
-      'cgroupfs/v1/manager.ts': 'the host\'s /sys/fs/cgroup hierarchies, no container path',
+      'cgroupfs/v1/layout.ts': 'the host\'s /sys/fs/cgroup hierarchies (which controllers a root co-mounts), no container path',
     },
     bad: ['const abs = fs.realpathSync(path.join(dir, rel));', 'const p = resolveInRoot(rootfs, dest);', 'await fs.promises.realpath(x)'],
     good: ['const p = root.resolvedPath(dest);', 'root.openFd(p, F.O_PATH)'],
