@@ -6,7 +6,8 @@
 // (--live-restore), the holder kept their stdio: they are adopted (adopt.ts), and
 // one that exited meanwhile is recorded with its own exit code and finish time.
 // Restarts on boot come after the network reconcile has released the endpoints of
-// what is gone. An interrupted removal is finished.
+// what is gone. An interrupted removal is finished, and --rm containers that do not run are
+// removed (dockerd's restore does the same).
 // At shutdown every running container is stopped (dockerd without live-restore);
 // with live restore they are left running and the holder takes over their output.
 import fs from 'node:fs';
@@ -21,7 +22,7 @@ import { logSinkOf } from './start.js';
 import { replaySpool, type HeldExit } from '../restore/index.js';
 import { cgroupNameOf, type Container } from './types.js';
 
-type ReconcileContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'live' | 'lock' | 'list' | 'get' | 'removeNow' | 'restore' | 'health' | 'taskExited' | 'freezerState'>;
+type ReconcileContext = Pick<ContainerContext, 'store' | 'config' | 'events' | 'log' | 'images' | 'runtime' | 'network' | 'live' | 'lock' | 'list' | 'get' | 'removeNow' | 'restore' | 'health' | 'taskExited' | 'freezerState' | 'tryGet'>;
 
 /** Live restore: adopts `c` (true), or records the exit the holder saw (false with `exit`), or leaves it to the old path. */
 async function restoreOne(ctx: ReconcileContext, c: Container): Promise<{ adopted: boolean; exit: HeldExit | null }> {
@@ -108,6 +109,16 @@ export async function reconcile(ctx: ReconcileContext, start: (id: string) => Pr
   }
   for (const c of ctx.list()) if (ctx.live.has(c.id)) liveIds.add(c.id);
   if (ctx.network) await ctx.network.reconcile(liveIds).catch((err) => ctx.log.warn({ err }, 'network reconcile failed'));
+  // As dockerd's restore: a --rm container that does not run now (never started, exited, or
+  // killed above) is removed, with its anonymous volumes; one live restore adopted stays.
+  for (const c of ctx.list()) {
+    if (!c.hostConfig.AutoRemove || ctx.live.has(c.id) || isUp(c.state)) continue;
+    await ctx.lock.run(c.id, async () => {
+      const cur = ctx.tryGet(c.id);
+      if (cur && !ctx.live.has(cur.id) && !isUp(cur.state)) await ctx.removeNow(cur, { volumes: true });
+    }).then(() => ctx.log.info({ ctr: c.id }, 'removed an auto-remove container that was not running at boot'),
+      (err) => ctx.log.warn({ err, ctr: c.id }, 'auto-remove at boot failed'));
+  }
   // After the network reconcile: it released the endpoints of the old tasks, which a start would otherwise meet.
   for (const id of restartIds) await start(id).catch((err) => ctx.log.warn({ err, ctr: id }, 'restart on boot failed'));
 }

@@ -45,3 +45,29 @@ t.test('reconcile after a crash leaves nothing behind', privilegedOpts(), async 
   await run('docker', ['rm', '-f', id], { env: d2.dockerEnv });
   t.equal(await d2.stop(), 0, 'the second daemon stops cleanly');
 });
+
+t.test('a --rm container that does not run when the daemon boots is removed, as dockerd restores', privilegedOpts(), async (t) => {
+  const d1 = await startDaemon(t);
+  const { path: tar } = await busyboxSaveTar();
+  await run('docker', ['load', '-i', tar], { env: d1.dockerEnv });
+  const running = (await run('docker', ['run', '-d', '--rm', 'busybox:fixture', 'sleep', '300'], { env: d1.dockerEnv })).stdout.trim();
+  const created = (await run('docker', ['create', '--rm', 'busybox:fixture', 'true'], { env: d1.dockerEnv })).stdout.trim();
+  const kept = (await run('docker', ['create', 'busybox:fixture', 'true'], { env: d1.dockerEnv })).stdout.trim();
+  const pid = Number((await run('docker', ['inspect', '-f', '{{.State.Pid}}', running], { env: d1.dockerEnv })).stdout.trim());
+  await d1.stop('SIGKILL');
+
+  const d2 = await startDaemon(t, ['--data-root', d1.dataRoot, '--exec-root', d1.execRoot, '--bridge', d1.bridge, '--cgroup-parent', d1.cgroupParent]);
+  for (const id of [running, created]) {
+    const r = await d2.request('GET', `/containers/${id}/json`);
+    t.equal(r.status, 404, `${id.slice(0, 12)} is gone`);
+    t.notOk(fs.existsSync(`${d1.dataRoot}/containers/${id}`), 'and its directory');
+  }
+  t.equal((await d2.request('GET', `/containers/${kept}/json`)).status, 200, 'a container without --rm stays');
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  t.notOk(alive(pid), 'the --rm container\'s process was collected');
+  t.notMatch(fs.readFileSync('/proc/mounts', 'utf8'), running, 'no mount left');
+  const names = (await d2.request('GET', '/containers/json?all=1')).body.map((c: { Id: string }) => c.Id);
+  t.same(names, [kept], 'only the container without --rm is listed');
+  await run('docker', ['rm', '-f', kept], { env: d2.dockerEnv });
+  t.equal(await d2.stop(), 0, 'the second daemon stops cleanly');
+});
